@@ -1,0 +1,11 @@
+//! Configuration of tokumei: strict TOML wire types (`deny_unknown_fields`), defaults, and a
+//! single validation into a typed [`Plan`] that reports every problem at once.
+//!
+//! Secrets never go in the TOML: `[key]` names a key file or an environment variable.
+#![warn(missing_docs)]
+
+mod plan;
+mod wire;
+
+pub use plan::{ColumnPlan, Error, KeySource, OptOutPlan, Plan, Problem, TablePlan, Transform, default_transform};
+pub use wire::{ColumnToml, ConfigToml, InputToml, KeyToml, OptOutToml, PrivacyToml, Profile, ReleaseToml, SchemaToml, TransformToml};

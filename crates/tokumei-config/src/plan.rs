@@ -1,0 +1,527 @@
+//! Validation: wire TOML → typed [`Plan`], reporting every problem at once.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use tokumei_core::normalize::{CivilDate, parse_date};
+use tokumei_core::{LinkField, Role, ValueType};
+use tokumei_ingest::{ColumnSpec, Format, Source, TextEncoding};
+use tokumei_link::LinkColumns;
+use tokumei_privacy::KAnonymity;
+use tokumei_transform::{AgeBands, Generalizer, RareCodes, TopBottom};
+
+use crate::wire::{ColumnToml, ConfigToml, InputToml, OptOutToml, Profile, SchemaToml, TransformToml};
+
+/// Rows per ingest batch.
+const BATCH_ROWS: usize = 64 * 1024;
+
+/// One problem in a configuration. Several are reported together.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// Where: file and TOML path, e.g. `anonymized.toml: input[0].column[3]`.
+    pub at: String,
+    /// What is wrong and what is expected.
+    pub message: String,
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.at, self.message)
+    }
+}
+
+/// Configuration errors.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// File.
+        path: String,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// One or more problems.
+    #[error("{} problem(s) in the configuration:\n{}", .0.len(), .0.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n"))]
+    Invalid(Vec<Problem>),
+}
+
+/// Where the master key comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeySource {
+    /// A key file.
+    File(PathBuf),
+    /// An environment variable.
+    Env(String),
+}
+
+/// What happens to one column.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Transform {
+    /// Kept as is.
+    Keep,
+    /// Removed.
+    Drop,
+    /// Per-release keyed pseudonym.
+    Pseudonym,
+    /// Generalized (level chosen by the privacy search for quasi-identifiers, else level 0).
+    Generalize(Generalizer),
+    /// Rare codes → category or suppressed.
+    RareCode(RareCodes),
+    /// Quantile top/bottom coding.
+    TopBottom(TopBottom),
+}
+
+impl Transform {
+    /// Short name for reports.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Transform::Keep => "keep",
+            Transform::Drop => "drop",
+            Transform::Pseudonym => "pseudonym",
+            Transform::Generalize(_) => "generalize",
+            Transform::RareCode(_) => "rare-code",
+            Transform::TopBottom(_) => "top-bottom",
+        }
+    }
+}
+
+/// One column of a table, resolved.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ColumnPlan {
+    /// Canonical name.
+    pub name: String,
+    /// Role.
+    pub role: Role,
+    /// Cell type.
+    pub value_type: ValueType,
+    /// Treatment.
+    pub transform: Transform,
+    /// Whether the treatment came from the config (else the profile default).
+    pub explicit: bool,
+}
+
+/// One input table, resolved.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TablePlan {
+    /// What ingest reads.
+    pub source: Source,
+    /// Columns in file order.
+    pub columns: Vec<ColumnPlan>,
+    /// Link fields of the table.
+    pub link: LinkColumns,
+}
+
+/// One opt-out list, resolved.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OptOutPlan {
+    /// What ingest reads.
+    pub source: Source,
+    /// Link fields of the list.
+    pub link: LinkColumns,
+}
+
+/// A validated configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    /// The config file.
+    pub config_path: PathBuf,
+    /// Profile.
+    pub profile: Profile,
+    /// Release label.
+    pub label: String,
+    /// Date ages are computed at.
+    pub reference_date: Option<CivilDate>,
+    /// Provision date recorded in the report.
+    pub date: CivilDate,
+    /// Output folder.
+    pub out: PathBuf,
+    /// Recipient (provision record).
+    pub recipient: Option<String>,
+    /// Provider (provision record).
+    pub provider: Option<String>,
+    /// Key source.
+    pub key: KeySource,
+    /// Tables.
+    pub tables: Vec<TablePlan>,
+    /// Opt-out lists.
+    pub opt_outs: Vec<OptOutPlan>,
+    /// k-anonymity (anonymized profile).
+    pub privacy: Option<KAnonymity>,
+}
+
+impl Plan {
+    /// Reads and validates `path`.
+    pub fn load(path: &Path) -> Result<Plan, Error> {
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Read { path: path.display().to_string(), source })?;
+        Plan::from_toml(&text, path)
+    }
+
+    /// Validates TOML `text` as if read from `path` (relative paths resolve against its folder).
+    pub fn from_toml(text: &str, path: &Path) -> Result<Plan, Error> {
+        let shown = path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
+        let wire: ConfigToml = toml::from_str(text).map_err(|e| {
+            let at = match e.span() {
+                Some(span) => format!("{shown}, line {}", text[..span.start].lines().count().max(1)),
+                None => shown.clone(),
+            };
+            Error::Invalid(vec![Problem { at, message: e.message().to_string() }])
+        })?;
+        let mut v = Validator { file: shown, base: path.parent().map(Path::to_path_buf).unwrap_or_default(), problems: Vec::new() };
+        let plan = v.plan(wire, path);
+        if v.problems.is_empty() { Ok(plan) } else { Err(Error::Invalid(v.problems)) }
+    }
+
+    /// The table named `name`.
+    pub fn table(&self, name: &str) -> Option<&TablePlan> {
+        self.tables.iter().find(|t| t.source.table == name)
+    }
+}
+
+struct Validator {
+    file: String,
+    base: PathBuf,
+    problems: Vec<Problem>,
+}
+
+impl Validator {
+    fn problem(&mut self, at: impl std::fmt::Display, message: impl Into<String>) {
+        self.problems.push(Problem { at: format!("{}: {at}", self.file), message: message.into() });
+    }
+
+    fn resolve(&self, path: &Path) -> PathBuf {
+        if path.is_absolute() { path.to_path_buf() } else { self.base.join(path) }
+    }
+
+    fn date(&mut self, at: &str, raw: Option<&str>) -> Option<CivilDate> {
+        let raw = raw?;
+        match parse_date(raw) {
+            Ok(d) => Some(d),
+            Err(e) => {
+                self.problem(at, format!("{e}"));
+                None
+            }
+        }
+    }
+
+    fn plan(&mut self, wire: ConfigToml, path: &Path) -> Plan {
+        let release = &wire.release;
+        if release.label.trim().is_empty() {
+            self.problem("release.label", "must not be empty: pseudonyms are keyed per label");
+        }
+        let reference_date = self.date("release.reference-date", release.reference_date.as_deref());
+        let date = self
+            .date("release.date", release.date.as_deref())
+            .or(reference_date)
+            .unwrap_or(CivilDate { year: 1970, month: 1, day: 1 });
+        let out = match &release.out {
+            Some(out) => self.resolve(out),
+            None => self.base.join("out").join(release.label.replace(['/', '\\', ' '], "_")),
+        };
+        let key = match (&wire.key.file, &wire.key.env) {
+            (Some(file), None) => KeySource::File(self.resolve(file)),
+            (None, Some(env)) => KeySource::Env(env.clone()),
+            _ => {
+                self.problem("key", "set exactly one of `file` or `env`");
+                KeySource::Env(String::new())
+            }
+        };
+        let privacy = match (release.profile, &wire.privacy) {
+            (Profile::Anonymized, p) => {
+                let k = p.as_ref().and_then(|p| p.k).unwrap_or(5);
+                let s = p.as_ref().and_then(|p| p.max_suppression).unwrap_or(0.05);
+                match KAnonymity::new(k, s) {
+                    Ok(model) => Some(model),
+                    Err(e) => {
+                        self.problem("privacy", e.to_string());
+                        None
+                    }
+                }
+            }
+            (_, Some(_)) => {
+                self.problem("privacy", "k-anonymity applies to the anonymized profile only");
+                None
+            }
+            (_, None) => None,
+        };
+        if wire.input.is_empty() {
+            self.problem("input", "at least one [[input]] is required");
+        }
+        let mut names = BTreeSet::new();
+        let mut used_transforms = BTreeSet::new();
+        let mut tables = Vec::new();
+        for (i, input) in wire.input.iter().enumerate() {
+            if !names.insert(input.name.clone()) {
+                self.problem(format!("input[{i}].name"), "table names must be unique");
+            }
+            let ctx = TableContext { profile: release.profile, reference_date, privacy };
+            if let Some(table) = self.table(i, input, &wire.transform, &mut used_transforms, ctx) {
+                tables.push(table);
+            }
+        }
+        for key in wire.transform.keys() {
+            if !used_transforms.contains(key) {
+                self.problem(format!("transform.{key}"), "names no column of any input (use `column` or `table.column`)");
+            }
+        }
+        let opt_outs = wire.opt_out.iter().enumerate().filter_map(|(i, o)| self.opt_out(i, o)).collect();
+        Plan {
+            config_path: path.to_path_buf(),
+            profile: release.profile,
+            label: release.label.clone(),
+            reference_date,
+            date,
+            out,
+            recipient: release.recipient.clone(),
+            provider: release.provider.clone(),
+            key,
+            tables,
+            opt_outs,
+            privacy,
+        }
+    }
+
+    fn columns(&mut self, at: &str, schema: &Option<PathBuf>, inline: &Option<Vec<ColumnToml>>) -> Option<Vec<ColumnToml>> {
+        match (schema, inline) {
+            (Some(schema), None) => {
+                let path = self.resolve(schema);
+                let text = match std::fs::read_to_string(&path) {
+                    Ok(t) => t,
+                    Err(e) => {
+                        self.problem(format!("{at}.schema"), format!("cannot read {}: {e}", path.display()));
+                        return None;
+                    }
+                };
+                match toml::from_str::<SchemaToml>(&text) {
+                    Ok(s) => Some(s.column),
+                    Err(e) => {
+                        let line = e.span().map_or(0, |s| text[..s.start].lines().count().max(1));
+                        self.problem(format!("{at}.schema"), format!("{}, line {line}: {}", path.display(), e.message()));
+                        None
+                    }
+                }
+            }
+            (None, Some(columns)) => Some(columns.clone()),
+            _ => {
+                self.problem(at, "set exactly one of `schema` or `column`");
+                None
+            }
+        }
+    }
+
+    fn source(&mut self, at: &str, table: &str, path: &Path, format: Option<Format>, encoding: Option<TextEncoding>, delimiter: &Option<String>, columns: &[ColumnToml]) -> Source {
+        let path = self.resolve(path);
+        let format = format.unwrap_or(if path.extension().is_some_and(|e| e == "parquet") { Format::Parquet } else { Format::Csv });
+        let delimiter = match delimiter.as_deref() {
+            None => b',',
+            Some(d) if d.len() == 1 && d.is_ascii() => d.as_bytes()[0],
+            Some(_) => {
+                self.problem(format!("{at}.delimiter"), "must be one ASCII character, e.g. \",\" or \"\\t\"");
+                b','
+            }
+        };
+        let mut seen_names = BTreeSet::new();
+        let mut seen_headers = BTreeSet::new();
+        for (j, c) in columns.iter().enumerate() {
+            if !seen_names.insert(c.name.as_str()) {
+                self.problem(format!("{at}.column[{j}].name"), format!("column `{}` is defined twice", c.name));
+            }
+            if !seen_headers.insert(c.header.as_str()) {
+                self.problem(format!("{at}.column[{j}].header"), format!("header of `{}` is mapped twice", c.name));
+            }
+            if c.name.starts_with("__") || c.name == tokumei_core::PERSON_COLUMN {
+                self.problem(format!("{at}.column[{j}].name"), format!("`{}` is reserved", c.name));
+            }
+        }
+        Source {
+            table: table.to_string(),
+            path,
+            format,
+            encoding: encoding.unwrap_or(TextEncoding::Utf8),
+            delimiter,
+            columns: columns
+                .iter()
+                .map(|c| ColumnSpec { name: c.name.clone(), header: c.header.clone(), value_type: c.value_type.unwrap_or(ValueType::Text) })
+                .collect(),
+            batch_rows: BATCH_ROWS,
+        }
+    }
+
+    fn link_columns(&mut self, at: &str, columns: &[ColumnToml]) -> LinkColumns {
+        let mut link = BTreeMap::new();
+        for (j, c) in columns.iter().enumerate() {
+            let Some(field) = c.link else { continue };
+            let expected = match field {
+                LinkField::BirthDate => ValueType::Date,
+                LinkField::Sex => ValueType::Sex,
+                _ => ValueType::Text,
+            };
+            let actual = c.value_type.unwrap_or(ValueType::Text);
+            if actual != expected {
+                self.problem(format!("{at}.column[{j}]"), format!("link field {field:?} needs type `{expected:?}`").to_lowercase());
+            }
+            if link.insert(field, c.name.clone()).is_some() {
+                self.problem(format!("{at}.column[{j}].link"), format!("two columns carry link field {field:?}"));
+            }
+        }
+        LinkColumns(link)
+    }
+
+    fn table(&mut self, i: usize, input: &InputToml, transforms: &BTreeMap<String, TransformToml>, used: &mut BTreeSet<String>, ctx: TableContext) -> Option<TablePlan> {
+        let at = format!("input[{i}]");
+        let columns = self.columns(&at, &input.schema, &input.column)?;
+        let source = self.source(&at, &input.name, &input.path, input.format, input.encoding, &input.delimiter, &columns);
+        let link = self.link_columns(&at, &columns);
+        let mut plans = Vec::new();
+        for (j, c) in columns.iter().enumerate() {
+            let col_at = format!("{at}.column[{j}] `{}`", c.name);
+            let Some(role) = c.role else {
+                self.problem(&col_at, "`role` is required for input columns");
+                continue;
+            };
+            let value_type = c.value_type.unwrap_or(ValueType::Text);
+            let qualified = format!("{}.{}", input.name, c.name);
+            let (key, wire) = match transforms.get(&qualified) {
+                Some(t) => (Some(qualified), Some(t)),
+                None => (transforms.get(&c.name).map(|_| c.name.clone()), transforms.get(&c.name)),
+            };
+            if let Some(key) = &key {
+                used.insert(key.clone());
+            }
+            let transform = match wire {
+                Some(w) => self.transform(&col_at, w, value_type, ctx),
+                None => Some(default_transform(ctx.profile, role)),
+            };
+            let Some(transform) = transform else { continue };
+            if let Err(message) = allowed(ctx.profile, role, &transform) {
+                self.problem(&col_at, message);
+            }
+            plans.push(ColumnPlan { name: c.name.clone(), role, value_type, transform, explicit: wire.is_some() });
+        }
+        Some(TablePlan { source, columns: plans, link })
+    }
+
+    fn transform(&mut self, at: &str, wire: &TransformToml, value_type: ValueType, ctx: TableContext) -> Option<Transform> {
+        let needs = |types: &[ValueType]| types.contains(&value_type);
+        let type_problem = |this: &mut Self, what: &str| {
+            this.problem(at, format!("transform `{what}` cannot read a `{value_type:?}` column").to_lowercase());
+            None
+        };
+        let t = match wire {
+            TransformToml::Keep => Transform::Keep,
+            TransformToml::Drop => Transform::Drop,
+            TransformToml::Pseudonym if needs(&[ValueType::Text, ValueType::Integer]) => Transform::Pseudonym,
+            TransformToml::Pseudonym => return type_problem(self, "pseudonym"),
+            TransformToml::AgeBand { widths, top, bottom } if needs(&[ValueType::Date]) => {
+                let Some(reference) = ctx.reference_date else {
+                    self.problem(at, "age-band needs release.reference-date");
+                    return None;
+                };
+                let widths = widths.clone().unwrap_or_else(|| vec![5, 10, 20]);
+                let top = top.unwrap_or(90);
+                let bottom = bottom.unwrap_or(0);
+                if widths.is_empty() || widths.contains(&0) || top <= bottom {
+                    self.problem(at, "age-band needs non-empty positive widths and top > bottom");
+                    return None;
+                }
+                Transform::Generalize(Generalizer::AgeBand(AgeBands { reference, widths, top, bottom }))
+            }
+            TransformToml::AgeBand { .. } => return type_problem(self, "age-band"),
+            TransformToml::Month if needs(&[ValueType::Date]) => Transform::Generalize(Generalizer::Month),
+            TransformToml::Month => return type_problem(self, "month"),
+            TransformToml::Address { levels } if needs(&[ValueType::Text]) => {
+                if levels.is_empty() {
+                    self.problem(at, "address needs at least one level");
+                    return None;
+                }
+                Transform::Generalize(Generalizer::Address(levels.clone()))
+            }
+            TransformToml::Address { .. } => return type_problem(self, "address"),
+            TransformToml::PostalCode { digits } if needs(&[ValueType::Text]) => {
+                let digits = digits.clone().unwrap_or_else(|| vec![3, 1]);
+                if digits.is_empty() || digits.iter().any(|&d| d == 0 || d > 7) {
+                    self.problem(at, "postal-code digits must be between 1 and 7");
+                    return None;
+                }
+                Transform::Generalize(Generalizer::DigitsPrefix(digits))
+            }
+            TransformToml::PostalCode { .. } => return type_problem(self, "postal-code"),
+            TransformToml::Prefix { chars } if needs(&[ValueType::Text]) => {
+                if chars.is_empty() || chars.contains(&0) {
+                    self.problem(at, "prefix needs positive character counts");
+                    return None;
+                }
+                Transform::Generalize(Generalizer::Prefix(chars.clone()))
+            }
+            TransformToml::Prefix { .. } => return type_problem(self, "prefix"),
+            TransformToml::RareCode { min_persons, category_chars } if needs(&[ValueType::Text]) => {
+                let min_persons = min_persons.or(ctx.privacy.map(|p| p.k)).unwrap_or(5);
+                Transform::RareCode(RareCodes { min_persons, category_chars: category_chars.unwrap_or(3) })
+            }
+            TransformToml::RareCode { .. } => return type_problem(self, "rare-code"),
+            TransformToml::TopBottom { lower, upper } if needs(&[ValueType::Integer, ValueType::Decimal]) => {
+                let ok = |q: &Option<f64>| q.is_none_or(|q| (0.0..=1.0).contains(&q));
+                if !ok(lower) || !ok(upper) || lower.zip(*upper).is_some_and(|(l, u)| l >= u) {
+                    self.problem(at, "top-bottom quantiles must lie in 0–1 with lower < upper");
+                    return None;
+                }
+                Transform::TopBottom(TopBottom { lower: *lower, upper: *upper })
+            }
+            TransformToml::TopBottom { .. } => return type_problem(self, "top-bottom"),
+        };
+        Some(t)
+    }
+
+    fn opt_out(&mut self, i: usize, o: &OptOutToml) -> Option<OptOutPlan> {
+        let at = format!("opt-out[{i}]");
+        let columns = self.columns(&at, &o.schema, &o.column)?;
+        for (j, c) in columns.iter().enumerate() {
+            if c.link.is_none() && c.name != "request_date" {
+                self.problem(format!("{at}.column[{j}]"), "opt-out columns need `link` (or be `request_date`)");
+            }
+        }
+        let source = self.source(&at, &format!("opt-out[{i}]"), &o.path, o.format, o.encoding, &o.delimiter, &columns);
+        let link = self.link_columns(&at, &columns);
+        if link.0.is_empty() {
+            self.problem(&at, "an opt-out list needs at least one column with `link`");
+        }
+        Some(OptOutPlan { source, link })
+    }
+}
+
+#[derive(Clone, Copy)]
+struct TableContext {
+    profile: Profile,
+    reference_date: Option<CivilDate>,
+    privacy: Option<KAnonymity>,
+}
+
+/// The profile's default treatment of a role.
+pub fn default_transform(profile: Profile, role: Role) -> Transform {
+    match (profile, role) {
+        (_, Role::DirectIdentifier | Role::IdentificationCode | Role::FreeText) => Transform::Drop,
+        (Profile::Pseudonymized, Role::LinkageIdentifier) => Transform::Pseudonym,
+        (_, Role::LinkageIdentifier) => Transform::Drop,
+        (_, Role::QuasiIdentifier | Role::Sensitive | Role::Insensitive) => Transform::Keep,
+    }
+}
+
+/// Whether the law's processing standard allows `transform` for `role` in `profile`.
+fn allowed(profile: Profile, role: Role, transform: &Transform) -> Result<(), String> {
+    let released = matches!(profile, Profile::Pseudonymized | Profile::Anonymized);
+    match (role, transform) {
+        (Role::IdentificationCode, t) if released && !matches!(t, Transform::Drop) => {
+            Err("個人識別符号 (identification codes) must be deleted in full: use `drop`".into())
+        }
+        (Role::DirectIdentifier, Transform::Keep | Transform::Pseudonym) if released => {
+            Err("direct identifiers cannot be kept or pseudonymized here: use `drop` (or `address` levels)".into())
+        }
+        (Role::FreeText, t) if released && !matches!(t, Transform::Drop) => {
+            Err("free text may carry names and numbers: use `drop`".into())
+        }
+        (Role::LinkageIdentifier, Transform::Keep) if released => {
+            Err("linking codes must be deleted or replaced: use `drop` or `pseudonym`".into())
+        }
+        _ => Ok(()),
+    }
+}

@@ -1,0 +1,210 @@
+//! The TOML as written: every field optional where a default exists, unknown fields rejected.
+//! `docs/config.md` is the reference generated from these comments.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::Deserialize;
+use tokumei_core::{LinkField, Role, ValueType};
+use tokumei_ingest::{Format, TextEncoding};
+use tokumei_transform::AddressLevel;
+
+/// A whole configuration file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ConfigToml {
+    /// The release being produced. Required.
+    pub release: ReleaseToml,
+    /// Where the master key comes from. Required; the key itself is never in the TOML.
+    pub key: KeyToml,
+    /// Input tables, one `[[input]]` each. At least one.
+    #[serde(default)]
+    pub input: Vec<InputToml>,
+    /// Opt-out (提供停止) lists, one `[[opt-out]]` each. Default: none.
+    #[serde(default)]
+    pub opt_out: Vec<OptOutToml>,
+    /// Person-level k-anonymity. Anonymized profile only; default there: k = 5, 5 % suppression.
+    pub privacy: Option<PrivacyToml>,
+    /// Per-column transforms, keyed by `column` (every table) or `table.column` (one table; wins).
+    /// Default: the profile's treatment of the column's role (see the README's table).
+    #[serde(default)]
+    pub transform: BTreeMap<String, TransformToml>,
+}
+
+/// What kind of release.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Profile {
+    /// A provider's submission to a certified producer: opt-out applied, notified items only,
+    /// identifiers replaced by keyed linkage tokens, provision record (提供記録) written.
+    Submission,
+    /// 仮名加工医療情報: identifiers removed, linking codes replaced by per-release pseudonyms.
+    Pseudonymized,
+    /// 匿名加工医療情報: pseudonymized plus generalization, rare codes, top/bottom coding and
+    /// person-level k-anonymity.
+    Anonymized,
+}
+
+/// `[release]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ReleaseToml {
+    /// Profile: `submission`, `pseudonymized` or `anonymized`. Required.
+    pub profile: Profile,
+    /// Release label, e.g. `"2026-11 research-a"`. Pseudonyms are keyed per label, so two releases
+    /// cannot be joined. Required.
+    pub label: String,
+    /// Date ages are computed at (YYYY-MM-DD). Required when any age band is used.
+    pub reference_date: Option<String>,
+    /// Date recorded as the provision date in the provision record and report. Default: the
+    /// reference date, else 1970-01-01 (set it: outputs must not depend on the clock).
+    pub date: Option<String>,
+    /// Output folder, relative to this file. Default: `out/<label>` beside this file.
+    /// `tokumei run --out` overrides it.
+    pub out: Option<PathBuf>,
+    /// Recipient named in the provision record, e.g. a certified producer. Default: none.
+    pub recipient: Option<String>,
+    /// Provider named in the provision record. Default: none.
+    pub provider: Option<String>,
+}
+
+/// `[key]`: exactly one of `file` or `env`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct KeyToml {
+    /// Key file (64 hex characters; `tokumei keygen` writes one), relative to this file.
+    pub file: Option<PathBuf>,
+    /// Environment variable holding the key as 64 hex characters.
+    pub env: Option<String>,
+}
+
+/// `[[input]]`: one table.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct InputToml {
+    /// Table name in the release (`checkups`, `dispensing`, `charts`…). Required, unique.
+    pub name: String,
+    /// File path, relative to this file. Required.
+    pub path: PathBuf,
+    /// `csv` or `parquet`. Default: from the file extension (`.parquet` → parquet, else csv).
+    pub format: Option<Format>,
+    /// `utf-8`, `utf-8-bom` or `cp932`. Default: `utf-8`.
+    pub encoding: Option<TextEncoding>,
+    /// One-character field delimiter. Default: `","`. Example: `"\t"`.
+    pub delimiter: Option<String>,
+    /// A schema file with the `[[column]]` list, relative to this file. Either this or `column`.
+    pub schema: Option<PathBuf>,
+    /// The columns, inline. Either this or `schema`.
+    pub column: Option<Vec<ColumnToml>>,
+}
+
+/// `[[column]]`: one column of an input or opt-out list.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ColumnToml {
+    /// Canonical name (English, snake_case), e.g. `birth_date`. Required.
+    pub name: String,
+    /// Header in the file, e.g. `生年月日`. Required.
+    pub header: String,
+    /// `text`, `date`, `integer`, `decimal` or `sex`. Default: `text`.
+    #[serde(rename = "type")]
+    pub value_type: Option<ValueType>,
+    /// `direct-identifier`, `identification-code`, `linkage-identifier`, `quasi-identifier`,
+    /// `sensitive`, `insensitive` or `free-text`. Required for inputs; unused in opt-out lists.
+    pub role: Option<Role>,
+    /// The identifying field this column carries, for linkage and opt-out matching:
+    /// `insurer-number`, `card-symbol`, `card-number`, `card-branch`, `kana-name`, `name`,
+    /// `birth-date`, `sex`, `facility-code`, `patient-id`, `my-number`. Default: none.
+    pub link: Option<LinkField>,
+}
+
+/// A schema file: `[[column]]` entries.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct SchemaToml {
+    /// What the export is. Optional.
+    pub description: Option<String>,
+    /// The columns.
+    pub column: Vec<ColumnToml>,
+}
+
+/// `[[opt-out]]`: one opt-out list.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct OptOutToml {
+    /// File path, relative to this file. Required.
+    pub path: PathBuf,
+    /// As for inputs. Default: from the extension.
+    pub format: Option<Format>,
+    /// As for inputs. Default: `utf-8`.
+    pub encoding: Option<TextEncoding>,
+    /// As for inputs. Default: `","`.
+    pub delimiter: Option<String>,
+    /// Schema file (columns with `link`; a `date` column named `request_date` is recorded).
+    pub schema: Option<PathBuf>,
+    /// Inline columns instead of `schema`.
+    pub column: Option<Vec<ColumnToml>>,
+}
+
+/// `[privacy]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct PrivacyToml {
+    /// Minimum persons per equivalence class over the quasi-identifiers. Default: 5. Example: 10.
+    pub k: Option<u32>,
+    /// Largest fraction of persons that may be suppressed. Default: 0.05. Example: 0.02.
+    pub max_suppression: Option<f64>,
+}
+
+/// `[transform.<column>]`: one column's treatment, by `kind`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case", rename_all_fields = "kebab-case", tag = "kind")]
+pub enum TransformToml {
+    /// Keep as is.
+    Keep,
+    /// Remove the column.
+    Drop,
+    /// Replace by a per-release keyed pseudonym (linking codes).
+    Pseudonym,
+    /// Birth date → age band at the reference date.
+    AgeBand {
+        /// Band width per level. Default: `[5, 10, 20]`.
+        widths: Option<Vec<u32>>,
+        /// Top band: ages ≥ top become `top+`. Default: 90.
+        top: Option<u32>,
+        /// Bottom band: ages < bottom become `<bottom`. Default: 0 (none).
+        bottom: Option<u32>,
+    },
+    /// Date → `YYYY-MM` (level 1: `YYYY`).
+    Month,
+    /// Address → levels among `street` (番地 removed), `municipality`, `prefecture`, `region`.
+    Address {
+        /// Levels, finest first. Example: `["prefecture", "region"]`.
+        levels: Vec<AddressLevel>,
+    },
+    /// Postal code → first digits. Default levels: `[3, 1]`.
+    PostalCode {
+        /// Digits kept per level.
+        digits: Option<Vec<usize>>,
+    },
+    /// Code → first characters per level (facility code → `[2]` = prefecture).
+    Prefix {
+        /// Characters kept per level.
+        chars: Vec<usize>,
+    },
+    /// Codes held by fewer than `min-persons` persons → 3-character category, else `*`.
+    RareCode {
+        /// Default: the privacy k, else 5.
+        min_persons: Option<u32>,
+        /// Characters of the category a rare code falls back to (3 = ICD-10 category); 0 =
+        /// suppress rare values directly (names, drug codes). Default: 3.
+        category_chars: Option<usize>,
+    },
+    /// Top/bottom coding at quantiles of the released rows.
+    TopBottom {
+        /// Lower quantile, e.g. 0.005. Default: none.
+        lower: Option<f64>,
+        /// Upper quantile, e.g. 0.995. Default: none.
+        upper: Option<f64>,
+    },
+}

@@ -1,0 +1,368 @@
+//! Reading a source into typed batches, quarantining rows whose cells cannot be typed.
+//!
+//! Decided per case:
+//! - **rejected (error)**: missing file, undecodable bytes, a configured header that is absent or
+//!   duplicated, a row with the wrong number of fields (columns may have shifted, so no cell of
+//!   the row can be trusted, nor can the rest of the file);
+//! - **quarantined (row left out, counted, located in the report)**: a cell that does not parse as
+//!   its declared type (unreadable or impossible date, non-number, unknown sex code).
+
+use std::fs::File;
+use std::io::BufReader;
+
+use polars::prelude::*;
+use tokumei_core::{ROW_COLUMN, ValueType};
+
+use crate::cell::{Cell, CellProblem, type_cell};
+use crate::decode::{Malformed, StrictDecoder};
+use crate::source::{Format, Source};
+
+/// Internal column: the 1-based line (CSV) or record number (Parquet) of the row.
+pub const LINE_COLUMN: &str = "__line";
+
+/// Errors that reject a source. Each names file and position, never a cell value.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The file cannot be opened or read.
+    #[error("{path}: cannot read: {source}")]
+    Io {
+        /// File.
+        path: String,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// Bytes that are not valid in the declared encoding.
+    #[error("{path}, line {line}: bytes are not valid {encoding}; check the input's `encoding`")]
+    Encoding {
+        /// File.
+        path: String,
+        /// Line.
+        line: u64,
+        /// Declared encoding.
+        encoding: &'static str,
+    },
+    /// A configured header is not in the file.
+    #[error("{path}: column `{column}` expects header `{header}`, which the file does not have")]
+    MissingHeader {
+        /// File.
+        path: String,
+        /// Canonical column.
+        column: String,
+        /// Expected header.
+        header: String,
+    },
+    /// A header appears twice.
+    #[error("{path}: header `{header}` appears more than once")]
+    DuplicateHeader {
+        /// File.
+        path: String,
+        /// Header.
+        header: String,
+    },
+    /// A row with a different number of fields than the header.
+    #[error("{path}, line {line}: expected {expected} fields as in the header, found {found}")]
+    Ragged {
+        /// File.
+        path: String,
+        /// Line.
+        line: u64,
+        /// Header's field count.
+        expected: u64,
+        /// Row's field count.
+        found: u64,
+    },
+    /// Any other CSV syntax problem.
+    #[error("{path}, line {line}: malformed CSV ({kind})")]
+    Csv {
+        /// File.
+        path: String,
+        /// Line.
+        line: u64,
+        /// Kind of problem (no data).
+        kind: String,
+    },
+    /// A Parquet column that cannot be read as text.
+    #[error("{path}: {message}")]
+    Parquet {
+        /// File.
+        path: String,
+        /// Message.
+        message: String,
+    },
+    /// The caller's batch handler failed.
+    #[error(transparent)]
+    Handler(Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// Result of this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// One quarantined row.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Quarantined {
+    /// 1-based line (CSV, header = 1) or record (Parquet).
+    pub line: u64,
+    /// Canonical column of the first bad cell.
+    pub column: String,
+    /// What was wrong.
+    pub problem: CellProblem,
+}
+
+/// What reading a source found.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct IngestStats {
+    /// Data rows in the file.
+    pub rows_read: u64,
+    /// Rows handed on.
+    pub rows_accepted: u64,
+    /// Rows left out because a cell could not be typed.
+    pub rows_quarantined: u64,
+    /// The quarantined rows (the first 1,000; `rows_quarantined` counts all).
+    pub quarantine: Vec<Quarantined>,
+    /// Headers present in the file but not configured: not read, not released.
+    pub unmapped_headers: Vec<String>,
+}
+
+const QUARANTINE_LISTED: usize = 1_000;
+
+struct Batch {
+    columns: Vec<ColumnBuffer>,
+    lines: Vec<u64>,
+    rows: Vec<u64>,
+}
+
+enum ColumnBuffer {
+    Text(Vec<Option<String>>),
+    Date(Vec<Option<i32>>),
+    Int(Vec<Option<i64>>),
+    Int32(Vec<Option<i32>>),
+    Float(Vec<Option<f64>>),
+}
+
+impl ColumnBuffer {
+    fn new(value_type: ValueType, capacity: usize) -> ColumnBuffer {
+        match value_type {
+            ValueType::Text => ColumnBuffer::Text(Vec::with_capacity(capacity)),
+            ValueType::Date => ColumnBuffer::Date(Vec::with_capacity(capacity)),
+            ValueType::Integer => ColumnBuffer::Int(Vec::with_capacity(capacity)),
+            ValueType::Sex => ColumnBuffer::Int32(Vec::with_capacity(capacity)),
+            ValueType::Decimal => ColumnBuffer::Float(Vec::with_capacity(capacity)),
+        }
+    }
+
+    fn push(&mut self, cell: Cell) {
+        match (self, cell) {
+            (ColumnBuffer::Text(v), Cell::Text(s)) => v.push(Some(s)),
+            (ColumnBuffer::Date(v), Cell::Date(d)) => v.push(Some(d)),
+            (ColumnBuffer::Int(v), Cell::Int(i)) => v.push(Some(i)),
+            (ColumnBuffer::Int32(v), Cell::Int(i)) => v.push(i32::try_from(i).ok()),
+            (ColumnBuffer::Float(v), Cell::Float(x)) => v.push(Some(x)),
+            (ColumnBuffer::Text(v), _) => v.push(None),
+            (ColumnBuffer::Date(v), _) | (ColumnBuffer::Int32(v), _) => v.push(None),
+            (ColumnBuffer::Int(v), _) => v.push(None),
+            (ColumnBuffer::Float(v), _) => v.push(None),
+        }
+    }
+
+    fn into_column(self, name: &str) -> PolarsResult<Column> {
+        let name = PlSmallStr::from(name);
+        Ok(match self {
+            ColumnBuffer::Text(v) => Column::new(name, v),
+            ColumnBuffer::Date(v) => Column::new(name, v).cast(&DataType::Date)?,
+            ColumnBuffer::Int(v) => Column::new(name, v),
+            ColumnBuffer::Int32(v) => Column::new(name, v),
+            ColumnBuffer::Float(v) => Column::new(name, v),
+        })
+    }
+}
+
+struct Reading<'a, F> {
+    source: &'a Source,
+    stats: IngestStats,
+    batch: Batch,
+    on_batch: F,
+    parsed: Vec<Cell>,
+}
+
+impl<F> Reading<'_, F>
+where
+    F: FnMut(DataFrame) -> Result<(), Box<dyn std::error::Error + Send + Sync>>,
+{
+    fn new_batch(source: &Source) -> Batch {
+        Batch {
+            columns: source.columns.iter().map(|c| ColumnBuffer::new(c.value_type, source.batch_rows)).collect(),
+            lines: Vec::with_capacity(source.batch_rows),
+            rows: Vec::with_capacity(source.batch_rows),
+        }
+    }
+
+    /// Types one row's cells (given in column order) and buffers it, or quarantines it.
+    fn row<'c>(&mut self, line: u64, cells: impl Iterator<Item = Option<&'c str>>) -> Result<()> {
+        self.stats.rows_read += 1;
+        self.parsed.clear();
+        for (spec, raw) in self.source.columns.iter().zip(cells) {
+            match raw.map_or(Ok(Cell::Null), |raw| type_cell(raw, spec.value_type)) {
+                Ok(cell) => self.parsed.push(cell),
+                Err(problem) => {
+                    self.stats.rows_quarantined += 1;
+                    if self.stats.quarantine.len() < QUARANTINE_LISTED {
+                        self.stats.quarantine.push(Quarantined { line, column: spec.name.clone(), problem });
+                    }
+                    return Ok(());
+                }
+            }
+        }
+        for (buffer, cell) in self.batch.columns.iter_mut().zip(self.parsed.drain(..)) {
+            buffer.push(cell);
+        }
+        self.batch.lines.push(line);
+        self.batch.rows.push(self.stats.rows_accepted);
+        self.stats.rows_accepted += 1;
+        if self.batch.lines.len() >= self.source.batch_rows {
+            self.flush(false)?;
+        }
+        Ok(())
+    }
+
+    /// Hands the buffered rows on. With `force`, an empty batch is handed on too, so that the
+    /// caller learns the schema of a source with no accepted rows.
+    fn flush(&mut self, force: bool) -> Result<()> {
+        if self.batch.lines.is_empty() && !force {
+            return Ok(());
+        }
+        let batch = std::mem::replace(&mut self.batch, Self::new_batch(self.source));
+        let polars_error = |e: PolarsError| Error::Handler(Box::new(e));
+        let mut columns = Vec::with_capacity(batch.columns.len() + 2);
+        for (spec, buffer) in self.source.columns.iter().zip(batch.columns) {
+            columns.push(buffer.into_column(&spec.name).map_err(polars_error)?);
+        }
+        columns.push(Column::new(ROW_COLUMN.into(), batch.rows));
+        columns.push(Column::new(LINE_COLUMN.into(), batch.lines));
+        let frame = DataFrame::new_infer_height(columns).map_err(polars_error)?;
+        (self.on_batch)(frame).map_err(Error::Handler)
+    }
+}
+
+/// Reads `source`, calling `on_batch` with each typed batch (canonical columns plus the internal
+/// `__row` and `__line` columns). Returns what was read and quarantined.
+pub fn read_source<F>(source: &Source, on_batch: F) -> Result<IngestStats>
+where
+    F: FnMut(DataFrame) -> Result<(), Box<dyn std::error::Error + Send + Sync>>,
+{
+    let mut reading = Reading {
+        source,
+        stats: IngestStats::default(),
+        batch: Reading::<F>::new_batch(source),
+        on_batch,
+        parsed: Vec::with_capacity(source.columns.len()),
+    };
+    match source.format {
+        Format::Csv => read_csv(&mut reading)?,
+        Format::Parquet => read_parquet(&mut reading)?,
+    }
+    let nothing_sent = reading.stats.rows_accepted == 0;
+    reading.flush(nothing_sent)?;
+    Ok(reading.stats)
+}
+
+fn path_of(source: &Source) -> String {
+    source.path.display().to_string()
+}
+
+/// Positions of the configured headers; unknown headers are recorded, missing ones rejected.
+fn header_positions(source: &Source, headers: &[String], stats: &mut IngestStats) -> Result<Vec<usize>> {
+    let mut seen = std::collections::HashSet::new();
+    for header in headers {
+        if !seen.insert(header.as_str()) {
+            return Err(Error::DuplicateHeader { path: path_of(source), header: header.clone() });
+        }
+    }
+    stats.unmapped_headers =
+        headers.iter().filter(|h| !source.columns.iter().any(|c| &c.header == *h)).cloned().collect();
+    source
+        .columns
+        .iter()
+        .map(|spec| {
+            headers.iter().position(|h| h == &spec.header).ok_or_else(|| Error::MissingHeader {
+                path: path_of(source),
+                column: spec.name.clone(),
+                header: spec.header.clone(),
+            })
+        })
+        .collect()
+}
+
+fn read_csv<F>(reading: &mut Reading<'_, F>) -> Result<()>
+where
+    F: FnMut(DataFrame) -> Result<(), Box<dyn std::error::Error + Send + Sync>>,
+{
+    let source = reading.source;
+    let path = path_of(source);
+    let file = File::open(&source.path).map_err(|e| Error::Io { path: path.clone(), source: e })?;
+    let decoder = StrictDecoder::new(BufReader::with_capacity(1 << 20, file), source.encoding.encoding());
+    let mut csv = csv::ReaderBuilder::new().delimiter(source.delimiter).has_headers(true).flexible(false).from_reader(decoder);
+    let encoding_name = source.encoding.encoding().name();
+    let csv_error = |e: csv::Error| -> Error {
+        let line = e.position().map_or(0, |p| p.line());
+        match e.into_kind() {
+            csv::ErrorKind::Io(io) => match io.get_ref().and_then(|inner| inner.downcast_ref::<Malformed>()) {
+                Some(m) => Error::Encoding { path: path.clone(), line: m.line, encoding: encoding_name },
+                None => Error::Io { path: path.clone(), source: io },
+            },
+            csv::ErrorKind::UnequalLengths { pos, expected_len, len } => Error::Ragged {
+                path: path.clone(),
+                line: pos.map_or(line, |p| p.line()),
+                expected: expected_len,
+                found: len,
+            },
+            csv::ErrorKind::Utf8 { pos, .. } => Error::Encoding {
+                path: path.clone(),
+                line: pos.map_or(line, |p| p.line()),
+                encoding: encoding_name,
+            },
+            other => Error::Csv { path: path.clone(), line, kind: format!("{:?}", std::mem::discriminant(&other)) },
+        }
+    };
+    let headers: Vec<String> = csv.headers().map_err(&csv_error)?.iter().map(|h| h.trim().to_string()).collect();
+    let positions = header_positions(source, &headers, &mut reading.stats)?;
+    let mut record = csv::StringRecord::new();
+    loop {
+        match csv.read_record(&mut record) {
+            Ok(false) => break,
+            Ok(true) => {
+                let line = record.position().map_or(0, |p| p.line());
+                reading.row(line, positions.iter().map(|&i| record.get(i)))?;
+            }
+            Err(e) => return Err(csv_error(e)),
+        }
+    }
+    Ok(())
+}
+
+fn read_parquet<F>(reading: &mut Reading<'_, F>) -> Result<()>
+where
+    F: FnMut(DataFrame) -> Result<(), Box<dyn std::error::Error + Send + Sync>>,
+{
+    let source = reading.source;
+    let path = path_of(source);
+    let parquet_error = |e: PolarsError| Error::Parquet { path: path.clone(), message: e.to_string() };
+    let file = File::open(&source.path).map_err(|e| Error::Io { path: path.clone(), source: e })?;
+    let frame = ParquetReader::new(file).finish().map_err(parquet_error)?;
+    let headers: Vec<String> = frame.get_column_names().iter().map(|h| h.to_string()).collect();
+    let positions = header_positions(source, &headers, &mut reading.stats)?;
+    let mut texts = Vec::with_capacity(positions.len());
+    for (&i, spec) in positions.iter().zip(&source.columns) {
+        let column = &frame.columns()[i];
+        // Dates are written as ISO text, numbers as decimal text, so they type like CSV cells.
+        let text = column.cast(&DataType::String).map_err(|_| Error::Parquet {
+            path: path.clone(),
+            message: format!("column `{}` (header `{}`) cannot be read as text", spec.name, spec.header),
+        })?;
+        texts.push(text.str().map_err(parquet_error)?.clone());
+    }
+    for row in 0..frame.height() {
+        let cells: Vec<Option<&str>> = texts.iter().map(|t| t.get(row)).collect();
+        reading.row(row as u64 + 1, cells.into_iter())?;
+    }
+    Ok(())
+}

@@ -1,0 +1,69 @@
+//! What to read: a file, its format and encoding, and how its headers map to typed columns.
+
+use std::path::PathBuf;
+
+use tokumei_core::ValueType;
+
+/// File format of an input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Format {
+    /// Delimited text.
+    Csv,
+    /// Apache Parquet (cells are read as text and typed like CSV cells).
+    Parquet,
+}
+
+/// Text encoding of a CSV input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TextEncoding {
+    /// UTF-8 (a BOM, if present, is removed).
+    #[serde(rename = "utf-8")]
+    Utf8,
+    /// UTF-8 with a byte-order mark (as Excel writes it).
+    #[serde(rename = "utf-8-bom")]
+    Utf8Bom,
+    /// Shift_JIS as Windows writes it (cp932 / Windows-31J), including NEC and IBM extensions.
+    Cp932,
+}
+
+impl TextEncoding {
+    pub(crate) fn encoding(self) -> &'static encoding_rs::Encoding {
+        match self {
+            TextEncoding::Utf8 | TextEncoding::Utf8Bom => encoding_rs::UTF_8,
+            // encoding_rs's Shift_JIS is the WHATWG definition, i.e. Windows-31J (cp932).
+            TextEncoding::Cp932 => encoding_rs::SHIFT_JIS,
+        }
+    }
+}
+
+/// One column to read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ColumnSpec {
+    /// Canonical name in the output table.
+    pub name: String,
+    /// Header in the file (Japanese headers are fine).
+    pub header: String,
+    /// How cells are typed.
+    pub value_type: ValueType,
+}
+
+/// One input file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Source {
+    /// Table name, for messages.
+    pub table: String,
+    /// File path.
+    pub path: PathBuf,
+    /// Format.
+    pub format: Format,
+    /// Encoding (CSV only).
+    pub encoding: TextEncoding,
+    /// Field delimiter (CSV only).
+    pub delimiter: u8,
+    /// Columns to read; other headers are skipped and listed in the stats.
+    pub columns: Vec<ColumnSpec>,
+    /// Rows per batch handed to the caller.
+    pub batch_rows: usize,
+}

@@ -1,0 +1,199 @@
+//! Linkage keys: keyed hashes of normalized identifying fields, in the manner of NDB's ID1/ID2.
+//!
+//! | kind | fields |
+//! |---|---|
+//! | K1 insurance | 保険者番号, 記号, 番号, 生年月日, 性別 |
+//! | K2 name | カナ氏名, 生年月日, 性別 |
+//! | K3 local | 医療機関コード, 患者ID |
+//! | K4 My Number | 個人番号 (valid check digit only) |
+//!
+//! 枝番 is not part of K1: many exports leave it empty, and birth date + sex already separate the
+//! members of one card (same-sex twins are the known exception, caught by K2's different names).
+
+use std::collections::BTreeMap;
+
+use polars::prelude::*;
+use rayon::prelude::*;
+use tokumei_core::LinkField;
+use tokumei_core::normalize::{code_key, digits_key, insurer_key, is_valid_my_number, kana_key};
+
+use crate::key::MasterKey;
+
+/// The four key kinds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum KeyKind {
+    /// K1: insurance card + birth date + sex.
+    Insurance,
+    /// K2: kana name + birth date + sex.
+    Name,
+    /// K3: facility + local patient ID.
+    Local,
+    /// K4: My Number.
+    MyNumber,
+}
+
+impl KeyKind {
+    /// All kinds, K1 first.
+    pub const ALL: [KeyKind; 4] = [KeyKind::Insurance, KeyKind::Name, KeyKind::Local, KeyKind::MyNumber];
+}
+
+/// One row's keys, `None` where its fields are missing or invalid.
+pub type RowKeys = [Option<u128>; 4];
+
+/// Which columns of a table carry which link field.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LinkColumns(pub BTreeMap<LinkField, String>);
+
+/// Keyed hashing of normalized fields, for one purpose (linkage, or submission tokens).
+pub struct KeyHasher {
+    keys: [[u8; 32]; 4],
+}
+
+impl KeyHasher {
+    /// Keys for `purpose` (e.g. `"link"`, `"submission-token"`), derived from the master key.
+    pub fn new(master: &MasterKey, purpose: &str) -> KeyHasher {
+        let kind_key = |kind: KeyKind| master.derive(&format!("{purpose} {kind:?}"));
+        KeyHasher { keys: KeyKind::ALL.map(kind_key) }
+    }
+
+    fn hash(&self, kind: KeyKind, parts: &[&str]) -> u128 {
+        let mut hasher = blake3::Hasher::new_keyed(&self.keys[kind as usize]);
+        for part in parts {
+            hasher.update(part.as_bytes());
+            hasher.update(&[0x1f]);
+        }
+        let bytes: [u8; 16] = hasher.finalize().as_bytes()[..16].try_into().expect("16 bytes");
+        u128::from_le_bytes(bytes)
+    }
+
+    /// The keys of every row of `frame`. Columns named in `columns` must be String, except
+    /// birth date (Date) and sex (Int32), as ingest types them.
+    pub fn row_keys(&self, frame: &DataFrame, columns: &LinkColumns) -> PolarsResult<Vec<RowKeys>> {
+        let text = |field: LinkField| -> PolarsResult<Option<StringChunked>> {
+            columns.0.get(&field).map(|name| Ok(frame.column(name)?.cast(&DataType::String)?.str()?.clone())).transpose()
+        };
+        let insurer = text(LinkField::InsurerNumber)?;
+        let symbol = text(LinkField::CardSymbol)?;
+        let number = text(LinkField::CardNumber)?;
+        let kana = text(LinkField::KanaName)?;
+        let facility = text(LinkField::FacilityCode)?;
+        let patient = text(LinkField::PatientId)?;
+        let my_number = text(LinkField::MyNumber)?;
+        let birth: Option<Int32Chunked> = columns
+            .0
+            .get(&LinkField::BirthDate)
+            .map(|name| Ok::<_, PolarsError>(frame.column(name)?.to_physical_repr().i32()?.clone()))
+            .transpose()?;
+        let sex: Option<Int32Chunked> = columns
+            .0
+            .get(&LinkField::Sex)
+            .map(|name| Ok::<_, PolarsError>(frame.column(name)?.cast(&DataType::Int32)?.i32()?.clone()))
+            .transpose()?;
+
+        Ok((0..frame.height())
+            .into_par_iter()
+            .map(|i| {
+                let person = birth.as_ref().and_then(|b| b.get(i)).zip(sex.as_ref().and_then(|s| s.get(i)));
+                let person = person.map(|(b, s)| (b.to_string(), s.to_string()));
+                let k1 = person.as_ref().and_then(|(b, s)| {
+                    let insurer = insurer_key(get(&insurer, i)?)?;
+                    let number = code_key(get(&number, i)?);
+                    let symbol = get(&symbol, i).map(code_key).unwrap_or_default();
+                    Some(self.hash(KeyKind::Insurance, &[&insurer, &symbol, &number, b, s]))
+                });
+                let k2 = person.as_ref().and_then(|(b, s)| {
+                    let kana = kana_key(get(&kana, i)?);
+                    (!kana.is_empty()).then(|| self.hash(KeyKind::Name, &[&kana, b, s]))
+                });
+                let k3 = get(&facility, i).zip(get(&patient, i)).map(|(f, p)| {
+                    self.hash(KeyKind::Local, &[&code_key(f), &patient_key(p)])
+                });
+                let k4 = get(&my_number, i)
+                    .filter(|m| is_valid_my_number(m))
+                    .and_then(digits_key)
+                    .map(|m| self.hash(KeyKind::MyNumber, &[&m]));
+                [k1, k2, k3, k4]
+            })
+            .collect())
+    }
+}
+
+/// 患者ID → matching key: like any code, and an all-digit ID loses its leading zeros, since
+/// systems pad IDs to different widths (`00012345` and `12345` are one patient).
+fn patient_key(raw: &str) -> String {
+    let key = code_key(raw);
+    if !key.is_empty() && key.bytes().all(|b| b.is_ascii_digit()) {
+        let trimmed = key.trim_start_matches('0');
+        return if trimmed.is_empty() { "0".into() } else { trimmed.into() };
+    }
+    key
+}
+
+/// Cell `i` of an optional text column, unless missing or blank.
+fn get(column: &Option<StringChunked>, i: usize) -> Option<&str> {
+    column.as_ref().and_then(|c| c.get(i)).filter(|s| !s.trim().is_empty())
+}
+
+/// 32 lowercase hex characters of a key, for submission tokens.
+pub fn token_hex(key: u128) -> String {
+    hex::encode(key.to_le_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokumei_core::normalize::CivilDate;
+
+    fn columns() -> LinkColumns {
+        LinkColumns(
+            [
+                (LinkField::InsurerNumber, "insurer"),
+                (LinkField::CardSymbol, "symbol"),
+                (LinkField::CardNumber, "number"),
+                (LinkField::KanaName, "kana"),
+                (LinkField::BirthDate, "birth"),
+                (LinkField::Sex, "sex"),
+            ]
+            .into_iter()
+            .map(|(f, c)| (f, c.to_string()))
+            .collect(),
+        )
+    }
+
+    #[test]
+    fn patient_ids_ignore_padding() {
+        assert_eq!(patient_key("00012345"), patient_key("１２３４５"));
+        assert_eq!(patient_key("000"), "0");
+        assert_eq!(patient_key("A0012"), "A0012");
+    }
+
+    #[test]
+    fn spelling_variants_share_keys_and_people_differ() {
+        let birth = CivilDate::new(1970, 3, 2).unwrap().to_epoch_days();
+        let df = df!(
+            "insurer" => ["06131239", "０６１３１２３９", "06131239"],
+            "symbol" => ["12-34", "１２３４", "12-34"],
+            "number" => ["567", "５６７", "567"],
+            "kana" => ["ヤマダ　タロウ", "ﾔﾏﾀﾞ ﾀﾛｳ", "ヤマダ　ハナコ"],
+            "birth" => [birth, birth, birth],
+            "sex" => [1i32, 1, 2],
+        )
+        .unwrap()
+        .lazy()
+        .with_column(col("birth").cast(DataType::Date))
+        .collect()
+        .unwrap();
+        let hasher = KeyHasher::new(&MasterKey::from_bytes([3; 32]), "link");
+        let keys = hasher.row_keys(&df, &columns()).unwrap();
+        // Check digit: 0613123 → 9 must be valid for K1 to exist.
+        assert!(keys[0][0].is_some());
+        assert_eq!(keys[0][0], keys[1][0]);
+        assert_eq!(keys[0][1], keys[1][1]);
+        assert_ne!(keys[0][1], keys[2][1]);
+        assert_ne!(keys[0][0], keys[2][0]);
+        assert_eq!(keys[0][2], None);
+        let other = KeyHasher::new(&MasterKey::from_bytes([4; 32]), "link").row_keys(&df, &columns()).unwrap();
+        assert_ne!(keys[0][1], other[0][1]);
+    }
+}

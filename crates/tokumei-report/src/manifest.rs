@@ -1,0 +1,189 @@
+//! The run report: `report.json` for machines, `report.md` for people.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+/// Every input row of one table, accounted for.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct TableAccount {
+    /// Table.
+    pub table: String,
+    /// Data rows in the input file.
+    pub rows_read: u64,
+    /// Rows quarantined at ingest (a cell could not be typed).
+    pub quarantined: u64,
+    /// Rows removed because their person opted out.
+    pub opted_out: u64,
+    /// Rows removed because their person was suppressed for k-anonymity.
+    pub suppressed: u64,
+    /// Rows written to the release.
+    pub written: u64,
+    /// Distinct persons among the rows read (after linkage).
+    pub persons_in: u64,
+    /// Distinct persons among the rows written.
+    pub persons_written: u64,
+}
+
+impl TableAccount {
+    /// read = quarantined + opted out + suppressed + written.
+    pub fn balanced(&self) -> bool {
+        self.rows_read == self.quarantined + self.opted_out + self.suppressed + self.written
+    }
+}
+
+/// One output file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OutputFile {
+    /// File name in the release folder.
+    pub file: String,
+    /// Rows (for tables).
+    pub rows: Option<u64>,
+    /// blake3, hex.
+    pub blake3: String,
+}
+
+/// One input or config file, with its digest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct InputFile {
+    /// Role (`config`, `input:<table>`, `opt-out`).
+    pub kind: String,
+    /// Path as given.
+    pub path: String,
+    /// blake3, hex.
+    pub blake3: String,
+}
+
+/// What was done to one column.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ColumnTreatment {
+    /// Table.
+    pub table: String,
+    /// Column.
+    pub column: String,
+    /// Role.
+    pub role: String,
+    /// Transform name.
+    pub transform: String,
+    /// Details (level chosen, bounds, counts).
+    pub detail: String,
+}
+
+/// The report of one run.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RunReport {
+    /// tokumei version.
+    pub tokumei_version: String,
+    /// Profile.
+    pub profile: String,
+    /// Release label.
+    pub label: String,
+    /// Provision / release date.
+    pub date: String,
+    /// Whether the privacy target (if any) was met and the release written.
+    pub status: String,
+    /// Inputs and config with digests.
+    pub inputs: Vec<InputFile>,
+    /// Row accounting per table.
+    pub accounting: Vec<TableAccount>,
+    /// Column treatments.
+    pub transforms: Vec<ColumnTreatment>,
+    /// Stage sections (ingest, linkage, opt_out, privacy, risk, rare_codes, top_bottom…).
+    pub stages: BTreeMap<String, serde_json::Value>,
+    /// Output files with digests (the report files themselves excluded).
+    pub outputs: Vec<OutputFile>,
+}
+
+impl RunReport {
+    /// Whether every table's rows add up.
+    pub fn balanced(&self) -> bool {
+        self.accounting.iter().all(TableAccount::balanced)
+    }
+
+    /// `report.json`.
+    pub fn to_json(&self) -> serde_json::Result<String> {
+        serde_json::to_string_pretty(self).map(|s| s + "\n")
+    }
+
+    /// `report.md`: a readable summary.
+    pub fn to_markdown(&self) -> String {
+        let mut md = String::new();
+        let line = |md: &mut String, s: String| {
+            md.push_str(&s);
+            md.push('\n');
+        };
+        line(&mut md, format!("# tokumei release `{}` ({})\n", self.label, self.profile));
+        line(&mut md, format!("- status: **{}**", self.status));
+        line(&mut md, format!("- date: {}", self.date));
+        line(&mut md, format!("- tokumei {}\n", self.tokumei_version));
+        line(&mut md, "## Rows\n".into());
+        line(&mut md, "Every input row is written, quarantined, removed by opt-out, or suppressed.\n".into());
+        line(&mut md, "| table | read | quarantined | opted out | suppressed | written | persons in | persons written | adds up |".into());
+        line(&mut md, "|---|---:|---:|---:|---:|---:|---:|---:|---|".into());
+        for a in &self.accounting {
+            line(
+                &mut md,
+                format!(
+                    "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                    a.table, a.rows_read, a.quarantined, a.opted_out, a.suppressed, a.written, a.persons_in,
+                    a.persons_written, if a.balanced() { "yes" } else { "**NO**" }
+                ),
+            );
+        }
+        if let Some(privacy) = self.stages.get("privacy") {
+            line(&mut md, "\n## Privacy model\n".into());
+            let get = |k: &str| privacy.get(k).map(|v| v.to_string()).unwrap_or_default();
+            line(&mut md, format!("- k target: {}, suppression limit: {}", get("k"), get("max_suppression")));
+            line(&mut md, format!("- target met: {}", get("target_met")));
+            line(&mut md, format!("- k achieved (smallest class): {}; largest class: {}", get("min_class_size"), get("max_class_size")));
+            line(&mut md, format!("- classes: {}; persons suppressed: {} ({} rows)", get("classes"), get("suppressed_person_count"), get("suppressed_records")));
+            line(&mut md, format!("- search: {} (optimal: {}), {} of {} lattice nodes checked", get("search"), get("optimal"), get("nodes_checked"), get("lattice_size")));
+            if let Some(levels) = privacy.get("level_names").and_then(|l| l.as_object()) {
+                line(&mut md, "\n| quasi-identifier | level |\n|---|---|".into());
+                for (qi, level) in levels {
+                    line(&mut md, format!("| {qi} | {} |", level.as_str().unwrap_or_default()));
+                }
+            }
+            if let Some(dist) = privacy.get("class_size_distribution").and_then(|d| d.as_object()) {
+                line(&mut md, "\n| class size (persons) | classes |\n|---:|---:|".into());
+                let mut sizes: Vec<(u64, &serde_json::Value)> = dist.iter().filter_map(|(k, v)| Some((k.parse().ok()?, v))).collect();
+                sizes.sort_by_key(|(size, _)| *size);
+                for (size, n) in sizes {
+                    line(&mut md, format!("| {size} | {n} |"));
+                }
+            }
+        }
+        if let Some(risk) = self.stages.get("risk") {
+            line(&mut md, "\n## Re-identification risk (persons, released classes)\n".into());
+            for key in ["prosecutor_max", "prosecutor_average", "sample_uniques"] {
+                line(&mut md, format!("- {key}: {}", risk.get(key).map(|v| v.to_string()).unwrap_or_default()));
+            }
+        }
+        if let Some(opt_out) = self.stages.get("opt_out") {
+            line(&mut md, "\n## Opt-out (提供停止)\n".into());
+            line(&mut md, format!("```json\n{}\n```", serde_json::to_string_pretty(opt_out).unwrap_or_default()));
+        }
+        if let Some(linkage) = self.stages.get("linkage") {
+            line(&mut md, "\n## Linkage (名寄せ)\n".into());
+            line(&mut md, format!("```json\n{}\n```", serde_json::to_string_pretty(linkage).unwrap_or_default()));
+        }
+        line(&mut md, "\n## Columns\n".into());
+        line(&mut md, "| table | column | role | transform | detail |\n|---|---|---|---|---|".into());
+        for t in &self.transforms {
+            line(&mut md, format!("| {} | {} | {} | {} | {} |", t.table, t.column, t.role, t.transform, t.detail));
+        }
+        if let Some(ingest) = self.stages.get("ingest") {
+            line(&mut md, "\n## Ingest\n".into());
+            line(&mut md, format!("```json\n{}\n```", serde_json::to_string_pretty(ingest).unwrap_or_default()));
+        }
+        line(&mut md, "\n## Files\n".into());
+        line(&mut md, "| kind | file | blake3 |\n|---|---|---|".into());
+        for i in &self.inputs {
+            line(&mut md, format!("| {} | {} | `{}` |", i.kind, i.path, i.blake3));
+        }
+        for o in &self.outputs {
+            line(&mut md, format!("| output | {} | `{}` |", o.file, o.blake3));
+        }
+        md
+    }
+}

@@ -1,0 +1,149 @@
+//! Atomic releases: everything is written into a temporary folder beside the destination and
+//! renamed into place only when the whole run has succeeded. A failed or interrupted run leaves
+//! no partial release (the temporary folder is removed on drop).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use polars::prelude::*;
+
+/// Errors writing a release.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// File system.
+    #[error("{path}: {source}")]
+    Io {
+        /// Path.
+        path: String,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// Writing Parquet.
+    #[error("writing {file}: {source}")]
+    Parquet {
+        /// File name.
+        file: String,
+        /// Cause.
+        source: PolarsError,
+    },
+    /// Serializing the report.
+    #[error("serializing the report: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
+/// Result of this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
+    move |source| Error::Io { path: path.display().to_string(), source }
+}
+
+/// A release being written.
+pub struct Release {
+    destination: PathBuf,
+    staging: PathBuf,
+    committed: bool,
+}
+
+impl Release {
+    /// Starts a release that will end up at `destination` (a folder).
+    pub fn begin(destination: &Path) -> Result<Release> {
+        let parent = destination.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        std::fs::create_dir_all(parent).map_err(io(parent))?;
+        let name = destination.file_name().map_or_else(|| "release".into(), |n| n.to_string_lossy().into_owned());
+        let staging = parent.join(format!(".{name}.partial-{}", std::process::id()));
+        if staging.exists() {
+            std::fs::remove_dir_all(&staging).map_err(io(&staging))?;
+        }
+        std::fs::create_dir_all(&staging).map_err(io(&staging))?;
+        Ok(Release { destination: destination.to_path_buf(), staging, committed: false })
+    }
+
+    /// Path of `file` inside the staging folder.
+    pub fn path(&self, file: &str) -> PathBuf {
+        self.staging.join(file)
+    }
+
+    /// Streams `frame` into `file` as Parquet with polars' streaming engine.
+    pub fn sink_parquet(&self, frame: LazyFrame, file: &str) -> Result<()> {
+        let path = self.path(file);
+        let parquet = |source| Error::Parquet { file: file.to_string(), source };
+        let target = SinkTarget::Path(PlRefPath::try_from_path(&path).map_err(parquet)?);
+        let options = ParquetWriteOptions { row_group_size: Some(128 * 1024), ..ParquetWriteOptions::default() };
+        frame
+            .sink(SinkDestination::File { target }, FileWriteFormat::Parquet(Arc::new(options)), UnifiedSinkArgs::default())
+            .and_then(|sink| sink.collect_with_engine(Engine::Streaming))
+            .map_err(parquet)?;
+        Ok(())
+    }
+
+    /// Writes `text` to `file`.
+    pub fn write_text(&self, file: &str, text: &str) -> Result<()> {
+        let path = self.path(file);
+        std::fs::write(&path, text).map_err(io(&path))
+    }
+
+    /// blake3 of a staged file, hex.
+    pub fn digest(&self, file: &str) -> Result<String> {
+        crate::digest_file(&self.path(file))
+    }
+
+    /// Moves the release into place. An existing release at the destination is replaced only
+    /// after the new one is complete.
+    pub fn commit(mut self) -> Result<PathBuf> {
+        let old = self.destination.with_extension("previous");
+        if self.destination.exists() {
+            if old.exists() {
+                std::fs::remove_dir_all(&old).map_err(io(&old))?;
+            }
+            std::fs::rename(&self.destination, &old).map_err(io(&self.destination))?;
+        }
+        std::fs::rename(&self.staging, &self.destination).map_err(io(&self.staging))?;
+        if old.exists() {
+            std::fs::remove_dir_all(&old).map_err(io(&old))?;
+        }
+        self.committed = true;
+        Ok(self.destination.clone())
+    }
+}
+
+impl Drop for Release {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = std::fs::remove_dir_all(&self.staging);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nothing_appears_until_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("release");
+        {
+            let release = Release::begin(&out).unwrap();
+            release.write_text("a.txt", "x").unwrap();
+            assert!(!out.exists());
+            // dropped without commit
+        }
+        assert!(!out.exists());
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "staging folder removed");
+
+        let release = Release::begin(&out).unwrap();
+        let df = df!("a" => [1i64, 2, 3]).unwrap();
+        release.sink_parquet(df.lazy(), "t.parquet").unwrap();
+        release.commit().unwrap();
+        let back = ParquetReader::new(std::fs::File::open(out.join("t.parquet")).unwrap()).finish().unwrap();
+        assert_eq!(back.height(), 3);
+
+        // A second release replaces the first whole.
+        let release = Release::begin(&out).unwrap();
+        release.write_text("b.txt", "y").unwrap();
+        release.commit().unwrap();
+        assert!(out.join("b.txt").exists());
+        assert!(!out.join("t.parquet").exists());
+    }
+}

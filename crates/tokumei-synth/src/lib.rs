@@ -1,0 +1,24 @@
+//! Seeded synthetic Japanese populations for tests, benchmarks and `datasets/`.
+//!
+//! One population, three exports that each spell it their own way, as real systems do:
+//! - `checkups.csv` — 特定健診, a municipality's export: cp932, CRLF, 和暦 birth dates for some,
+//!   full-width 記号・番号 for some, 個人番号 in some rows;
+//! - `dispensing.csv` — 調剤, a pharmacy's export: UTF-8 with BOM, 旧字体 surnames for some,
+//!   receipt-style GYYMMDD birth dates, 国保 insurer numbers zero-padded to 8 digits;
+//! - `charts.csv` — カルテ, a hospital's export: half-width kana for some, era-letter dates,
+//!   full-width addresses, and free-text notes that sometimes hold a name, phone or My Number;
+//! - `optout.csv` — 提供停止 requests by insurance card, by kana + birth date + sex, or by facility
+//!   + patient ID, spelled differently again (hiragana, half-width, dropped leading zeros);
+//! - `truth.csv` and `truth_optout.csv` — which person each line belongs to.
+//!
+//! The same seed gives byte-identical files (ChaCha8, independent of `rand`'s default RNG).
+#![warn(missing_docs)]
+
+mod population;
+mod spelling;
+mod vocab;
+mod writer;
+
+pub use population::{SynthSpec, SynthSummary, generator_date, write_population};
+pub use spelling::{DateForm, full_width, half_width_kana, hiragana, write_date};
+pub use writer::{Encoding, Error};

@@ -1,0 +1,23 @@
+//! Column transforms of tokumei, one file each: generalization ladders (age bands, dates,
+//! addresses, postal codes, code prefixes), keyed pseudonyms, top/bottom coding and rare-code
+//! generalization.
+//!
+//! Every transform is a lazy polars expression: the row-level part of the pipeline streams, and
+//! only the aggregates a transform needs (quantile bounds, rare-code counts) are collected.
+#![warn(missing_docs)]
+
+mod address;
+mod age;
+mod generalize;
+mod pseudonym;
+mod rare_code;
+mod top_bottom;
+mod value;
+
+pub use address::{AddressLevel, generalize_address};
+pub use age::AgeBands;
+pub use generalize::{Generalizer, SUPPRESSED_LABEL};
+pub use pseudonym::PseudonymKey;
+pub use rare_code::{RareCodeMap, RareCodes, SUPPRESSED};
+pub use top_bottom::{Bounds, TopBottom};
+pub use value::Value;

@@ -1,0 +1,36 @@
+//! tokumei (匿名): anonymized (匿名加工) and pseudonymized (仮名加工) medical information from
+//! Japanese medical records, under the Next-Generation Medical Infrastructure Act
+//! (次世代医療基盤法).
+//!
+//! ```text
+//!  CSV / Parquet ──► ingest ──► opt-out & linkage ──► transform ──► privacy model ──► risk ──► report
+//!  (UTF-8, cp932,    typed,      keyed K1–K4 keys,     drop, keyed    person-level     class    Parquet,
+//!   Japanese         和暦 dates,  union-find persons,   pseudonyms,    k-anonymity,     risk     report.json/.md,
+//!   headers)         quarantine  提供停止 matched      generalization suppression               provision record
+//! ```
+//!
+//! | Crate | Owns |
+//! |---|---|
+//! | `tokumei-core` | Column roles; `Dataset`; value normalizers (kana, 旧字体, 和暦 dates, check digits). No I/O. |
+//! | `tokumei-config` | TOML wire types, defaults, validation → typed `Plan` |
+//! | `tokumei-ingest` | Charts, dispensing receipts, checkup tables → typed batches; cp932, 和暦 dates |
+//! | `tokumei-link` | Master key, linkage keys, union-find persons, opt-out matching |
+//! | `tokumei-transform` | Generalization ladders, pseudonyms, top/bottom coding, rare codes; one file each |
+//! | `tokumei-privacy` | Person-level k-anonymity over encoded signatures |
+//! | `tokumei-risk` | Re-identification risk from class sizes |
+//! | `tokumei-report` | Atomic release folder, Parquet, run report |
+//! | `tokumei` (this crate) | The pipeline and the CLI |
+//! | `tokumei-synth` | Seeded synthetic data for tests, benches, `datasets/` |
+
+mod pipeline;
+
+pub use pipeline::{PipelineError, RunOptions, RunOutcome, Status, TOKEN_COLUMNS, load_key, run};
+pub use tokumei_config as config;
+pub use tokumei_core as core;
+pub use tokumei_ingest as ingest;
+pub use tokumei_link as link;
+pub use tokumei_privacy as privacy;
+pub use tokumei_report as report;
+pub use tokumei_risk as risk;
+pub use tokumei_synth as synth;
+pub use tokumei_transform as transform;

@@ -1,0 +1,240 @@
+//! The `tokumei` command.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand, ValueEnum};
+use tokumei::config::Plan;
+use tokumei::link::MasterKey;
+use tokumei::synth::{SynthSpec, write_population};
+use tokumei::{RunOptions, Status};
+
+/// Anonymized and pseudonymized medical information from Japanese medical records.
+///
+/// tokumei reads charts, dispensing receipts and checkup tables, honours every opt-out, links each
+/// person across sources with keyed pseudonyms, and writes a release (匿名加工 / 仮名加工 / a
+/// provider's submission) with a report in which every input row is accounted for.
+#[derive(Debug, Parser)]
+#[command(name = "tokumei", version)]
+struct Cli {
+    /// Print nothing but errors.
+    #[arg(short, long, global = true)]
+    quiet: bool,
+    /// Print more detail.
+    #[arg(short, long, global = true)]
+    verbose: bool,
+    /// When to use colour and progress bars on stderr.
+    #[arg(long, global = true, value_enum, default_value_t = Color::Auto)]
+    color: Color,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Color {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run a release: ingest → opt-out → linkage → transform → privacy check → write.
+    ///
+    /// Exit 0: released. Exit 1: privacy target not met, or the final opt-out check failed (nothing
+    /// written). Exit 2: error (bad input, bad config, I/O).
+    Run {
+        /// Configuration file (e.g. configs/anonymized.toml).
+        #[arg(long)]
+        config: PathBuf,
+        /// Output folder, instead of the config's `release.out`.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Validate a configuration without reading any data; reports every problem at once.
+    ///
+    /// Exit 0: valid. Exit 1: invalid. Exit 2: the file cannot be read.
+    Check {
+        /// Configuration file.
+        #[arg(long)]
+        config: PathBuf,
+    },
+    /// Write a seeded synthetic population: checkups, dispensing, charts, opt-out list, truth.
+    Synth {
+        /// Persons in the population.
+        #[arg(long, default_value_t = 2_000)]
+        persons: usize,
+        /// Seed; the same seed writes byte-identical files.
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// Fraction of persons with records who opt out.
+        #[arg(long, default_value_t = 0.02)]
+        opt_out_rate: f64,
+        /// Output folder.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Write a new random master key file (readable by its owner only).
+    Keygen {
+        /// Key file to create; an existing file is never overwritten.
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(&cli) {
+        Ok(code) => code,
+        Err(err) => {
+            let broken_pipe = err.chain().any(|e| e.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe));
+            if broken_pipe {
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("error: {err:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn say(cli: &Cli, text: impl AsRef<str>) {
+    if !cli.quiet {
+        eprintln!("{}", text.as_ref());
+    }
+}
+
+fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
+    match &cli.command {
+        Command::Check { config } => check(cli, config),
+        Command::Run { config, out } => run_release(cli, config, out.clone()),
+        Command::Synth { persons, seed, opt_out_rate, out } => {
+            let spec = SynthSpec { persons: *persons, seed: *seed, opt_out_rate: *opt_out_rate };
+            let summary = write_population(&spec, out).with_context(|| format!("writing synthetic data to {}", out.display()))?;
+            say(
+                cli,
+                format!(
+                    "wrote {} persons to {}: {} checkup rows, {} dispensing rows, {} chart rows, {} opt-out entries ({} persons)",
+                    summary.persons,
+                    out.display(),
+                    summary.checkups,
+                    summary.dispensing,
+                    summary.charts,
+                    summary.opt_out_entries,
+                    summary.opted_out_persons
+                ),
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Keygen { out } => keygen(cli, out),
+    }
+}
+
+fn check(cli: &Cli, config: &Path) -> anyhow::Result<ExitCode> {
+    match Plan::load(config) {
+        Ok(plan) => {
+            let mut problems = Vec::new();
+            if let tokumei::config::KeySource::File(path) = &plan.key {
+                if !path.exists() {
+                    problems.push(format!("key file {} does not exist (tokumei keygen --out … writes one)", path.display()));
+                }
+            }
+            for table in &plan.tables {
+                if !table.source.path.exists() {
+                    problems.push(format!("input `{}`: {} does not exist", table.source.table, table.source.path.display()));
+                }
+            }
+            for list in &plan.opt_outs {
+                if !list.source.path.exists() {
+                    problems.push(format!("opt-out list {} does not exist", list.source.path.display()));
+                }
+            }
+            if problems.is_empty() {
+                say(cli, format!("{}: valid ({:?} profile, {} inputs, {} opt-out lists)", config.display(), plan.profile, plan.tables.len(), plan.opt_outs.len()).to_lowercase());
+                Ok(ExitCode::SUCCESS)
+            } else {
+                eprintln!("{} problem(s) in {}:", problems.len(), config.display());
+                for p in problems {
+                    eprintln!("  - {p}");
+                }
+                Ok(ExitCode::from(1))
+            }
+        }
+        Err(tokumei::config::Error::Invalid(problems)) => {
+            eprintln!("{} problem(s) in the configuration:", problems.len());
+            for p in problems {
+                eprintln!("  - {p}");
+            }
+            Ok(ExitCode::from(1))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn run_release(cli: &Cli, config: &Path, out: Option<PathBuf>) -> anyhow::Result<ExitCode> {
+    let plan = match Plan::load(config) {
+        Ok(plan) => plan,
+        Err(tokumei::config::Error::Invalid(problems)) => {
+            eprintln!("{} problem(s) in the configuration:", problems.len());
+            for p in problems {
+                eprintln!("  - {p}");
+            }
+            return Ok(ExitCode::from(1));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if let tokumei::config::KeySource::File(path) = &plan.key {
+        if MasterKey::file_is_exposed(path) {
+            say(cli, format!("warning: key file {} is readable by other users; `chmod 600` it", path.display()));
+        }
+    }
+    let progress = !cli.quiet && cli.color != Color::Never && std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let outcome = tokumei::run(&plan, &RunOptions { out, progress })?;
+    let report = &outcome.report;
+    if !cli.quiet {
+        let mut err = std::io::stderr().lock();
+        for a in &report.accounting {
+            writeln!(
+                err,
+                "{:>12}: {} rows read, {} quarantined, {} opted out, {} suppressed, {} written ({} persons)",
+                a.table, a.rows_read, a.quarantined, a.opted_out, a.suppressed, a.written, a.persons_written
+            )?;
+        }
+        if let Some(privacy) = report.stages.get("privacy") {
+            writeln!(
+                err,
+                "k-anonymity: k={} target met={} smallest class={} classes={} suppressed persons={}",
+                privacy["k"], privacy["target_met"], privacy["min_class_size"], privacy["classes"], privacy["suppressed_person_count"]
+            )?;
+            if cli.verbose {
+                writeln!(err, "levels: {}", privacy["level_names"])?;
+            }
+        }
+    }
+    match outcome.status {
+        Status::Released => {
+            say(cli, format!("released to {}", outcome.out.as_deref().unwrap_or(Path::new("?")).display()));
+            Ok(ExitCode::SUCCESS)
+        }
+        Status::PrivacyTargetUnmet | Status::OptOutCheckFailed => {
+            eprintln!("{}", report.status);
+            Ok(ExitCode::from(1))
+        }
+    }
+}
+
+fn keygen(cli: &Cli, out: &Path) -> anyhow::Result<ExitCode> {
+    use rand::TryRngCore;
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.try_fill_bytes(&mut bytes).context("reading the operating system's random source")?;
+    let text = MasterKey::file_text(&bytes, "tokumei master key. Keep secret; never commit. Derived keys pseudonymize releases.");
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(out).with_context(|| format!("creating {} (an existing key is never overwritten)", out.display()))?;
+    file.write_all(text.as_bytes())?;
+    say(cli, format!("wrote a new key to {}", out.display()));
+    Ok(ExitCode::SUCCESS)
+}

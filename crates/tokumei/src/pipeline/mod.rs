@@ -1,0 +1,409 @@
+//! The run: ingest → opt-out & linkage → transform → privacy model → risk → report.
+//!
+//! Record-level work stays lazy and streams (staged Parquet in, release Parquet out). What must
+//! be global is materialized and nothing else: the linkage keys (union-find), one person index
+//! per row, and the distinct person × quasi-identifier tuples for the privacy search.
+
+mod output;
+mod privacy;
+mod staging;
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use polars::prelude::*;
+use tokumei_config::{KeySource, Plan, Profile};
+use tokumei_core::ROW_COLUMN;
+use tokumei_link::{KeyError, KeyHasher, Linker, MasterKey, OptOutMatch, match_opt_outs};
+use tokumei_report::{InputFile, OutputFile, Release, RunReport, TableAccount, digest_file};
+use tokumei_transform::PseudonymKey;
+
+/// Internal column: dense person index of a row.
+pub(crate) const PERSON_INDEX: &str = "__person";
+/// Internal column: keyed shuffle key of a row.
+pub(crate) const ORDER_COLUMN: &str = "__order";
+/// Submission token columns: K1 insurance, K2 name, K3 local.
+pub const TOKEN_COLUMNS: [&str; 3] = ["token_insurance", "token_name", "token_local"];
+
+/// Errors that stop a run (exit code 2).
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    /// The master key could not be loaded.
+    #[error("key: {0}")]
+    Key(#[from] KeyError),
+    /// An input was rejected.
+    #[error(transparent)]
+    Ingest(#[from] tokumei_ingest::Error),
+    /// Writing the release.
+    #[error(transparent)]
+    Report(#[from] tokumei_report::Error),
+    /// The privacy engine rejected its input.
+    #[error(transparent)]
+    Privacy(#[from] tokumei_privacy::Error),
+    /// A data-frame operation failed.
+    #[error("data processing: {0}")]
+    Polars(#[from] PolarsError),
+    /// File system.
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    /// A configuration problem found while running.
+    #[error("configuration: {0}")]
+    Config(String),
+    /// Rows do not add up: a bug; no release is written.
+    #[error("internal error: rows of table `{0}` do not add up; no release written")]
+    Accounting(String),
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// The release was written.
+    Released,
+    /// The privacy target is not met within the suppression limit: nothing written (exit 1).
+    PrivacyTargetUnmet,
+    /// The final opt-out check found an opted-out person in an output: nothing written (exit 1).
+    OptOutCheckFailed,
+}
+
+/// The result of a run.
+#[derive(Debug)]
+pub struct RunOutcome {
+    /// How it ended.
+    pub status: Status,
+    /// The report (also written into the release when there is one).
+    pub report: RunReport,
+    /// Where the release is, when written.
+    pub out: Option<PathBuf>,
+}
+
+/// Options of a run that are not in the config.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Output folder instead of the config's.
+    pub out: Option<PathBuf>,
+    /// Show progress bars on stderr.
+    pub progress: bool,
+}
+
+/// Loads the master key named by the plan.
+pub fn load_key(source: &KeySource) -> Result<MasterKey, KeyError> {
+    match source {
+        KeySource::File(path) => MasterKey::from_file(path),
+        KeySource::Env(name) => MasterKey::from_env(name),
+    }
+}
+
+fn bar(options: &RunOptions, len: u64, message: String) -> ProgressBar {
+    let bar = ProgressBar::with_draw_target(Some(len), if options.progress { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() });
+    bar.set_style(
+        ProgressStyle::with_template("{msg:>24} [{bar:30}] {human_pos}/{human_len} rows ({per_sec})")
+            .expect("static template")
+            .progress_chars("=> "),
+    );
+    bar.set_message(message);
+    bar
+}
+
+fn person_of_row(rows: Arc<Vec<u32>>) -> Expr {
+    col(ROW_COLUMN)
+        .map(
+            move |c| {
+                let out: UInt32Chunked = c.u64()?.iter().map(|r| r.map(|r| rows[r as usize])).collect();
+                Ok(out.with_name(PERSON_INDEX.into()).into_column())
+            },
+            |_, _| Ok(Field::new(PERSON_INDEX.into(), DataType::UInt32)),
+        )
+        .alias(PERSON_INDEX)
+}
+
+fn person_kept(removed: Arc<Vec<bool>>) -> Expr {
+    col(PERSON_INDEX).map(
+        move |c| {
+            let out: BooleanChunked = c.u32()?.iter().map(|p| p.map(|p| !removed[p as usize])).collect();
+            Ok(out.with_name("kept".into()).into_column())
+        },
+        |_, _| Ok(Field::new("kept".into(), DataType::Boolean)),
+    )
+}
+
+fn person_pseudonym(key: PseudonymKey, representatives: Arc<Vec<u128>>) -> Expr {
+    col(PERSON_INDEX).map(
+        move |c| {
+            let out: StringChunked = c
+                .u32()?
+                .iter()
+                .map(|p| p.map(|p| key.pseudonym(&representatives[p as usize].to_le_bytes())))
+                .collect();
+            Ok(out.with_name(PERSON_INDEX.into()).into_column())
+        },
+        |_, _| Ok(Field::new(PERSON_INDEX.into(), DataType::String)),
+    )
+}
+
+fn scan(path: &Path) -> PolarsResult<LazyFrame> {
+    LazyFrame::scan_parquet(PlRefPath::try_from_path(path)?, ScanArgsParquet::default())
+}
+
+fn distinct_strings(frame: LazyFrame, column: &str) -> PolarsResult<HashSet<String>> {
+    let df = frame.select([col(column)]).unique(None, UniqueKeepStrategy::Any).collect()?;
+    Ok(df.column(column)?.str()?.iter().flatten().map(str::to_string).collect())
+}
+
+/// Runs `plan`.
+pub fn run(plan: &Plan, options: &RunOptions) -> Result<RunOutcome, PipelineError> {
+    let master = load_key(&plan.key)?;
+    let out = options.out.clone().unwrap_or_else(|| plan.out.clone());
+    let parent = out.parent().filter(|p| !p.as_os_str().is_empty()).map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+    std::fs::create_dir_all(&parent)?;
+    let work = tempfile::Builder::new().prefix(".tokumei-work-").tempdir_in(&parent)?;
+
+    // Ingest → staged Parquet, feeding the linker.
+    let link = KeyHasher::new(&master, "link");
+    let tokens = KeyHasher::new(&master, "submission-token");
+    let hashes = staging::RowHashes::new(&master, &plan.label);
+    let mut linker = Linker::new(plan.tables.len());
+    let mut staged = Vec::new();
+    for (i, table) in plan.tables.iter().enumerate() {
+        let progress = bar(options, 0, format!("reading {}", table.source.table));
+        let result = staging::stage_table(i, table, plan.profile, &link, &tokens, &hashes, &mut linker, work.path(), &progress)?;
+        progress.finish_and_clear();
+        staged.push(result);
+    }
+
+    // Linkage and opt-out.
+    let mut opt_out_reads = Vec::new();
+    for list in &plan.opt_outs {
+        opt_out_reads.push(staging::read_opt_outs(list, &link)?);
+    }
+    let persons = linker.finish();
+    let matches: Vec<OptOutMatch> = opt_out_reads.iter().map(|(entries, _)| match_opt_outs(entries, &persons)).collect();
+    let mut opted_out = vec![false; persons.len()];
+    for m in &matches {
+        for &p in &m.persons {
+            opted_out[p as usize] = true;
+        }
+    }
+    let opted_out = Arc::new(opted_out);
+    let row_person: Vec<Arc<Vec<u32>>> = persons.row_person.iter().map(|r| Arc::new(r.clone())).collect();
+    let base: Vec<LazyFrame> = staged
+        .iter()
+        .zip(&row_person)
+        .map(|(s, rows)| Ok(scan(&s.path)?.with_column(person_of_row(rows.clone()))))
+        .collect::<PolarsResult<_>>()?;
+    let after_opt_out: Vec<LazyFrame> = base.iter().map(|f| f.clone().filter(person_kept(opted_out.clone()))).collect();
+
+    // Privacy model.
+    let mut stages: BTreeMap<String, serde_json::Value> = BTreeMap::new();
+    let mut removed = (*opted_out).clone();
+    let mut suppressed = vec![false; persons.len()];
+    let mut levels = BTreeMap::new();
+    let mut target_met = true;
+    if let Some(model) = &plan.privacy {
+        let specs = privacy::qi_specs(plan)?;
+        let frames: Vec<(LazyFrame, Vec<String>)> = plan
+            .tables
+            .iter()
+            .zip(&after_opt_out)
+            .map(|(t, f)| (f.clone(), t.columns.iter().map(|c| c.name.clone()).collect()))
+            .collect();
+        let present = privacy::Present::new(persons.len(), &persons.row_person, &|p| opted_out[p as usize]);
+        let (qis, tuples) = privacy::person_tuples(&specs, &frames, &present, &persons.row_person)?;
+        let solution = model.search(&qis, &tuples)?;
+        for &c in &solution.suppressed_persons {
+            let p = present.persons[c as usize];
+            suppressed[p as usize] = true;
+            removed[p as usize] = true;
+        }
+        target_met = solution.target_met;
+        levels = solution.levels.clone();
+        let mut section = serde_json::to_value(&solution).map_err(tokumei_report::Error::Json)?;
+        section["k"] = model.k.into();
+        section["max_suppression"] = model.max_suppression.into();
+        section["suppression_reason"] = "person's equivalence class is smaller than k".into();
+        stages.insert("risk".into(), serde_json::to_value(tokumei_risk::class_risk(&solution.class_size_distribution)).map_err(tokumei_report::Error::Json)?);
+        stages.insert("privacy".into(), section);
+    }
+    let removed = Arc::new(removed);
+
+    // Accounting from the person index (checked against the written files below).
+    let mut accounting: Vec<TableAccount> = Vec::new();
+    for ((table, s), rows) in plan.tables.iter().zip(&staged).zip(&persons.row_person) {
+        let mut a = TableAccount { table: table.source.table.clone(), rows_read: s.stats.rows_read, quarantined: s.stats.rows_quarantined, ..Default::default() };
+        let mut persons_in = BTreeSet::new();
+        let mut persons_out = BTreeSet::new();
+        for &p in rows {
+            persons_in.insert(p);
+            if opted_out[p as usize] {
+                a.opted_out += 1;
+            } else if suppressed[p as usize] {
+                a.suppressed += 1;
+            } else {
+                a.written += 1;
+                persons_out.insert(p);
+            }
+        }
+        a.persons_in = persons_in.len() as u64;
+        a.persons_written = persons_out.len() as u64;
+        accounting.push(a);
+    }
+
+    let mut opt_out_section = serde_json::Map::new();
+    let lists: Vec<serde_json::Value> = plan
+        .opt_outs
+        .iter()
+        .zip(&matches)
+        .zip(&opt_out_reads)
+        .map(|((list, m), (_, stats))| {
+            serde_json::json!({
+                "path": list.source.path.display().to_string(),
+                "scope": "person",
+                "entries": m.entries,
+                "matched": m.matched,
+                "unmatched_lines": m.unmatched_lines,
+                "unusable_lines": m.unusable_lines,
+                "matched_by": m.matched_by,
+                "quarantined_entries": stats.rows_quarantined,
+            })
+        })
+        .collect();
+    opt_out_section.insert("lists".into(), lists.into());
+    opt_out_section.insert("persons_removed".into(), opted_out.iter().filter(|&&b| b).count().into());
+    opt_out_section.insert(
+        "rows_removed".into(),
+        accounting.iter().map(|a| (a.table.clone(), serde_json::Value::from(a.opted_out))).collect::<serde_json::Map<_, _>>().into(),
+    );
+    stages.insert("opt_out".into(), opt_out_section.into());
+    stages.insert("linkage".into(), serde_json::to_value(&persons.stats).map_err(tokumei_report::Error::Json)?);
+    stages.insert(
+        "ingest".into(),
+        plan.tables
+            .iter()
+            .zip(&staged)
+            .map(|(t, s)| (t.source.table.clone(), serde_json::to_value(&s.stats).unwrap_or_default()))
+            .collect::<serde_json::Map<_, _>>()
+            .into(),
+    );
+
+    let mut inputs = vec![InputFile { kind: "config".into(), path: plan.config_path.display().to_string(), blake3: digest_file(&plan.config_path)? }];
+    for table in &plan.tables {
+        inputs.push(InputFile { kind: format!("input:{}", table.source.table), path: table.source.path.display().to_string(), blake3: digest_file(&table.source.path)? });
+    }
+    for list in &plan.opt_outs {
+        inputs.push(InputFile { kind: "opt-out".into(), path: list.source.path.display().to_string(), blake3: digest_file(&list.source.path)? });
+    }
+    let mut report = RunReport {
+        tokumei_version: env!("CARGO_PKG_VERSION").into(),
+        profile: format!("{:?}", plan.profile).to_lowercase(),
+        label: plan.label.clone(),
+        date: plan.date.to_string(),
+        status: String::new(),
+        inputs,
+        accounting,
+        transforms: Vec::new(),
+        stages,
+        outputs: Vec::new(),
+    };
+    if !target_met {
+        report.status = "privacy target not met: no release written".into();
+        return Ok(RunOutcome { status: Status::PrivacyTargetUnmet, report, out: None });
+    }
+
+    // Transform and write.
+    let release = Release::begin(&out)?;
+    let pseudonyms = PseudonymKey::derive(master.expose(), &format!("{} person", plan.label));
+    let representatives = Arc::new(persons.representative.clone());
+    for (i, table) in plan.tables.iter().enumerate() {
+        let name = &table.source.table;
+        let progress = bar(options, 0, format!("writing {name}"));
+        progress.tick();
+        let frame = base[i].clone().filter(person_kept(removed.clone()));
+        let released = output::release_frame(
+            table,
+            plan.profile,
+            &plan.label,
+            &master,
+            frame,
+            &levels,
+            person_pseudonym(pseudonyms.clone(), representatives.clone()),
+            &mut report.transforms,
+        )?;
+        release.sink_parquet(released, &format!("{name}.parquet"))?;
+        progress.finish_and_clear();
+    }
+
+    // Second opt-out pass, on the files about to be released.
+    let identity_columns: Vec<&str> = match plan.profile {
+        Profile::Submission => TOKEN_COLUMNS.to_vec(),
+        _ => vec![tokumei_core::PERSON_COLUMN],
+    };
+    let mut forbidden: HashSet<String> = HashSet::new();
+    for (p, _) in opted_out.iter().enumerate().filter(|(_, o)| **o) {
+        forbidden.insert(pseudonyms.pseudonym(&persons.representative[p].to_le_bytes()));
+    }
+    if plan.profile == Profile::Submission {
+        for frame in &base {
+            let opted = frame.clone().filter(person_kept(opted_out.clone()).not());
+            for token in TOKEN_COLUMNS {
+                forbidden.extend(distinct_strings(opted.clone(), token)?);
+            }
+        }
+    }
+    let mut leaked = false;
+    for table in &plan.tables {
+        let path = release.path(&format!("{}.parquet", table.source.table));
+        for column in &identity_columns {
+            leaked |= distinct_strings(scan(&path)?, column)?.iter().any(|v| forbidden.contains(v));
+        }
+    }
+    if leaked {
+        report.status = "final opt-out check found an opted-out person: no release written".into();
+        return Ok(RunOutcome { status: Status::OptOutCheckFailed, report, out: None });
+    }
+
+    // Count what was written; the accounting must agree exactly.
+    for (table, account) in plan.tables.iter().zip(&mut report.accounting) {
+        let file = format!("{}.parquet", table.source.table);
+        let rows = scan(&release.path(&file))?.select([len()]).collect()?.column("len")?.cast(&DataType::UInt64)?.u64()?.get(0).unwrap_or(0);
+        if rows != account.written || !account.balanced() {
+            return Err(PipelineError::Accounting(account.table.clone()));
+        }
+        report.outputs.push(OutputFile { file: file.clone(), rows: Some(rows), blake3: release.digest(&file)? });
+    }
+    if plan.profile == Profile::Submission {
+        let record = provision_record(plan, &report);
+        release.write_text("provision_record.json", &(serde_json::to_string_pretty(&record).map_err(tokumei_report::Error::Json)? + "\n"))?;
+        report.outputs.push(OutputFile { file: "provision_record.json".into(), rows: None, blake3: release.digest("provision_record.json")? });
+    }
+    report.status = "released".into();
+    release.write_text("report.json", &report.to_json().map_err(tokumei_report::Error::Json)?)?;
+    release.write_text("report.md", &report.to_markdown())?;
+    let out = release.commit()?;
+    Ok(RunOutcome { status: Status::Released, report, out: Some(out) })
+}
+
+/// 提供記録: what was provided, when, to whom.
+fn provision_record(plan: &Plan, report: &RunReport) -> serde_json::Value {
+    let items: BTreeMap<&str, Vec<&str>> = plan
+        .tables
+        .iter()
+        .map(|t| {
+            let names = report.transforms.iter().filter(|c| c.table == t.source.table && c.transform != "drop").map(|c| c.column.as_str()).collect();
+            (t.source.table.as_str(), names)
+        })
+        .collect();
+    serde_json::json!({
+        "record": "提供記録 (provision record)",
+        "date": plan.date.to_string(),
+        "provider": plan.provider,
+        "recipient": plan.recipient,
+        "release_label": plan.label,
+        "items": items,
+        "tables": report.accounting.iter().map(|a| serde_json::json!({
+            "table": a.table, "rows": a.written, "persons": a.persons_written,
+        })).collect::<Vec<_>>(),
+        "opt_out_persons_excluded": report.stages.get("opt_out").and_then(|o| o.get("persons_removed")).cloned(),
+        "retain_until_at_least": format!("{}-{:02}-{:02}", plan.date.year + 3, plan.date.month, plan.date.day),
+    })
+}
