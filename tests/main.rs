@@ -1,1 +1,8 @@
+//! The integration test binary: one module per area.
 
+mod common;
+
+mod bad_input;
+mod cli;
+mod config;
+mod pipeline;

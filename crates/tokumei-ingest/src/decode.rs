@@ -3,7 +3,10 @@
 //! Malformed bytes are an error naming the line, never replaced with U+FFFD: a replaced
 //! character in a name would silently break opt-out matching.
 
+use std::cell::RefCell;
+use std::collections::VecDeque;
 use std::io::{self, Read};
+use std::rc::Rc;
 
 use encoding_rs::{DecoderResult, Encoding};
 
@@ -16,14 +19,60 @@ pub struct Malformed {
 
 impl std::fmt::Display for Malformed {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "bytes on line {} are not valid in the declared encoding", self.line)
+        write!(
+            f,
+            "bytes on line {} are not valid in the declared encoding",
+            self.line
+        )
     }
 }
 
 impl std::error::Error for Malformed {}
 
+/// Line numbers of byte offsets in the decoded stream.
+///
+/// The csv crate's own line counter is off by one on CRLF files, so the decoder records where
+/// each `\n` it emits lies, and the reader asks for the line of each record's first byte. Offsets
+/// are consumed in order, so only the read-ahead window is held.
+#[derive(Debug, Default)]
+pub struct LineIndex {
+    pending: VecDeque<u64>,
+    emitted: u64,
+    passed: u64,
+}
+
+impl LineIndex {
+    /// The 1-based line of a record whose position is decoded byte `offset`. Offsets must be
+    /// asked in increasing order. After a CRLF the csv crate places the next record at the `\n`,
+    /// so a newline *at* the offset still ends the previous line.
+    pub fn line_of(&mut self, offset: u64) -> u64 {
+        while self
+            .pending
+            .front()
+            .is_some_and(|&newline| newline <= offset)
+        {
+            self.pending.pop_front();
+            self.passed += 1;
+        }
+        self.passed + 1
+    }
+
+    fn record(&mut self, output: &[u8]) {
+        let base = self.emitted;
+        self.pending.extend(
+            output
+                .iter()
+                .enumerate()
+                .filter(|(_, b)| **b == b'\n')
+                .map(|(i, _)| base + i as u64),
+        );
+        self.emitted += output.len() as u64;
+    }
+}
+
 /// A `Read` that yields UTF-8 decoded from `encoding`.
 pub struct StrictDecoder<R> {
+    lines_index: Rc<RefCell<LineIndex>>,
     inner: R,
     decoder: encoding_rs::Decoder,
     input: Vec<u8>,
@@ -39,6 +88,7 @@ impl<R: Read> StrictDecoder<R> {
     /// Wraps `inner`. A BOM is removed whatever the encoding (`utf-8` input with a BOM is read).
     pub fn new(inner: R, encoding: &'static Encoding) -> Self {
         StrictDecoder {
+            lines_index: Rc::default(),
             inner,
             decoder: encoding.new_decoder_with_bom_removal(),
             input: vec![0; 64 * 1024],
@@ -51,6 +101,11 @@ impl<R: Read> StrictDecoder<R> {
         }
     }
 
+    /// A handle to the line index of the decoded stream.
+    pub fn line_index(&self) -> Rc<RefCell<LineIndex>> {
+        Rc::clone(&self.lines_index)
+    }
+
     fn refill(&mut self) -> io::Result<()> {
         self.output.clear();
         self.out_start = 0;
@@ -61,16 +116,29 @@ impl<R: Read> StrictDecoder<R> {
                 self.eof = self.end == 0;
             }
             let last = self.eof;
-            self.output.resize(self.decoder.max_utf8_buffer_length(self.end - self.start).unwrap_or(1 << 20).max(16), 0);
-            let (result, read, written) =
-                self.decoder.decode_to_utf8_without_replacement(&self.input[self.start..self.end], &mut self.output, last);
+            self.output.resize(
+                self.decoder
+                    .max_utf8_buffer_length(self.end - self.start)
+                    .unwrap_or(1 << 20)
+                    .max(16),
+                0,
+            );
+            let (result, read, written) = self.decoder.decode_to_utf8_without_replacement(
+                &self.input[self.start..self.end],
+                &mut self.output,
+                last,
+            );
             self.start += read;
             self.output.truncate(written);
             self.lines += self.output.iter().filter(|&&b| b == b'\n').count() as u64;
+            self.lines_index.borrow_mut().record(&self.output);
             match result {
                 DecoderResult::Malformed(_, _) => {
                     let line = self.lines;
-                    return Err(io::Error::new(io::ErrorKind::InvalidData, Malformed { line }));
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        Malformed { line },
+                    ));
                 }
                 DecoderResult::InputEmpty | DecoderResult::OutputFull => {}
             }
@@ -113,8 +181,32 @@ mod tests {
     #[test]
     fn cp932_and_bom() {
         let (sjis, _, _) = encoding_rs::SHIFT_JIS.encode("氏名,髙橋\r\nｶﾅ,①\r\n");
-        assert_eq!(decode(&sjis, encoding_rs::SHIFT_JIS).unwrap(), "氏名,髙橋\r\nｶﾅ,①\r\n");
-        assert_eq!(decode("\u{feff}a,b\n".as_bytes(), encoding_rs::UTF_8).unwrap(), "a,b\n");
+        assert_eq!(
+            decode(&sjis, encoding_rs::SHIFT_JIS).unwrap(),
+            "氏名,髙橋\r\nｶﾅ,①\r\n"
+        );
+        assert_eq!(
+            decode("\u{feff}a,b\n".as_bytes(), encoding_rs::UTF_8).unwrap(),
+            "a,b\n"
+        );
+    }
+
+    #[test]
+    fn line_index_counts_lf_and_crlf() {
+        for text in ["h\na\nb\n", "h\r\na\r\nb\r\n"] {
+            let decoder = StrictDecoder::new(text.as_bytes(), encoding_rs::UTF_8);
+            let index = decoder.line_index();
+            let mut reader = csv::ReaderBuilder::new().from_reader(decoder);
+            let lines: Vec<u64> = reader
+                .records()
+                .map(|r| {
+                    index
+                        .borrow_mut()
+                        .line_of(r.unwrap().position().unwrap().byte())
+                })
+                .collect();
+            assert_eq!(lines, vec![2, 3], "{text:?}");
+        }
     }
 
     #[test]

@@ -30,7 +30,11 @@ impl QuasiIdentifier {
     }
 
     fn code(&self, level: usize, base: u32) -> u32 {
-        if base == NULL_CODE { NULL_CODE } else { self.lookup[level][base as usize] }
+        if base == NULL_CODE {
+            NULL_CODE
+        } else {
+            self.lookup[level][base as usize]
+        }
     }
 }
 
@@ -48,7 +52,11 @@ pub struct PersonTuples {
 impl PersonTuples {
     /// Empty, for `persons` persons with tuples of `width` codes.
     pub fn new(persons: usize, width: usize) -> PersonTuples {
-        PersonTuples { width, persons: vec![Vec::new(); persons], records: vec![0; persons] }
+        PersonTuples {
+            width,
+            persons: vec![Vec::new(); persons],
+            records: vec![0; persons],
+        }
     }
 
     /// Adds one distinct tuple of `person`.
@@ -66,7 +74,13 @@ impl PersonTuples {
                 let mut tuples: Vec<&[u32]> = Vec::new();
                 let generalized: Vec<u32> = flat
                     .chunks(self.width.max(1))
-                    .flat_map(|tuple| tuple.iter().zip(qis).zip(levels).map(|((&b, qi), &l)| qi.code(l, b)))
+                    .flat_map(|tuple| {
+                        tuple
+                            .iter()
+                            .zip(qis)
+                            .zip(levels)
+                            .map(|((&b, qi), &l)| qi.code(l, b))
+                    })
                     .collect();
                 tuples.extend(generalized.chunks(self.width.max(1)));
                 tuples.sort_unstable();

@@ -10,7 +10,9 @@ use unicode_normalization::UnicodeNormalization;
 pub fn full_width(s: &str) -> String {
     s.chars()
         .map(|c| match c {
-            '0'..='9' | 'A'..='Z' | 'a'..='z' => char::from_u32(c as u32 - 0x21 + 0xFF01).unwrap_or(c),
+            '0'..='9' | 'A'..='Z' | 'a'..='z' => {
+                char::from_u32(c as u32 - 0x21 + 0xFF01).unwrap_or(c)
+            }
             '-' => '－',
             ' ' => '　',
             _ => c,
@@ -76,11 +78,27 @@ pub fn write_date(date: CivilDate, form: DateForm) -> String {
         DateForm::Slash => format!("{}/{}/{}", date.year, date.month, date.day),
         DateForm::Compact => format!("{:04}{:02}{:02}", date.year, date.month, date.day),
         DateForm::EraKanji => {
-            let y = if year == 1 { "元".to_string() } else { year.to_string() };
+            let y = if year == 1 {
+                "元".to_string()
+            } else {
+                year.to_string()
+            };
             format!("{}{}年{}月{}日", era.kanji(), y, date.month, date.day)
         }
-        DateForm::EraLetter => format!("{}{:02}.{:02}.{:02}", era.letter(), year, date.month, date.day),
-        DateForm::Receipt => format!("{}{:02}{:02}{:02}", era.receipt_code(), year, date.month, date.day),
+        DateForm::EraLetter => format!(
+            "{}{:02}.{:02}.{:02}",
+            era.letter(),
+            year,
+            date.month,
+            date.day
+        ),
+        DateForm::Receipt => format!(
+            "{}{:02}{:02}{:02}",
+            era.receipt_code(),
+            year,
+            date.month,
+            date.day
+        ),
     }
 }
 
@@ -96,7 +114,14 @@ mod tests {
         assert_eq!(hiragana("サトウ"), "さとう");
         assert_eq!(full_width("12-34"), "１２－３４");
         let d = CivilDate::new(1989, 1, 8).unwrap();
-        for form in [DateForm::Iso, DateForm::Slash, DateForm::Compact, DateForm::EraKanji, DateForm::EraLetter, DateForm::Receipt] {
+        for form in [
+            DateForm::Iso,
+            DateForm::Slash,
+            DateForm::Compact,
+            DateForm::EraKanji,
+            DateForm::EraLetter,
+            DateForm::Receipt,
+        ] {
             assert_eq!(parse_date(&write_date(d, form)), Ok(d), "{form:?}");
         }
     }

@@ -18,7 +18,10 @@ pub struct PseudonymKey([u8; 32]);
 impl PseudonymKey {
     /// Derives the key for `purpose` (e.g. `"2026-11 charts.patient_id"`) from the master key.
     pub fn derive(master: &[u8; 32], purpose: &str) -> PseudonymKey {
-        PseudonymKey(blake3::derive_key(&format!("tokumei pseudonym v1 {purpose}"), master))
+        PseudonymKey(blake3::derive_key(
+            &format!("tokumei pseudonym v1 {purpose}"),
+            master,
+        ))
     }
 
     /// The pseudonym of `bytes` (already normalized): 20 lowercase hex characters.

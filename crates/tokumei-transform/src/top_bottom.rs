@@ -31,7 +31,10 @@ impl TopBottom {
     /// Computes the bounds over column `name` of `frame` (one aggregation pass).
     pub fn bounds(&self, frame: LazyFrame, name: &str) -> PolarsResult<Bounds> {
         let quantile = |q: f64, alias: &str| {
-            col(name).cast(DataType::Float64).quantile(lit(q), QuantileMethod::Nearest).alias(alias)
+            col(name)
+                .cast(DataType::Float64)
+                .quantile(lit(q), QuantileMethod::Nearest)
+                .alias(alias)
         };
         let mut exprs = Vec::new();
         if let Some(q) = self.lower {
@@ -41,7 +44,10 @@ impl TopBottom {
             exprs.push(quantile(q, "upper"));
         }
         if exprs.is_empty() {
-            return Ok(Bounds { lower: None, upper: None });
+            return Ok(Bounds {
+                lower: None,
+                upper: None,
+            });
         }
         let out = frame.select(exprs).collect()?;
         let get = |alias: &str| -> PolarsResult<Option<f64>> {
@@ -50,7 +56,10 @@ impl TopBottom {
                 Err(_) => Ok(None),
             }
         };
-        Ok(Bounds { lower: get("lower")?, upper: get("upper")? })
+        Ok(Bounds {
+            lower: get("lower")?,
+            upper: get("upper")?,
+        })
     }
 }
 
@@ -66,7 +75,9 @@ impl Bounds {
                     .iter()
                     .map(|v| v.map(|x| self.clamp(x)))
                     .collect();
-                out.with_name(column.name().clone()).into_column().cast(&dtype)
+                out.with_name(column.name().clone())
+                    .into_column()
+                    .cast(&dtype)
             },
             |_, field| Ok(field.clone()),
         )
@@ -86,7 +97,12 @@ mod tests {
     fn clamps_to_quantiles() {
         let values: Vec<f64> = (1..=100).map(f64::from).collect();
         let df = df!("tg" => values).unwrap();
-        let bounds = TopBottom { lower: Some(0.05), upper: Some(0.95) }.bounds(df.clone().lazy(), "tg").unwrap();
+        let bounds = TopBottom {
+            lower: Some(0.05),
+            upper: Some(0.95),
+        }
+        .bounds(df.clone().lazy(), "tg")
+        .unwrap();
         assert_eq!(bounds.lower, Some(6.0));
         assert_eq!(bounds.upper, Some(95.0));
         let out = df.lazy().with_column(bounds.expr("tg")).collect().unwrap();

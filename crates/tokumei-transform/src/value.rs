@@ -41,15 +41,37 @@ pub(crate) fn map_to_labels(
 ) -> PolarsResult<Column> {
     let name = column.name().clone();
     let labels: StringChunked = match column.dtype() {
-        DataType::String => column.str()?.iter().map(|v| v.and_then(|s| f(Value::Text(s)))).collect(),
+        DataType::String => column
+            .str()?
+            .iter()
+            .map(|v| v.and_then(|s| f(Value::Text(s))))
+            .collect(),
         DataType::Date => {
             let physical = column.to_physical_repr();
-            physical.i32()?.iter().map(|v| v.and_then(|d| f(Value::Date(d)))).collect()
+            physical
+                .i32()?
+                .iter()
+                .map(|v| v.and_then(|d| f(Value::Date(d))))
+                .collect()
         }
-        DataType::Int32 => column.i32()?.iter().map(|v| v.and_then(|i| f(Value::Int(i64::from(i))))).collect(),
-        DataType::Int64 => column.i64()?.iter().map(|v| v.and_then(|i| f(Value::Int(i)))).collect(),
-        DataType::Float64 => column.f64()?.iter().map(|v| v.and_then(|x| f(Value::Float(x)))).collect(),
-        other => polars_bail!(InvalidOperation: "column `{}` has type {} which no generalizer reads", name, other),
+        DataType::Int32 => column
+            .i32()?
+            .iter()
+            .map(|v| v.and_then(|i| f(Value::Int(i64::from(i)))))
+            .collect(),
+        DataType::Int64 => column
+            .i64()?
+            .iter()
+            .map(|v| v.and_then(|i| f(Value::Int(i))))
+            .collect(),
+        DataType::Float64 => column
+            .f64()?
+            .iter()
+            .map(|v| v.and_then(|x| f(Value::Float(x))))
+            .collect(),
+        other => {
+            polars_bail!(InvalidOperation: "column `{}` has type {} which no generalizer reads", name, other)
+        }
     };
     Ok(labels.with_name(name).into_column())
 }

@@ -96,11 +96,20 @@ pub fn load_key(source: &KeySource) -> Result<MasterKey, KeyError> {
 }
 
 fn bar(options: &RunOptions, len: u64, message: String) -> ProgressBar {
-    let bar = ProgressBar::with_draw_target(Some(len), if options.progress { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() });
+    let bar = ProgressBar::with_draw_target(
+        Some(len),
+        if options.progress {
+            ProgressDrawTarget::stderr()
+        } else {
+            ProgressDrawTarget::hidden()
+        },
+    );
     bar.set_style(
-        ProgressStyle::with_template("{msg:>24} [{bar:30}] {human_pos}/{human_len} rows ({per_sec})")
-            .expect("static template")
-            .progress_chars("=> "),
+        ProgressStyle::with_template(
+            "{msg:>24} [{bar:30}] {human_pos}/{human_len} rows ({per_sec})",
+        )
+        .expect("static template")
+        .progress_chars("=> "),
     );
     bar.set_message(message);
     bar
@@ -110,7 +119,11 @@ fn person_of_row(rows: Arc<Vec<u32>>) -> Expr {
     col(ROW_COLUMN)
         .map(
             move |c| {
-                let out: UInt32Chunked = c.u64()?.iter().map(|r| r.map(|r| rows[r as usize])).collect();
+                let out: UInt32Chunked = c
+                    .u64()?
+                    .iter()
+                    .map(|r| r.map(|r| rows[r as usize]))
+                    .collect();
                 Ok(out.with_name(PERSON_INDEX.into()).into_column())
             },
             |_, _| Ok(Field::new(PERSON_INDEX.into(), DataType::UInt32)),
@@ -121,7 +134,11 @@ fn person_of_row(rows: Arc<Vec<u32>>) -> Expr {
 fn person_kept(removed: Arc<Vec<bool>>) -> Expr {
     col(PERSON_INDEX).map(
         move |c| {
-            let out: BooleanChunked = c.u32()?.iter().map(|p| p.map(|p| !removed[p as usize])).collect();
+            let out: BooleanChunked = c
+                .u32()?
+                .iter()
+                .map(|p| p.map(|p| !removed[p as usize]))
+                .collect();
             Ok(out.with_name("kept".into()).into_column())
         },
         |_, _| Ok(Field::new("kept".into(), DataType::Boolean)),
@@ -147,17 +164,31 @@ fn scan(path: &Path) -> PolarsResult<LazyFrame> {
 }
 
 fn distinct_strings(frame: LazyFrame, column: &str) -> PolarsResult<HashSet<String>> {
-    let df = frame.select([col(column)]).unique(None, UniqueKeepStrategy::Any).collect()?;
-    Ok(df.column(column)?.str()?.iter().flatten().map(str::to_string).collect())
+    let df = frame
+        .select([col(column)])
+        .unique(None, UniqueKeepStrategy::Any)
+        .collect()?;
+    Ok(df
+        .column(column)?
+        .str()?
+        .iter()
+        .flatten()
+        .map(str::to_string)
+        .collect())
 }
 
 /// Runs `plan`.
 pub fn run(plan: &Plan, options: &RunOptions) -> Result<RunOutcome, PipelineError> {
     let master = load_key(&plan.key)?;
     let out = options.out.clone().unwrap_or_else(|| plan.out.clone());
-    let parent = out.parent().filter(|p| !p.as_os_str().is_empty()).map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+    let parent = out
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
     std::fs::create_dir_all(&parent)?;
-    let work = tempfile::Builder::new().prefix(".tokumei-work-").tempdir_in(&parent)?;
+    let work = tempfile::Builder::new()
+        .prefix(".tokumei-work-")
+        .tempdir_in(&parent)?;
 
     // Ingest → staged Parquet, feeding the linker.
     let link = KeyHasher::new(&master, "link");
@@ -167,7 +198,17 @@ pub fn run(plan: &Plan, options: &RunOptions) -> Result<RunOutcome, PipelineErro
     let mut staged = Vec::new();
     for (i, table) in plan.tables.iter().enumerate() {
         let progress = bar(options, 0, format!("reading {}", table.source.table));
-        let result = staging::stage_table(i, table, plan.profile, &link, &tokens, &hashes, &mut linker, work.path(), &progress)?;
+        let result = staging::stage_table(
+            i,
+            table,
+            plan.profile,
+            &link,
+            &tokens,
+            &hashes,
+            &mut linker,
+            work.path(),
+            &progress,
+        )?;
         progress.finish_and_clear();
         staged.push(result);
     }
@@ -178,7 +219,10 @@ pub fn run(plan: &Plan, options: &RunOptions) -> Result<RunOutcome, PipelineErro
         opt_out_reads.push(staging::read_opt_outs(list, &link)?);
     }
     let persons = linker.finish();
-    let matches: Vec<OptOutMatch> = opt_out_reads.iter().map(|(entries, _)| match_opt_outs(entries, &persons)).collect();
+    let matches: Vec<OptOutMatch> = opt_out_reads
+        .iter()
+        .map(|(entries, _)| match_opt_outs(entries, &persons))
+        .collect();
     let mut opted_out = vec![false; persons.len()];
     for m in &matches {
         for &p in &m.persons {
@@ -186,13 +230,20 @@ pub fn run(plan: &Plan, options: &RunOptions) -> Result<RunOutcome, PipelineErro
         }
     }
     let opted_out = Arc::new(opted_out);
-    let row_person: Vec<Arc<Vec<u32>>> = persons.row_person.iter().map(|r| Arc::new(r.clone())).collect();
+    let row_person: Vec<Arc<Vec<u32>>> = persons
+        .row_person
+        .iter()
+        .map(|r| Arc::new(r.clone()))
+        .collect();
     let base: Vec<LazyFrame> = staged
         .iter()
         .zip(&row_person)
         .map(|(s, rows)| Ok(scan(&s.path)?.with_column(person_of_row(rows.clone()))))
         .collect::<PolarsResult<_>>()?;
-    let after_opt_out: Vec<LazyFrame> = base.iter().map(|f| f.clone().filter(person_kept(opted_out.clone()))).collect();
+    let after_opt_out: Vec<LazyFrame> = base
+        .iter()
+        .map(|f| f.clone().filter(person_kept(opted_out.clone())))
+        .collect();
 
     // Privacy model.
     let mut stages: BTreeMap<String, serde_json::Value> = BTreeMap::new();
@@ -206,9 +257,16 @@ pub fn run(plan: &Plan, options: &RunOptions) -> Result<RunOutcome, PipelineErro
             .tables
             .iter()
             .zip(&after_opt_out)
-            .map(|(t, f)| (f.clone(), t.columns.iter().map(|c| c.name.clone()).collect()))
+            .map(|(t, f)| {
+                (
+                    f.clone(),
+                    t.columns.iter().map(|c| c.name.clone()).collect(),
+                )
+            })
             .collect();
-        let present = privacy::Present::new(persons.len(), &persons.row_person, &|p| opted_out[p as usize]);
+        let present = privacy::Present::new(persons.len(), &persons.row_person, &|p| {
+            opted_out[p as usize]
+        });
         let (qis, tuples) = privacy::person_tuples(&specs, &frames, &present, &persons.row_person)?;
         let solution = model.search(&qis, &tuples)?;
         for &c in &solution.suppressed_persons {
@@ -222,7 +280,11 @@ pub fn run(plan: &Plan, options: &RunOptions) -> Result<RunOutcome, PipelineErro
         section["k"] = model.k.into();
         section["max_suppression"] = model.max_suppression.into();
         section["suppression_reason"] = "person's equivalence class is smaller than k".into();
-        stages.insert("risk".into(), serde_json::to_value(tokumei_risk::class_risk(&solution.class_size_distribution)).map_err(tokumei_report::Error::Json)?);
+        stages.insert(
+            "risk".into(),
+            serde_json::to_value(tokumei_risk::class_risk(&solution.class_size_distribution))
+                .map_err(tokumei_report::Error::Json)?,
+        );
         stages.insert("privacy".into(), section);
     }
     let removed = Arc::new(removed);
@@ -230,7 +292,12 @@ pub fn run(plan: &Plan, options: &RunOptions) -> Result<RunOutcome, PipelineErro
     // Accounting from the person index (checked against the written files below).
     let mut accounting: Vec<TableAccount> = Vec::new();
     for ((table, s), rows) in plan.tables.iter().zip(&staged).zip(&persons.row_person) {
-        let mut a = TableAccount { table: table.source.table.clone(), rows_read: s.stats.rows_read, quarantined: s.stats.rows_quarantined, ..Default::default() };
+        let mut a = TableAccount {
+            table: table.source.table.clone(),
+            rows_read: s.stats.rows_read,
+            quarantined: s.stats.rows_quarantined,
+            ..Default::default()
+        };
         let mut persons_in = BTreeSet::new();
         let mut persons_out = BTreeSet::new();
         for &p in rows {
@@ -269,29 +336,56 @@ pub fn run(plan: &Plan, options: &RunOptions) -> Result<RunOutcome, PipelineErro
         })
         .collect();
     opt_out_section.insert("lists".into(), lists.into());
-    opt_out_section.insert("persons_removed".into(), opted_out.iter().filter(|&&b| b).count().into());
+    opt_out_section.insert(
+        "persons_removed".into(),
+        opted_out.iter().filter(|&&b| b).count().into(),
+    );
     opt_out_section.insert(
         "rows_removed".into(),
-        accounting.iter().map(|a| (a.table.clone(), serde_json::Value::from(a.opted_out))).collect::<serde_json::Map<_, _>>().into(),
+        accounting
+            .iter()
+            .map(|a| (a.table.clone(), serde_json::Value::from(a.opted_out)))
+            .collect::<serde_json::Map<_, _>>()
+            .into(),
     );
     stages.insert("opt_out".into(), opt_out_section.into());
-    stages.insert("linkage".into(), serde_json::to_value(&persons.stats).map_err(tokumei_report::Error::Json)?);
+    stages.insert(
+        "linkage".into(),
+        serde_json::to_value(&persons.stats).map_err(tokumei_report::Error::Json)?,
+    );
     stages.insert(
         "ingest".into(),
         plan.tables
             .iter()
             .zip(&staged)
-            .map(|(t, s)| (t.source.table.clone(), serde_json::to_value(&s.stats).unwrap_or_default()))
+            .map(|(t, s)| {
+                (
+                    t.source.table.clone(),
+                    serde_json::to_value(&s.stats).unwrap_or_default(),
+                )
+            })
             .collect::<serde_json::Map<_, _>>()
             .into(),
     );
 
-    let mut inputs = vec![InputFile { kind: "config".into(), path: plan.config_path.display().to_string(), blake3: digest_file(&plan.config_path)? }];
+    let mut inputs = vec![InputFile {
+        kind: "config".into(),
+        path: plan.config_path.display().to_string(),
+        blake3: digest_file(&plan.config_path)?,
+    }];
     for table in &plan.tables {
-        inputs.push(InputFile { kind: format!("input:{}", table.source.table), path: table.source.path.display().to_string(), blake3: digest_file(&table.source.path)? });
+        inputs.push(InputFile {
+            kind: format!("input:{}", table.source.table),
+            path: table.source.path.display().to_string(),
+            blake3: digest_file(&table.source.path)?,
+        });
     }
     for list in &plan.opt_outs {
-        inputs.push(InputFile { kind: "opt-out".into(), path: list.source.path.display().to_string(), blake3: digest_file(&list.source.path)? });
+        inputs.push(InputFile {
+            kind: "opt-out".into(),
+            path: list.source.path.display().to_string(),
+            blake3: digest_file(&list.source.path)?,
+        });
     }
     let mut report = RunReport {
         tokumei_version: env!("CARGO_PKG_VERSION").into(),
@@ -307,7 +401,11 @@ pub fn run(plan: &Plan, options: &RunOptions) -> Result<RunOutcome, PipelineErro
     };
     if !target_met {
         report.status = "privacy target not met: no release written".into();
-        return Ok(RunOutcome { status: Status::PrivacyTargetUnmet, report, out: None });
+        return Ok(RunOutcome {
+            status: Status::PrivacyTargetUnmet,
+            report,
+            out: None,
+        });
     }
 
     // Transform and write.
@@ -354,33 +452,64 @@ pub fn run(plan: &Plan, options: &RunOptions) -> Result<RunOutcome, PipelineErro
     for table in &plan.tables {
         let path = release.path(&format!("{}.parquet", table.source.table));
         for column in &identity_columns {
-            leaked |= distinct_strings(scan(&path)?, column)?.iter().any(|v| forbidden.contains(v));
+            leaked |= distinct_strings(scan(&path)?, column)?
+                .iter()
+                .any(|v| forbidden.contains(v));
         }
     }
     if leaked {
         report.status = "final opt-out check found an opted-out person: no release written".into();
-        return Ok(RunOutcome { status: Status::OptOutCheckFailed, report, out: None });
+        return Ok(RunOutcome {
+            status: Status::OptOutCheckFailed,
+            report,
+            out: None,
+        });
     }
 
     // Count what was written; the accounting must agree exactly.
     for (table, account) in plan.tables.iter().zip(&mut report.accounting) {
         let file = format!("{}.parquet", table.source.table);
-        let rows = scan(&release.path(&file))?.select([len()]).collect()?.column("len")?.cast(&DataType::UInt64)?.u64()?.get(0).unwrap_or(0);
+        let rows = scan(&release.path(&file))?
+            .select([len()])
+            .collect()?
+            .column("len")?
+            .cast(&DataType::UInt64)?
+            .u64()?
+            .get(0)
+            .unwrap_or(0);
         if rows != account.written || !account.balanced() {
             return Err(PipelineError::Accounting(account.table.clone()));
         }
-        report.outputs.push(OutputFile { file: file.clone(), rows: Some(rows), blake3: release.digest(&file)? });
+        report.outputs.push(OutputFile {
+            file: file.clone(),
+            rows: Some(rows),
+            blake3: release.digest(&file)?,
+        });
     }
     if plan.profile == Profile::Submission {
         let record = provision_record(plan, &report);
-        release.write_text("provision_record.json", &(serde_json::to_string_pretty(&record).map_err(tokumei_report::Error::Json)? + "\n"))?;
-        report.outputs.push(OutputFile { file: "provision_record.json".into(), rows: None, blake3: release.digest("provision_record.json")? });
+        release.write_text(
+            "provision_record.json",
+            &(serde_json::to_string_pretty(&record).map_err(tokumei_report::Error::Json)? + "\n"),
+        )?;
+        report.outputs.push(OutputFile {
+            file: "provision_record.json".into(),
+            rows: None,
+            blake3: release.digest("provision_record.json")?,
+        });
     }
     report.status = "released".into();
-    release.write_text("report.json", &report.to_json().map_err(tokumei_report::Error::Json)?)?;
+    release.write_text(
+        "report.json",
+        &report.to_json().map_err(tokumei_report::Error::Json)?,
+    )?;
     release.write_text("report.md", &report.to_markdown())?;
     let out = release.commit()?;
-    Ok(RunOutcome { status: Status::Released, report, out: Some(out) })
+    Ok(RunOutcome {
+        status: Status::Released,
+        report,
+        out: Some(out),
+    })
 }
 
 /// 提供記録: what was provided, when, to whom.
@@ -389,7 +518,12 @@ fn provision_record(plan: &Plan, report: &RunReport) -> serde_json::Value {
         .tables
         .iter()
         .map(|t| {
-            let names = report.transforms.iter().filter(|c| c.table == t.source.table && c.transform != "drop").map(|c| c.column.as_str()).collect();
+            let names = report
+                .transforms
+                .iter()
+                .filter(|c| c.table == t.source.table && c.transform != "drop")
+                .map(|c| c.column.as_str())
+                .collect();
             (t.source.table.as_str(), names)
         })
         .collect();

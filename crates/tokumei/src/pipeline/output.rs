@@ -26,18 +26,34 @@ pub(crate) fn release_frame(
     let name = &table.source.table;
     let mut exprs = Vec::new();
     let mut record = |column: &str, role: String, transform: &str, detail: String| {
-        treatments.push(ColumnTreatment { table: name.clone(), column: column.into(), role, transform: transform.into(), detail });
+        treatments.push(ColumnTreatment {
+            table: name.clone(),
+            column: column.into(),
+            role,
+            transform: transform.into(),
+            detail,
+        });
     };
     match profile {
         Profile::Submission => {
             for token in TOKEN_COLUMNS {
                 exprs.push(col(token));
-                record(token, "linkage token".into(), "keyed hash", "blake3 keyed hash of normalized key fields (submission key)".into());
+                record(
+                    token,
+                    "linkage token".into(),
+                    "keyed hash",
+                    "blake3 keyed hash of normalized key fields (submission key)".into(),
+                );
             }
         }
         Profile::Pseudonymized | Profile::Anonymized => {
             exprs.push(person_pseudonym.alias(PERSON_COLUMN));
-            record(PERSON_COLUMN, "person".into(), "pseudonym", format!("per-release keyed pseudonym of the linked person (label `{label}`)"));
+            record(
+                PERSON_COLUMN,
+                "person".into(),
+                "pseudonym",
+                format!("per-release keyed pseudonym of the linked person (label `{label}`)"),
+            );
         }
     }
     for column in &table.columns {
@@ -77,11 +93,19 @@ pub(crate) fn release_frame(
                 let bounds = TopBottom::bounds(rule, frame.clone(), c)?;
                 exprs.push(bounds.expr(c));
                 let show = |b: Option<f64>| b.map_or("open".to_string(), |v| format!("{v}"));
-                record(c, role, "top-bottom", format!("lower {}, upper {}", show(bounds.lower), show(bounds.upper)));
+                record(
+                    c,
+                    role,
+                    "top-bottom",
+                    format!("lower {}, upper {}", show(bounds.lower), show(bounds.upper)),
+                );
             }
         }
     }
     Ok(frame
-        .sort_by_exprs([col(ORDER_COLUMN), col(tokumei_core::ROW_COLUMN)], SortMultipleOptions::default())
+        .sort_by_exprs(
+            [col(ORDER_COLUMN), col(tokumei_core::ROW_COLUMN)],
+            SortMultipleOptions::default(),
+        )
         .select(exprs))
 }

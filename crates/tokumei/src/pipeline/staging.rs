@@ -28,7 +28,10 @@ pub(crate) struct RowHashes {
 
 impl RowHashes {
     pub fn new(master: &MasterKey, label: &str) -> RowHashes {
-        RowHashes { shuffle: master.derive(&format!("{label} shuffle")), keyless: master.derive("keyless row") }
+        RowHashes {
+            shuffle: master.derive(&format!("{label} shuffle")),
+            keyless: master.derive("keyless row"),
+        }
     }
 
     fn hash(key: &[u8; 32], table: &str, row: u64) -> [u8; 32] {
@@ -40,11 +43,19 @@ impl RowHashes {
     }
 
     fn order(&self, table: &str, row: u64) -> u64 {
-        u64::from_le_bytes(Self::hash(&self.shuffle, table, row)[..8].try_into().expect("8 bytes"))
+        u64::from_le_bytes(
+            Self::hash(&self.shuffle, table, row)[..8]
+                .try_into()
+                .expect("8 bytes"),
+        )
     }
 
     fn keyless(&self, table: &str, row: u64) -> u128 {
-        u128::from_le_bytes(Self::hash(&self.keyless, table, row)[..16].try_into().expect("16 bytes"))
+        u128::from_le_bytes(
+            Self::hash(&self.keyless, table, row)[..16]
+                .try_into()
+                .expect("16 bytes"),
+        )
     }
 }
 
@@ -70,7 +81,9 @@ pub(crate) fn stage_table(
         let start = first_row;
         // `add_rows` passes each row's number within the source.
         linker.add_rows(index, &keys, |row| hashes.keyless(&name, row as u64));
-        let orders: Vec<u64> = (0..batch.height() as u64).map(|r| hashes.order(&name, start + r)).collect();
+        let orders: Vec<u64> = (0..batch.height() as u64)
+            .map(|r| hashes.order(&name, start + r))
+            .collect();
         batch.with_column(Column::new(ORDER_COLUMN.into(), orders))?;
         if profile == Profile::Submission {
             let row_tokens = tokens.row_keys(&batch, &table.link)?;
@@ -83,7 +96,10 @@ pub(crate) fn stage_table(
             let file = File::create(&path)?;
             writer = Some(ParquetWriter::new(file).batched(batch.schema())?);
         }
-        writer.as_mut().expect("created above").write_batch(&batch)?;
+        writer
+            .as_mut()
+            .expect("created above")
+            .write_batch(&batch)?;
         Ok(())
     })?;
     if let Some(writer) = writer {
@@ -101,7 +117,10 @@ fn add_tokens(batch: &mut DataFrame, keys: Vec<RowKeys>) -> PolarsResult<()> {
 }
 
 /// Reads an opt-out list: per entry, its source line and its keys.
-pub(crate) fn read_opt_outs(list: &OptOutPlan, link: &KeyHasher) -> Result<(Vec<(u64, RowKeys)>, IngestStats), PipelineError> {
+pub(crate) fn read_opt_outs(
+    list: &OptOutPlan,
+    link: &KeyHasher,
+) -> Result<(Vec<(u64, RowKeys)>, IngestStats), PipelineError> {
     let mut entries = Vec::new();
     let stats = read_source(&list.source, |batch| {
         let keys = link.row_keys(&batch, &list.link)?;

@@ -1,0 +1,123 @@
+//! Configuration: strict, validated once, every problem reported together.
+
+use std::path::Path;
+
+use tokumei::config::{Error, Plan, Transform};
+
+fn problems(toml: &str) -> Vec<String> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.toml");
+    match Plan::from_toml(toml, &path) {
+        Ok(_) => Vec::new(),
+        Err(Error::Invalid(problems)) => problems.iter().map(ToString::to_string).collect(),
+        Err(e) => vec![e.to_string()],
+    }
+}
+
+const BASE: &str = r#"
+[release]
+profile = "anonymized"
+label = "t"
+reference-date = "2026-04-01"
+
+[key]
+env = "TOKUMEI_KEY"
+
+[[input]]
+name = "t"
+path = "t.csv"
+column = [
+  { name = "card_number", header = "番号", role = "identification-code", link = "card-number" },
+  { name = "birth_date", header = "生年月日", type = "date", role = "quasi-identifier", link = "birth-date" },
+  { name = "note", header = "記事", role = "free-text" },
+  { name = "lab", header = "検査値", type = "decimal", role = "sensitive" },
+]
+"#;
+
+#[test]
+fn the_bundled_profiles_are_valid() {
+    for profile in ["submission", "pseudonymized", "anonymized"] {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("configs/{profile}.toml"));
+        let plan = Plan::load(&path).unwrap_or_else(|e| panic!("{profile}: {e}"));
+        assert_eq!(plan.tables.len(), 3);
+        assert_eq!(plan.opt_outs.len(), 1);
+    }
+}
+
+#[test]
+fn a_valid_config_resolves_defaults() {
+    assert!(problems(BASE).is_empty(), "{:?}", problems(BASE));
+    let plan = Plan::from_toml(BASE, Path::new("/x/c.toml")).unwrap();
+    let columns = &plan.tables[0].columns;
+    assert_eq!(columns[0].transform, Transform::Drop);
+    assert_eq!(columns[2].transform, Transform::Drop);
+    assert_eq!(columns[3].transform, Transform::Keep);
+    assert_eq!(plan.privacy.unwrap().k, 5);
+    assert_eq!(plan.tables[0].source.path, Path::new("/x/t.csv"));
+}
+
+#[test]
+fn every_problem_is_reported_at_once() {
+    let bad = format!(
+        "{BASE}\n[transform.card_number]\nkind = \"keep\"\n\n[transform.note]\nkind = \"keep\"\n\n[transform.lab]\nkind = \"age-band\"\n\n[transform.nothing]\nkind = \"drop\"\n"
+    );
+    let found = problems(&bad);
+    assert_eq!(found.len(), 4, "{found:#?}");
+    assert!(
+        found
+            .iter()
+            .any(|p| p.contains("card_number") && p.contains("個人識別符号"))
+    );
+    assert!(
+        found
+            .iter()
+            .any(|p| p.contains("`note`") && p.contains("free text"))
+    );
+    assert!(
+        found
+            .iter()
+            .any(|p| p.contains("`lab`") && p.contains("age-band"))
+    );
+    assert!(found.iter().any(|p| p.contains("transform.nothing")));
+}
+
+#[test]
+fn unknown_fields_are_rejected_with_their_line() {
+    let found = problems(&BASE.replace("label = \"t\"", "label = \"t\"\nlabl = \"typo\""));
+    assert_eq!(found.len(), 1);
+    assert!(
+        found[0].contains("line 5") && found[0].contains("labl"),
+        "{found:?}"
+    );
+}
+
+#[test]
+fn keys_never_come_from_the_toml() {
+    let found = problems(&BASE.replace("env = \"TOKUMEI_KEY\"", "value = \"00\""));
+    assert!(found[0].contains("value"), "{found:?}");
+    let found = problems(&BASE.replace("env = \"TOKUMEI_KEY\"", ""));
+    assert!(
+        found
+            .iter()
+            .any(|p| p.contains("exactly one of `file` or `env`")),
+        "{found:?}"
+    );
+}
+
+#[test]
+fn privacy_belongs_to_the_anonymized_profile() {
+    let found = problems(
+        &BASE
+            .replace("profile = \"anonymized\"", "profile = \"pseudonymized\"")
+            .replace("[key]", "[privacy]\nk = 3\n\n[key]"),
+    );
+    assert!(
+        found.iter().any(|p| p.contains("anonymized profile only")),
+        "{found:?}"
+    );
+    let found = problems(&BASE.replace("[key]", "[privacy]\nk = 1\n\n[key]"));
+    assert!(
+        found.iter().any(|p| p.contains("k must be at least 2")),
+        "{found:?}"
+    );
+}

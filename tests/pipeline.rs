@@ -1,0 +1,509 @@
+//! The three profiles end to end on generated populations.
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+
+use proptest::prelude::*;
+use tokumei::Status;
+use tokumei::core::normalize::parse_date;
+
+use crate::common::{PROFILES, Table, Workspace, cells, outputs, read_parquet, text_column};
+
+/// The columns every profile but `anonymized` keeps verbatim, per table: (input header, output
+/// column, kind).
+const KEPT: [(&str, &[(&str, &str, Kind)]); 3] = [
+    (
+        "checkups",
+        &[
+            ("受診日", "exam_date", Kind::Date),
+            ("身長", "height", Kind::Decimal),
+            ("体重", "weight", Kind::Decimal),
+            ("収縮期血圧", "systolic_bp", Kind::Integer),
+        ],
+    ),
+    (
+        "dispensing",
+        &[
+            ("調剤日", "dispensing_date", Kind::Date),
+            ("医薬品コード", "drug_code", Kind::Text),
+            ("数量", "quantity", Kind::Decimal),
+            ("点数", "points", Kind::Integer),
+        ],
+    ),
+    (
+        "charts",
+        &[
+            ("受診日", "visit_date", Kind::Date),
+            ("傷病名コード", "icd10", Kind::Text),
+            ("診療科", "department", Kind::Text),
+        ],
+    ),
+];
+
+#[derive(Clone, Copy)]
+enum Kind {
+    Date,
+    Decimal,
+    Integer,
+    Text,
+}
+
+fn canonical(raw: &str, kind: Kind) -> String {
+    match kind {
+        Kind::Date => parse_date(raw).map(|d| d.to_string()).unwrap_or_default(),
+        Kind::Decimal => format!("{:.4}", raw.parse::<f64>().unwrap()),
+        Kind::Integer => raw.parse::<i64>().unwrap().to_string(),
+        Kind::Text => raw.to_string(),
+    }
+}
+
+type Multiset = BTreeMap<Vec<String>, usize>;
+
+fn expected_rows(
+    input: &Table,
+    columns: &[(&str, &str, Kind)],
+    removed_lines: &BTreeSet<u64>,
+) -> Multiset {
+    let indices: Vec<usize> = columns.iter().map(|(h, _, _)| input.column(h)).collect();
+    let mut set = Multiset::new();
+    for (line, row) in &input.rows {
+        if !removed_lines.contains(line) {
+            let key = indices
+                .iter()
+                .zip(columns)
+                .map(|(&i, (_, _, kind))| canonical(&row[i], *kind))
+                .collect();
+            *set.entry(key).or_default() += 1;
+        }
+    }
+    set
+}
+
+fn released_rows(frame: &polars::prelude::DataFrame, columns: &[(&str, &str, Kind)]) -> Multiset {
+    let texts: Vec<Vec<Option<String>>> = columns
+        .iter()
+        .map(|(_, c, _)| text_column(frame, c))
+        .collect();
+    let mut set = Multiset::new();
+    for row in 0..frame.height() {
+        let key = texts
+            .iter()
+            .zip(columns)
+            .map(|(t, (_, _, kind))| canonical(t[row].as_deref().unwrap_or(""), *kind))
+            .collect();
+        *set.entry(key).or_default() += 1;
+    }
+    set
+}
+
+/// Opted-out persons' rows are gone, and every other row is there: the released rows equal the
+/// input rows of the persons who did not opt out, as multisets of their clinical values.
+fn assert_exactly_opted_out_removed(ws: &Workspace, profile: &str) {
+    let outcome = ws.run(profile, &format!("out/{profile}"));
+    assert_eq!(outcome.status, Status::Released);
+    let truth = ws.truth();
+    assert!(
+        !truth.opted_out.is_empty(),
+        "the population should contain opt-outs"
+    );
+    let released = outputs(&ws.path(&format!("out/{profile}")));
+    for (table, columns) in KEPT {
+        let removed = truth.opted_out_lines(table);
+        let expected = expected_rows(&ws.input(table), columns, &removed);
+        let actual = released_rows(&released[table], columns);
+        let missing: Vec<_> = expected
+            .iter()
+            .filter(|(k, n)| actual.get(*k) != Some(n))
+            .collect();
+        let extra: Vec<_> = actual
+            .iter()
+            .filter(|(k, n)| expected.get(*k) != Some(n))
+            .collect();
+        assert!(
+            missing.is_empty() && extra.is_empty(),
+            "{profile}/{table}: kept rows missing {missing:?}; rows that should be gone {extra:?}"
+        );
+        let account = outcome
+            .report
+            .accounting
+            .iter()
+            .find(|a| a.table == table)
+            .unwrap();
+        assert_eq!(
+            account.opted_out as usize,
+            removed.len(),
+            "{profile}: opted-out rows of {table}"
+        );
+        assert_eq!(account.rows_read as usize, truth.rows(table));
+        assert!(account.balanced());
+    }
+}
+
+#[test]
+fn submission_and_pseudonymized_remove_exactly_the_opted_out() {
+    let ws = Workspace::generate(1_500, 7);
+    for profile in ["submission", "pseudonymized"] {
+        assert_exactly_opted_out_removed(&ws, profile);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 4, ..ProptestConfig::default() })]
+
+    /// Over generated populations: no opted-out person in any output, and nobody else removed.
+    #[test]
+    fn opt_out_holds_for_any_population(seed in any::<u64>(), persons in 150usize..600) {
+        let ws = Workspace::generate(persons, seed);
+        assert_exactly_opted_out_removed(&ws, "pseudonymized");
+    }
+}
+
+#[test]
+fn every_row_is_accounted_for_in_every_profile() {
+    let ws = Workspace::generate(1_200, 11);
+    let truth = ws.truth();
+    for profile in PROFILES {
+        let outcome = ws.run(profile, &format!("out/{profile}"));
+        assert_eq!(outcome.status, Status::Released, "{profile}");
+        let released = outputs(&ws.path(&format!("out/{profile}")));
+        for account in &outcome.report.accounting {
+            assert_eq!(account.rows_read as usize, truth.rows(&account.table));
+            assert_eq!(
+                account.rows_read,
+                account.quarantined + account.opted_out + account.suppressed + account.written
+            );
+            assert_eq!(
+                account.written as usize,
+                released[&account.table].height(),
+                "{profile}: {}",
+                account.table
+            );
+            assert_eq!(
+                account.opted_out as usize,
+                truth.opted_out_lines(&account.table).len()
+            );
+        }
+        let json: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(ws.path(&format!("out/{profile}/report.json"))).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(json["status"], "released");
+        assert_eq!(
+            json["stages"]["opt_out"]["persons_removed"]
+                .as_u64()
+                .unwrap() as usize,
+            truth.opted_out.len()
+        );
+    }
+}
+
+/// Identifiers from every input: names, kana, addresses, phones, My Numbers, card numbers,
+/// insurer numbers, patient IDs, receipt numbers.
+fn identifiers(ws: &Workspace) -> HashSet<String> {
+    let wanted: [(&str, &[&str]); 3] = [
+        (
+            "checkups",
+            &[
+                "保険者番号",
+                "被保険者証番号",
+                "カナ氏名",
+                "住所",
+                "個人番号",
+            ],
+        ),
+        (
+            "dispensing",
+            &[
+                "レセプト番号",
+                "氏名",
+                "カナ氏名",
+                "保険者番号",
+                "被保険者証番号",
+                "処方医氏名",
+            ],
+        ),
+        (
+            "charts",
+            &["患者ID", "氏名", "カナ氏名", "住所", "電話番号"],
+        ),
+    ];
+    let mut values = HashSet::new();
+    for (table, headers) in wanted {
+        let input = ws.input(table);
+        for header in headers {
+            let i = input.column(header);
+            values.extend(
+                input
+                    .rows
+                    .iter()
+                    .map(|(_, r)| r[i].trim().to_string())
+                    .filter(|v| !v.is_empty()),
+            );
+        }
+    }
+    values
+}
+
+#[test]
+fn no_identifier_survives_pseudonymization_or_anonymization() {
+    let ws = Workspace::generate(800, 3);
+    let identifiers = identifiers(&ws);
+    // Long identifiers must not appear even inside a cell; short ones not as a whole cell.
+    let long: Vec<&String> = identifiers
+        .iter()
+        .filter(|v| v.chars().count() >= 8 || (!v.is_ascii() && v.chars().count() >= 4))
+        .collect();
+    for profile in ["pseudonymized", "anonymized"] {
+        let outcome = ws.run(profile, &format!("out/{profile}"));
+        assert_eq!(outcome.status, Status::Released);
+        for (table, frame) in outputs(&ws.path(&format!("out/{profile}"))) {
+            for cell in cells(&frame) {
+                assert!(
+                    !identifiers.contains(&cell),
+                    "{profile}/{table}: an input identifier is a whole output cell"
+                );
+                for id in &long {
+                    assert!(
+                        !cell.contains(id.as_str()),
+                        "{profile}/{table}: an input identifier appears inside an output cell"
+                    );
+                }
+            }
+        }
+        // The report and provision files carry no identifier either.
+        let report =
+            std::fs::read_to_string(ws.path(&format!("out/{profile}/report.json"))).unwrap();
+        for id in &long {
+            assert!(
+                !report.contains(id.as_str()),
+                "{profile}: report.json holds an identifier"
+            );
+        }
+    }
+}
+
+/// Person signature per released person: the set of quasi-identifier tuples of their rows.
+#[test]
+fn every_anonymized_class_has_at_least_k_persons() {
+    let ws = Workspace::generate(3_000, 5);
+    let outcome = ws.run("anonymized", "out/anonymized");
+    assert_eq!(outcome.status, Status::Released);
+    let k = 5;
+    let qis = ["birth_date", "sex", "address", "postal_code"];
+    let mut signatures: BTreeMap<String, BTreeSet<Vec<String>>> = BTreeMap::new();
+    for (_, frame) in outputs(&ws.path("out/anonymized")) {
+        let persons = text_column(&frame, "person_id");
+        let columns: Vec<Option<Vec<Option<String>>>> = qis
+            .iter()
+            .map(|q| frame.column(q).ok().map(|_| text_column(&frame, q)))
+            .collect();
+        for (row, person) in persons.iter().enumerate() {
+            let tuple = columns
+                .iter()
+                .map(|c| {
+                    c.as_ref().map_or("∅".to_string(), |c| {
+                        c[row].clone().unwrap_or_else(|| "null".into())
+                    })
+                })
+                .collect();
+            signatures
+                .entry(person.clone().unwrap())
+                .or_default()
+                .insert(tuple);
+        }
+    }
+    let mut classes: BTreeMap<&BTreeSet<Vec<String>>, usize> = BTreeMap::new();
+    for signature in signatures.values() {
+        *classes.entry(signature).or_default() += 1;
+    }
+    assert!(!classes.is_empty());
+    let smallest = *classes.values().min().unwrap();
+    assert!(smallest >= k, "a class of {smallest} persons was released");
+    let privacy = &outcome.report.stages["privacy"];
+    assert_eq!(
+        privacy["min_class_size"].as_u64().unwrap() as usize,
+        smallest
+    );
+    assert_eq!(privacy["classes"].as_u64().unwrap() as usize, classes.len());
+    // Birth dates are released as bands, never as dates.
+    for (_, frame) in outputs(&ws.path("out/anonymized")) {
+        for band in text_column(&frame, "birth_date").into_iter().flatten() {
+            assert!(
+                parse_date(&band).is_err(),
+                "an exact birth date was released"
+            );
+        }
+    }
+}
+
+#[test]
+fn same_inputs_and_key_give_byte_identical_releases() {
+    let ws = Workspace::generate(700, 9);
+    for profile in PROFILES {
+        ws.run(profile, "out/a");
+        ws.run(profile, "out/b");
+        let mut files: Vec<_> = std::fs::read_dir(ws.path("out/a"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        files.sort();
+        assert!(files.len() >= 5);
+        for file in files {
+            let a = std::fs::read(ws.path("out/a").join(&file)).unwrap();
+            let b = std::fs::read(ws.path("out/b").join(&file)).unwrap();
+            assert!(
+                a == b,
+                "{profile}: {file:?} differs between two identical runs"
+            );
+        }
+    }
+}
+
+#[test]
+fn pseudonyms_change_with_the_key_and_the_release_label() {
+    let ws = Workspace::generate(400, 13);
+    ws.run("pseudonymized", "out/first");
+    let persons = |dir: &str| -> HashSet<String> {
+        text_column(
+            &read_parquet(&ws.path(&format!("{dir}/charts.parquet"))),
+            "person_id",
+        )
+        .into_iter()
+        .flatten()
+        .collect()
+    };
+    let first = persons("out/first");
+    // Another release label, same key.
+    let config = ws.path("configs/pseudonymized.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        text.replace(
+            "label = \"sample-pseudonymized-2026-11\"",
+            "label = \"another-release\"",
+        ),
+    )
+    .unwrap();
+    ws.run("pseudonymized", "out/relabelled");
+    assert!(
+        first.is_disjoint(&persons("out/relabelled")),
+        "two releases must not share pseudonyms"
+    );
+    // Another key, same label.
+    std::fs::write(&config, &text).unwrap();
+    std::fs::write(
+        ws.path("configs/keys/DEMO-ONLY-sample.key"),
+        format!("{}\n", "ab".repeat(32)),
+    )
+    .unwrap();
+    ws.run("pseudonymized", "out/rekeyed");
+    assert!(first.is_disjoint(&persons("out/rekeyed")));
+    // Rows are shuffled: the release is not in input order.
+    let visit_dates = text_column(
+        &read_parquet(&ws.path("out/first/charts.parquet")),
+        "visit_date",
+    );
+    let input = ws.input("charts");
+    let input_dates: Vec<Option<String>> = input
+        .rows
+        .iter()
+        .map(|(_, r)| {
+            parse_date(&r[input.column("受診日")])
+                .ok()
+                .map(|d| d.to_string())
+        })
+        .collect();
+    assert_ne!(visit_dates[..20], input_dates[..20]);
+}
+
+#[test]
+fn a_failed_privacy_target_writes_nothing_and_keeps_the_previous_release() {
+    let ws = Workspace::generate(300, 17);
+    assert_eq!(
+        ws.run("anonymized", "out/anonymized").status,
+        Status::Released
+    );
+    let before = std::fs::read(ws.path("out/anonymized/report.json")).unwrap();
+    let config = ws.path("configs/anonymized.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        text.replace(
+            "k = 5\nmax-suppression = 0.05",
+            "k = 400\nmax-suppression = 0.0",
+        ),
+    )
+    .unwrap();
+    let outcome = ws.run("anonymized", "out/anonymized");
+    assert_eq!(outcome.status, Status::PrivacyTargetUnmet);
+    assert_eq!(outcome.out, None);
+    assert_eq!(
+        std::fs::read(ws.path("out/anonymized/report.json")).unwrap(),
+        before,
+        "previous release untouched"
+    );
+    let leftovers: Vec<_> = std::fs::read_dir(ws.path("out"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(
+        leftovers,
+        vec!["anonymized".to_string()],
+        "no partial or work folders left behind"
+    );
+}
+
+#[test]
+fn the_submission_carries_tokens_and_a_provision_record() {
+    let ws = Workspace::generate(500, 19);
+    let outcome = ws.run("submission", "out/submission");
+    let record: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(ws.path("out/submission/provision_record.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(record["date"], "2026-11-01");
+    assert!(
+        record["recipient"]
+            .as_str()
+            .unwrap()
+            .contains("認定作成事業者")
+    );
+    let dispensing = outcome
+        .report
+        .accounting
+        .iter()
+        .find(|a| a.table == "dispensing")
+        .unwrap();
+    let recorded = record["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["table"] == "dispensing")
+        .unwrap();
+    assert_eq!(recorded["rows"].as_u64().unwrap(), dispensing.written);
+    let items: Vec<&str> = record["items"]["dispensing"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert!(
+        items.contains(&"token_name")
+            && !items.contains(&"name")
+            && !items.contains(&"prescriber_facility")
+    );
+    let frame = read_parquet(&ws.path("out/submission/dispensing.parquet"));
+    let names = text_column(&frame, "token_name");
+    assert!(
+        names
+            .iter()
+            .all(|t| t.as_ref().is_some_and(|t| t.len() == 32))
+    );
+    // One person, one name token, across tables: the producer can link.
+    let charts = text_column(
+        &read_parquet(&ws.path("out/submission/charts.parquet")),
+        "token_name",
+    );
+    let dispensing_tokens: HashSet<&String> = names.iter().flatten().collect();
+    let chart_tokens: HashSet<&String> = charts.iter().flatten().collect();
+    assert!(dispensing_tokens.intersection(&chart_tokens).count() > 0);
+}
