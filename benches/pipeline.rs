@@ -1,1 +1,56 @@
-fn main() {}
+//! Criterion benchmarks of the run and of its hot per-row pieces, on generated populations.
+//!
+//! `cargo bench` (release profile). The end-to-end figures for 1 M and 10 M dispensing rows come
+//! from `benches/e2e.sh`, which also reports peak memory.
+
+use std::path::Path;
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use tokumei::config::Plan;
+use tokumei::core::normalize::{kana_key, parse_date};
+use tokumei::synth::{SynthSpec, write_population};
+use tokumei::{RunOptions, run};
+
+fn workspace(persons: usize) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let configs = Path::new(env!("CARGO_MANIFEST_DIR")).join("configs");
+    for sub in ["", "schemas", "keys"] {
+        std::fs::create_dir_all(dir.path().join("configs").join(sub)).unwrap();
+        for entry in std::fs::read_dir(configs.join(sub)).unwrap() {
+            let entry = entry.unwrap();
+            if entry.file_type().unwrap().is_file() {
+                std::fs::copy(entry.path(), dir.path().join("configs").join(sub).join(entry.file_name())).unwrap();
+            }
+        }
+    }
+    write_population(&SynthSpec { persons, seed: 1, opt_out_rate: 0.02 }, &dir.path().join("datasets/sample")).unwrap();
+    dir
+}
+
+fn end_to_end(c: &mut Criterion) {
+    let ws = workspace(20_000);
+    let mut group = c.benchmark_group("run");
+    group.sample_size(10);
+    for profile in ["pseudonymized", "anonymized"] {
+        let plan = Plan::load(&ws.path().join(format!("configs/{profile}.toml"))).unwrap();
+        let options = RunOptions { out: Some(ws.path().join("out").join(profile)), progress: false };
+        let rows: u64 = run(&plan, &options).unwrap().report.accounting.iter().map(|a| a.rows_read).sum();
+        group.throughput(Throughput::Elements(rows));
+        group.bench_function(profile, |b| b.iter(|| run(&plan, &options).unwrap()));
+    }
+    group.finish();
+}
+
+fn normalizers(c: &mut Criterion) {
+    let names: Vec<String> = (0..10_000).map(|i| format!("ﾔﾏﾀﾞ ﾀﾛｳ{}", i % 7)).collect();
+    let dates: Vec<String> =
+        (0..10_000).map(|i| format!("昭和{}年{}月{}日", 20 + i % 40, 1 + i % 12, 1 + i % 28)).collect();
+    let mut group = c.benchmark_group("normalize");
+    group.throughput(Throughput::Elements(names.len() as u64));
+    group.bench_function("kana_key", |b| b.iter(|| names.iter().map(|n| kana_key(n).len()).sum::<usize>()));
+    group.bench_function("parse_date", |b| b.iter(|| dates.iter().filter(|d| parse_date(d).is_ok()).count()));
+    group.finish();
+}
+
+criterion_group!(benches, end_to_end, normalizers);
+criterion_main!(benches);

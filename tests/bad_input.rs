@@ -16,16 +16,8 @@ fn source(dir: &std::path::Path, text: &[u8], encoding: TextEncoding) -> Source 
         encoding,
         delimiter: b',',
         columns: vec![
-            ColumnSpec {
-                name: "kana_name".into(),
-                header: "カナ氏名".into(),
-                value_type: ValueType::Text,
-            },
-            ColumnSpec {
-                name: "birth_date".into(),
-                header: "生年月日".into(),
-                value_type: ValueType::Date,
-            },
+            ColumnSpec { name: "kana_name".into(), header: "カナ氏名".into(), value_type: ValueType::Text },
+            ColumnSpec { name: "birth_date".into(), header: "生年月日".into(), value_type: ValueType::Date },
         ],
         batch_rows: 2,
     }
@@ -44,10 +36,7 @@ fn ragged_rows_reject_the_file_with_the_line() {
         TextEncoding::Utf8,
     );
     let err = read(&s).unwrap_err();
-    assert!(
-        err.contains("input.csv, line 3: expected 2 fields as in the header, found 3"),
-        "{err}"
-    );
+    assert!(err.contains("input.csv, line 3: expected 2 fields as in the header, found 3"), "{err}");
     assert!(!err.contains("スズキ"), "no cell value in messages: {err}");
 }
 
@@ -66,16 +55,9 @@ fn wrong_encoding_names_the_line() {
 #[test]
 fn a_missing_header_names_column_and_header() {
     let dir = tempfile::tempdir().unwrap();
-    let s = source(
-        dir.path(),
-        "カナ氏名,誕生日\nヤマダ,1970-01-01\n".as_bytes(),
-        TextEncoding::Utf8,
-    );
+    let s = source(dir.path(), "カナ氏名,誕生日\nヤマダ,1970-01-01\n".as_bytes(), TextEncoding::Utf8);
     let err = read(&s).unwrap_err();
-    assert!(
-        err.contains("column `birth_date` expects header `生年月日`"),
-        "{err}"
-    );
+    assert!(err.contains("column `birth_date` expects header `生年月日`"), "{err}");
 }
 
 #[test]
@@ -93,18 +75,12 @@ fn unreadable_cells_quarantine_their_row_with_line_and_column() {
     let text = "カナ氏名,生年月日\nヤマダ,1970-01-01\nスズキ,昭和65年1月1日\nサトウ,1970-02-30\nタナカ,S45.03.02\nイトウ,not a date\n";
     let s = source(dir.path(), text.as_bytes(), TextEncoding::Utf8);
     let stats = read(&s).unwrap();
-    assert_eq!(
-        (stats.rows_read, stats.rows_accepted, stats.rows_quarantined),
-        (5, 2, 3)
-    );
+    assert_eq!((stats.rows_read, stats.rows_accepted, stats.rows_quarantined), (5, 2, 3));
     let lines: Vec<u64> = stats.quarantine.iter().map(|q| q.line).collect();
     assert_eq!(lines, vec![3, 4, 6]);
     assert!(stats.quarantine.iter().all(|q| q.column == "birth_date"));
     let json = serde_json::to_string(&stats).unwrap();
-    assert!(
-        !json.contains("not a date") && !json.contains("スズキ"),
-        "the report never holds cell values"
-    );
+    assert!(!json.contains("not a date") && !json.contains("スズキ"), "the report never holds cell values");
 }
 
 #[test]
@@ -121,12 +97,7 @@ fn quarantined_rows_are_counted_in_the_run_report() {
     std::fs::write(&path, text).unwrap();
     let outcome = ws.run("pseudonymized", "out/p");
     assert_eq!(outcome.status, Status::Released);
-    let charts = outcome
-        .report
-        .accounting
-        .iter()
-        .find(|a| a.table == "charts")
-        .unwrap();
+    let charts = outcome.report.accounting.iter().find(|a| a.table == "charts").unwrap();
     assert_eq!(charts.quarantined, 1);
     assert!(charts.balanced());
     let ingest = &outcome.report.stages["ingest"]["charts"];

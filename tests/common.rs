@@ -32,15 +32,8 @@ fn copy_dir(from: &Path, to: &Path) {
 impl Workspace {
     pub fn generate(persons: usize, seed: u64) -> Workspace {
         let dir = tempfile::tempdir().unwrap();
-        copy_dir(
-            &Path::new(env!("CARGO_MANIFEST_DIR")).join("configs"),
-            &dir.path().join("configs"),
-        );
-        let spec = SynthSpec {
-            persons,
-            seed,
-            opt_out_rate: 0.03,
-        };
+        copy_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("configs"), &dir.path().join("configs"));
+        let spec = SynthSpec { persons, seed, opt_out_rate: 0.03 };
         write_population(&spec, &dir.path().join("datasets/sample")).unwrap();
         Workspace { dir }
     }
@@ -55,49 +48,27 @@ impl Workspace {
 
     pub fn run(&self, profile: &str, out: &str) -> RunOutcome {
         let plan = self.plan(profile);
-        tokumei::run(
-            &plan,
-            &RunOptions {
-                out: Some(self.path(out)),
-                progress: false,
-            },
-        )
-        .unwrap()
+        tokumei::run(&plan, &RunOptions { out: Some(self.path(out)), progress: false }).unwrap()
     }
 
     /// person → table → source lines, and the opted-out persons.
     pub fn truth(&self) -> Truth {
         let mut lines: BTreeMap<String, BTreeMap<String, BTreeSet<u64>>> = BTreeMap::new();
         for (_, row) in read_csv(&self.path("datasets/sample/truth.csv"), encoding_rs::UTF_8).1 {
-            lines
-                .entry(row[0].clone())
-                .or_default()
-                .entry(row[1].clone())
-                .or_default()
-                .insert(row[2].parse().unwrap());
+            lines.entry(row[0].clone()).or_default().entry(row[1].clone()).or_default().insert(row[2].parse().unwrap());
         }
-        let opted_out = read_csv(
-            &self.path("datasets/sample/truth_optout.csv"),
-            encoding_rs::UTF_8,
-        )
-        .1
-        .into_iter()
-        .map(|(_, r)| r[0].clone())
-        .collect();
+        let opted_out = read_csv(&self.path("datasets/sample/truth_optout.csv"), encoding_rs::UTF_8)
+            .1
+            .into_iter()
+            .map(|(_, r)| r[0].clone())
+            .collect();
         Truth { lines, opted_out }
     }
 
     /// An input table as text rows, with each row's source line.
     pub fn input(&self, table: &str) -> Table {
-        let encoding = if table == "checkups" {
-            encoding_rs::SHIFT_JIS
-        } else {
-            encoding_rs::UTF_8
-        };
-        let (headers, rows) = read_csv(
-            &self.path(&format!("datasets/sample/{table}.csv")),
-            encoding,
-        );
+        let encoding = if table == "checkups" { encoding_rs::SHIFT_JIS } else { encoding_rs::UTF_8 };
+        let (headers, rows) = read_csv(&self.path(&format!("datasets/sample/{table}.csv")), encoding);
         Table { headers, rows }
     }
 }
@@ -112,23 +83,12 @@ impl Truth {
     pub fn opted_out_lines(&self, table: &str) -> BTreeSet<u64> {
         self.opted_out
             .iter()
-            .flat_map(|p| {
-                self.lines
-                    .get(p)
-                    .and_then(|t| t.get(table))
-                    .into_iter()
-                    .flatten()
-                    .copied()
-            })
+            .flat_map(|p| self.lines.get(p).and_then(|t| t.get(table)).into_iter().flatten().copied())
             .collect()
     }
 
     pub fn rows(&self, table: &str) -> usize {
-        self.lines
-            .values()
-            .filter_map(|t| t.get(table))
-            .map(BTreeSet::len)
-            .sum()
+        self.lines.values().filter_map(|t| t.get(table)).map(BTreeSet::len).sum()
     }
 }
 
@@ -140,50 +100,27 @@ pub struct Table {
 
 impl Table {
     pub fn column(&self, header: &str) -> usize {
-        self.headers
-            .iter()
-            .position(|h| h == header)
-            .unwrap_or_else(|| panic!("no header {header}"))
+        self.headers.iter().position(|h| h == header).unwrap_or_else(|| panic!("no header {header}"))
     }
 }
 
-pub fn read_csv(
-    path: &Path,
-    encoding: &'static encoding_rs::Encoding,
-) -> (Vec<String>, Vec<(u64, Vec<String>)>) {
+pub fn read_csv(path: &Path, encoding: &'static encoding_rs::Encoding) -> (Vec<String>, Vec<(u64, Vec<String>)>) {
     let bytes = std::fs::read(path).unwrap();
     let (text, _, malformed) = encoding.decode(&bytes);
-    assert!(
-        !malformed,
-        "{} is not valid {}",
-        path.display(),
-        encoding.name()
-    );
+    assert!(!malformed, "{} is not valid {}", path.display(), encoding.name());
     let mut reader = csv::ReaderBuilder::new().from_reader(text.as_bytes());
-    let headers = reader
-        .headers()
-        .unwrap()
-        .iter()
-        .map(|h| h.trim_start_matches('\u{feff}').to_string())
-        .collect();
+    let headers = reader.headers().unwrap().iter().map(|h| h.trim_start_matches('\u{feff}').to_string()).collect();
     // The synthetic files have no line breaks inside fields: record i is on line i + 2.
     let rows = reader
         .records()
         .enumerate()
-        .map(|(i, r)| {
-            (
-                i as u64 + 2,
-                r.unwrap().iter().map(str::to_string).collect(),
-            )
-        })
+        .map(|(i, r)| (i as u64 + 2, r.unwrap().iter().map(str::to_string).collect()))
         .collect();
     (headers, rows)
 }
 
 pub fn read_parquet(path: &Path) -> DataFrame {
-    ParquetReader::new(std::fs::File::open(path).unwrap())
-        .finish()
-        .unwrap()
+    ParquetReader::new(std::fs::File::open(path).unwrap()).finish().unwrap()
 }
 
 /// Every cell of a frame as text (nulls skipped).
@@ -199,22 +136,13 @@ pub fn cells(frame: &DataFrame) -> Vec<String> {
 /// Column `name` of `frame` as text per row.
 pub fn text_column(frame: &DataFrame, name: &str) -> Vec<Option<String>> {
     let c = frame.column(name).unwrap().cast(&DataType::String).unwrap();
-    c.str()
-        .unwrap()
-        .iter()
-        .map(|v| v.map(str::to_string))
-        .collect()
+    c.str().unwrap().iter().map(|v| v.map(str::to_string)).collect()
 }
 
 /// The output tables of a release.
 pub fn outputs(dir: &Path) -> BTreeMap<String, DataFrame> {
     ["checkups", "dispensing", "charts"]
         .iter()
-        .map(|t| {
-            (
-                t.to_string(),
-                read_parquet(&dir.join(format!("{t}.parquet"))),
-            )
-        })
+        .map(|t| (t.to_string(), read_parquet(&dir.join(format!("{t}.parquet")))))
         .collect()
 }

@@ -63,21 +63,9 @@ fn every_problem_is_reported_at_once() {
     );
     let found = problems(&bad);
     assert_eq!(found.len(), 4, "{found:#?}");
-    assert!(
-        found
-            .iter()
-            .any(|p| p.contains("card_number") && p.contains("個人識別符号"))
-    );
-    assert!(
-        found
-            .iter()
-            .any(|p| p.contains("`note`") && p.contains("free text"))
-    );
-    assert!(
-        found
-            .iter()
-            .any(|p| p.contains("`lab`") && p.contains("age-band"))
-    );
+    assert!(found.iter().any(|p| p.contains("card_number") && p.contains("個人識別符号")));
+    assert!(found.iter().any(|p| p.contains("`note`") && p.contains("free text")));
+    assert!(found.iter().any(|p| p.contains("`lab`") && p.contains("age-band")));
     assert!(found.iter().any(|p| p.contains("transform.nothing")));
 }
 
@@ -85,10 +73,7 @@ fn every_problem_is_reported_at_once() {
 fn unknown_fields_are_rejected_with_their_line() {
     let found = problems(&BASE.replace("label = \"t\"", "label = \"t\"\nlabl = \"typo\""));
     assert_eq!(found.len(), 1);
-    assert!(
-        found[0].contains("line 5") && found[0].contains("labl"),
-        "{found:?}"
-    );
+    assert!(found[0].contains("line 5") && found[0].contains("labl"), "{found:?}");
 }
 
 #[test]
@@ -96,12 +81,7 @@ fn keys_never_come_from_the_toml() {
     let found = problems(&BASE.replace("env = \"TOKUMEI_KEY\"", "value = \"00\""));
     assert!(found[0].contains("value"), "{found:?}");
     let found = problems(&BASE.replace("env = \"TOKUMEI_KEY\"", ""));
-    assert!(
-        found
-            .iter()
-            .any(|p| p.contains("exactly one of `file` or `env`")),
-        "{found:?}"
-    );
+    assert!(found.iter().any(|p| p.contains("exactly one of `file` or `env`")), "{found:?}");
 }
 
 #[test]
@@ -111,13 +91,7 @@ fn privacy_belongs_to_the_anonymized_profile() {
             .replace("profile = \"anonymized\"", "profile = \"pseudonymized\"")
             .replace("[key]", "[privacy]\nk = 3\n\n[key]"),
     );
-    assert!(
-        found.iter().any(|p| p.contains("anonymized profile only")),
-        "{found:?}"
-    );
+    assert!(found.iter().any(|p| p.contains("anonymized profile only")), "{found:?}");
     let found = problems(&BASE.replace("[key]", "[privacy]\nk = 1\n\n[key]"));
-    assert!(
-        found.iter().any(|p| p.contains("k must be at least 2")),
-        "{found:?}"
-    );
+    assert!(found.iter().any(|p| p.contains("k must be at least 2")), "{found:?}");
 }

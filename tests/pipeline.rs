@@ -10,7 +10,10 @@ use crate::common::{PROFILES, Table, Workspace, cells, outputs, read_parquet, te
 
 /// The columns every profile but `anonymized` keeps verbatim, per table: (input header, output
 /// column, kind).
-const KEPT: [(&str, &[(&str, &str, Kind)]); 3] = [
+/// (input header, output column, kind).
+type KeptColumn = (&'static str, &'static str, Kind);
+
+const KEPT: [(&str, &[KeptColumn]); 3] = [
     (
         "checkups",
         &[
@@ -58,20 +61,12 @@ fn canonical(raw: &str, kind: Kind) -> String {
 
 type Multiset = BTreeMap<Vec<String>, usize>;
 
-fn expected_rows(
-    input: &Table,
-    columns: &[(&str, &str, Kind)],
-    removed_lines: &BTreeSet<u64>,
-) -> Multiset {
+fn expected_rows(input: &Table, columns: &[(&str, &str, Kind)], removed_lines: &BTreeSet<u64>) -> Multiset {
     let indices: Vec<usize> = columns.iter().map(|(h, _, _)| input.column(h)).collect();
     let mut set = Multiset::new();
     for (line, row) in &input.rows {
         if !removed_lines.contains(line) {
-            let key = indices
-                .iter()
-                .zip(columns)
-                .map(|(&i, (_, _, kind))| canonical(&row[i], *kind))
-                .collect();
+            let key = indices.iter().zip(columns).map(|(&i, (_, _, kind))| canonical(&row[i], *kind)).collect();
             *set.entry(key).or_default() += 1;
         }
     }
@@ -79,10 +74,7 @@ fn expected_rows(
 }
 
 fn released_rows(frame: &polars::prelude::DataFrame, columns: &[(&str, &str, Kind)]) -> Multiset {
-    let texts: Vec<Vec<Option<String>>> = columns
-        .iter()
-        .map(|(_, c, _)| text_column(frame, c))
-        .collect();
+    let texts: Vec<Vec<Option<String>>> = columns.iter().map(|(_, c, _)| text_column(frame, c)).collect();
     let mut set = Multiset::new();
     for row in 0..frame.height() {
         let key = texts
@@ -101,38 +93,20 @@ fn assert_exactly_opted_out_removed(ws: &Workspace, profile: &str) {
     let outcome = ws.run(profile, &format!("out/{profile}"));
     assert_eq!(outcome.status, Status::Released);
     let truth = ws.truth();
-    assert!(
-        !truth.opted_out.is_empty(),
-        "the population should contain opt-outs"
-    );
+    assert!(!truth.opted_out.is_empty(), "the population should contain opt-outs");
     let released = outputs(&ws.path(&format!("out/{profile}")));
     for (table, columns) in KEPT {
         let removed = truth.opted_out_lines(table);
         let expected = expected_rows(&ws.input(table), columns, &removed);
         let actual = released_rows(&released[table], columns);
-        let missing: Vec<_> = expected
-            .iter()
-            .filter(|(k, n)| actual.get(*k) != Some(n))
-            .collect();
-        let extra: Vec<_> = actual
-            .iter()
-            .filter(|(k, n)| expected.get(*k) != Some(n))
-            .collect();
+        let missing: Vec<_> = expected.iter().filter(|(k, n)| actual.get(*k) != Some(n)).collect();
+        let extra: Vec<_> = actual.iter().filter(|(k, n)| expected.get(*k) != Some(n)).collect();
         assert!(
             missing.is_empty() && extra.is_empty(),
             "{profile}/{table}: kept rows missing {missing:?}; rows that should be gone {extra:?}"
         );
-        let account = outcome
-            .report
-            .accounting
-            .iter()
-            .find(|a| a.table == table)
-            .unwrap();
-        assert_eq!(
-            account.opted_out as usize,
-            removed.len(),
-            "{profile}: opted-out rows of {table}"
-        );
+        let account = outcome.report.accounting.iter().find(|a| a.table == table).unwrap();
+        assert_eq!(account.opted_out as usize, removed.len(), "{profile}: opted-out rows of {table}");
         assert_eq!(account.rows_read as usize, truth.rows(table));
         assert!(account.balanced());
     }
@@ -171,28 +145,14 @@ fn every_row_is_accounted_for_in_every_profile() {
                 account.rows_read,
                 account.quarantined + account.opted_out + account.suppressed + account.written
             );
-            assert_eq!(
-                account.written as usize,
-                released[&account.table].height(),
-                "{profile}: {}",
-                account.table
-            );
-            assert_eq!(
-                account.opted_out as usize,
-                truth.opted_out_lines(&account.table).len()
-            );
+            assert_eq!(account.written as usize, released[&account.table].height(), "{profile}: {}", account.table);
+            assert_eq!(account.opted_out as usize, truth.opted_out_lines(&account.table).len());
         }
-        let json: serde_json::Value = serde_json::from_str(
-            &std::fs::read_to_string(ws.path(&format!("out/{profile}/report.json"))).unwrap(),
-        )
-        .unwrap();
+        let json: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(ws.path(&format!("out/{profile}/report.json"))).unwrap())
+                .unwrap();
         assert_eq!(json["status"], "released");
-        assert_eq!(
-            json["stages"]["opt_out"]["persons_removed"]
-                .as_u64()
-                .unwrap() as usize,
-            truth.opted_out.len()
-        );
+        assert_eq!(json["stages"]["opt_out"]["persons_removed"].as_u64().unwrap() as usize, truth.opted_out.len());
     }
 }
 
@@ -200,44 +160,16 @@ fn every_row_is_accounted_for_in_every_profile() {
 /// insurer numbers, patient IDs, receipt numbers.
 fn identifiers(ws: &Workspace) -> HashSet<String> {
     let wanted: [(&str, &[&str]); 3] = [
-        (
-            "checkups",
-            &[
-                "保険者番号",
-                "被保険者証番号",
-                "カナ氏名",
-                "住所",
-                "個人番号",
-            ],
-        ),
-        (
-            "dispensing",
-            &[
-                "レセプト番号",
-                "氏名",
-                "カナ氏名",
-                "保険者番号",
-                "被保険者証番号",
-                "処方医氏名",
-            ],
-        ),
-        (
-            "charts",
-            &["患者ID", "氏名", "カナ氏名", "住所", "電話番号"],
-        ),
+        ("checkups", &["保険者番号", "被保険者証番号", "カナ氏名", "住所", "個人番号"]),
+        ("dispensing", &["レセプト番号", "氏名", "カナ氏名", "保険者番号", "被保険者証番号", "処方医氏名"]),
+        ("charts", &["患者ID", "氏名", "カナ氏名", "住所", "電話番号"]),
     ];
     let mut values = HashSet::new();
     for (table, headers) in wanted {
         let input = ws.input(table);
         for header in headers {
             let i = input.column(header);
-            values.extend(
-                input
-                    .rows
-                    .iter()
-                    .map(|(_, r)| r[i].trim().to_string())
-                    .filter(|v| !v.is_empty()),
-            );
+            values.extend(input.rows.iter().map(|(_, r)| r[i].trim().to_string()).filter(|v| !v.is_empty()));
         }
     }
     values
@@ -248,19 +180,14 @@ fn no_identifier_survives_pseudonymization_or_anonymization() {
     let ws = Workspace::generate(800, 3);
     let identifiers = identifiers(&ws);
     // Long identifiers must not appear even inside a cell; short ones not as a whole cell.
-    let long: Vec<&String> = identifiers
-        .iter()
-        .filter(|v| v.chars().count() >= 8 || (!v.is_ascii() && v.chars().count() >= 4))
-        .collect();
+    let long: Vec<&String> =
+        identifiers.iter().filter(|v| v.chars().count() >= 8 || (!v.is_ascii() && v.chars().count() >= 4)).collect();
     for profile in ["pseudonymized", "anonymized"] {
         let outcome = ws.run(profile, &format!("out/{profile}"));
         assert_eq!(outcome.status, Status::Released);
         for (table, frame) in outputs(&ws.path(&format!("out/{profile}"))) {
             for cell in cells(&frame) {
-                assert!(
-                    !identifiers.contains(&cell),
-                    "{profile}/{table}: an input identifier is a whole output cell"
-                );
+                assert!(!identifiers.contains(&cell), "{profile}/{table}: an input identifier is a whole output cell");
                 for id in &long {
                     assert!(
                         !cell.contains(id.as_str()),
@@ -270,13 +197,9 @@ fn no_identifier_survives_pseudonymization_or_anonymization() {
             }
         }
         // The report and provision files carry no identifier either.
-        let report =
-            std::fs::read_to_string(ws.path(&format!("out/{profile}/report.json"))).unwrap();
+        let report = std::fs::read_to_string(ws.path(&format!("out/{profile}/report.json"))).unwrap();
         for id in &long {
-            assert!(
-                !report.contains(id.as_str()),
-                "{profile}: report.json holds an identifier"
-            );
+            assert!(!report.contains(id.as_str()), "{profile}: report.json holds an identifier");
         }
     }
 }
@@ -292,23 +215,14 @@ fn every_anonymized_class_has_at_least_k_persons() {
     let mut signatures: BTreeMap<String, BTreeSet<Vec<String>>> = BTreeMap::new();
     for (_, frame) in outputs(&ws.path("out/anonymized")) {
         let persons = text_column(&frame, "person_id");
-        let columns: Vec<Option<Vec<Option<String>>>> = qis
-            .iter()
-            .map(|q| frame.column(q).ok().map(|_| text_column(&frame, q)))
-            .collect();
+        let columns: Vec<Option<Vec<Option<String>>>> =
+            qis.iter().map(|q| frame.column(q).ok().map(|_| text_column(&frame, q))).collect();
         for (row, person) in persons.iter().enumerate() {
             let tuple = columns
                 .iter()
-                .map(|c| {
-                    c.as_ref().map_or("∅".to_string(), |c| {
-                        c[row].clone().unwrap_or_else(|| "null".into())
-                    })
-                })
+                .map(|c| c.as_ref().map_or("∅".to_string(), |c| c[row].clone().unwrap_or_else(|| "null".into())))
                 .collect();
-            signatures
-                .entry(person.clone().unwrap())
-                .or_default()
-                .insert(tuple);
+            signatures.entry(person.clone().unwrap()).or_default().insert(tuple);
         }
     }
     let mut classes: BTreeMap<&BTreeSet<Vec<String>>, usize> = BTreeMap::new();
@@ -319,18 +233,12 @@ fn every_anonymized_class_has_at_least_k_persons() {
     let smallest = *classes.values().min().unwrap();
     assert!(smallest >= k, "a class of {smallest} persons was released");
     let privacy = &outcome.report.stages["privacy"];
-    assert_eq!(
-        privacy["min_class_size"].as_u64().unwrap() as usize,
-        smallest
-    );
+    assert_eq!(privacy["min_class_size"].as_u64().unwrap() as usize, smallest);
     assert_eq!(privacy["classes"].as_u64().unwrap() as usize, classes.len());
     // Birth dates are released as bands, never as dates.
     for (_, frame) in outputs(&ws.path("out/anonymized")) {
         for band in text_column(&frame, "birth_date").into_iter().flatten() {
-            assert!(
-                parse_date(&band).is_err(),
-                "an exact birth date was released"
-            );
+            assert!(parse_date(&band).is_err(), "an exact birth date was released");
         }
     }
 }
@@ -341,19 +249,13 @@ fn same_inputs_and_key_give_byte_identical_releases() {
     for profile in PROFILES {
         ws.run(profile, "out/a");
         ws.run(profile, "out/b");
-        let mut files: Vec<_> = std::fs::read_dir(ws.path("out/a"))
-            .unwrap()
-            .map(|e| e.unwrap().file_name())
-            .collect();
+        let mut files: Vec<_> = std::fs::read_dir(ws.path("out/a")).unwrap().map(|e| e.unwrap().file_name()).collect();
         files.sort();
         assert!(files.len() >= 5);
         for file in files {
             let a = std::fs::read(ws.path("out/a").join(&file)).unwrap();
             let b = std::fs::read(ws.path("out/b").join(&file)).unwrap();
-            assert!(
-                a == b,
-                "{profile}: {file:?} differs between two identical runs"
-            );
+            assert!(a == b, "{profile}: {file:?} differs between two identical runs");
         }
     }
 }
@@ -363,147 +265,101 @@ fn pseudonyms_change_with_the_key_and_the_release_label() {
     let ws = Workspace::generate(400, 13);
     ws.run("pseudonymized", "out/first");
     let persons = |dir: &str| -> HashSet<String> {
-        text_column(
-            &read_parquet(&ws.path(&format!("{dir}/charts.parquet"))),
-            "person_id",
-        )
-        .into_iter()
-        .flatten()
-        .collect()
+        text_column(&read_parquet(&ws.path(&format!("{dir}/charts.parquet"))), "person_id")
+            .into_iter()
+            .flatten()
+            .collect()
     };
     let first = persons("out/first");
     // Another release label, same key.
     let config = ws.path("configs/pseudonymized.toml");
     let text = std::fs::read_to_string(&config).unwrap();
-    std::fs::write(
-        &config,
-        text.replace(
-            "label = \"sample-pseudonymized-2026-11\"",
-            "label = \"another-release\"",
-        ),
-    )
-    .unwrap();
+    std::fs::write(&config, text.replace("label = \"sample-pseudonymized-2026-11\"", "label = \"another-release\""))
+        .unwrap();
     ws.run("pseudonymized", "out/relabelled");
-    assert!(
-        first.is_disjoint(&persons("out/relabelled")),
-        "two releases must not share pseudonyms"
-    );
+    assert!(first.is_disjoint(&persons("out/relabelled")), "two releases must not share pseudonyms");
     // Another key, same label.
     std::fs::write(&config, &text).unwrap();
-    std::fs::write(
-        ws.path("configs/keys/DEMO-ONLY-sample.key"),
-        format!("{}\n", "ab".repeat(32)),
-    )
-    .unwrap();
+    std::fs::write(ws.path("configs/keys/DEMO-ONLY-sample.key"), format!("{}\n", "ab".repeat(32))).unwrap();
     ws.run("pseudonymized", "out/rekeyed");
     assert!(first.is_disjoint(&persons("out/rekeyed")));
     // Rows are shuffled: the release is not in input order.
-    let visit_dates = text_column(
-        &read_parquet(&ws.path("out/first/charts.parquet")),
-        "visit_date",
-    );
+    let visit_dates = text_column(&read_parquet(&ws.path("out/first/charts.parquet")), "visit_date");
     let input = ws.input("charts");
-    let input_dates: Vec<Option<String>> = input
-        .rows
-        .iter()
-        .map(|(_, r)| {
-            parse_date(&r[input.column("受診日")])
-                .ok()
-                .map(|d| d.to_string())
-        })
-        .collect();
+    let input_dates: Vec<Option<String>> =
+        input.rows.iter().map(|(_, r)| parse_date(&r[input.column("受診日")]).ok().map(|d| d.to_string())).collect();
     assert_ne!(visit_dates[..20], input_dates[..20]);
 }
 
 #[test]
 fn a_failed_privacy_target_writes_nothing_and_keeps_the_previous_release() {
     let ws = Workspace::generate(300, 17);
-    assert_eq!(
-        ws.run("anonymized", "out/anonymized").status,
-        Status::Released
-    );
+    assert_eq!(ws.run("anonymized", "out/anonymized").status, Status::Released);
     let before = std::fs::read(ws.path("out/anonymized/report.json")).unwrap();
     let config = ws.path("configs/anonymized.toml");
     let text = std::fs::read_to_string(&config).unwrap();
-    std::fs::write(
-        &config,
-        text.replace(
-            "k = 5\nmax-suppression = 0.05",
-            "k = 400\nmax-suppression = 0.0",
-        ),
-    )
-    .unwrap();
+    std::fs::write(&config, text.replace("k = 5\nmax-suppression = 0.05", "k = 400\nmax-suppression = 0.0")).unwrap();
     let outcome = ws.run("anonymized", "out/anonymized");
     assert_eq!(outcome.status, Status::PrivacyTargetUnmet);
     assert_eq!(outcome.out, None);
-    assert_eq!(
-        std::fs::read(ws.path("out/anonymized/report.json")).unwrap(),
-        before,
-        "previous release untouched"
-    );
+    assert_eq!(std::fs::read(ws.path("out/anonymized/report.json")).unwrap(), before, "previous release untouched");
     let leftovers: Vec<_> = std::fs::read_dir(ws.path("out"))
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
-    assert_eq!(
-        leftovers,
-        vec!["anonymized".to_string()],
-        "no partial or work folders left behind"
-    );
+    assert_eq!(leftovers, vec!["anonymized".to_string()], "no partial or work folders left behind");
 }
 
 #[test]
 fn the_submission_carries_tokens_and_a_provision_record() {
     let ws = Workspace::generate(500, 19);
     let outcome = ws.run("submission", "out/submission");
-    let record: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(ws.path("out/submission/provision_record.json")).unwrap(),
-    )
-    .unwrap();
+    let record: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(ws.path("out/submission/provision_record.json")).unwrap())
+            .unwrap();
     assert_eq!(record["date"], "2026-11-01");
-    assert!(
-        record["recipient"]
-            .as_str()
-            .unwrap()
-            .contains("認定作成事業者")
-    );
-    let dispensing = outcome
-        .report
-        .accounting
-        .iter()
-        .find(|a| a.table == "dispensing")
-        .unwrap();
-    let recorded = record["tables"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|t| t["table"] == "dispensing")
-        .unwrap();
+    assert!(record["recipient"].as_str().unwrap().contains("認定作成事業者"));
+    let dispensing = outcome.report.accounting.iter().find(|a| a.table == "dispensing").unwrap();
+    let recorded = record["tables"].as_array().unwrap().iter().find(|t| t["table"] == "dispensing").unwrap();
     assert_eq!(recorded["rows"].as_u64().unwrap(), dispensing.written);
-    let items: Vec<&str> = record["items"]["dispensing"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_str().unwrap())
-        .collect();
-    assert!(
-        items.contains(&"token_name")
-            && !items.contains(&"name")
-            && !items.contains(&"prescriber_facility")
-    );
+    let items: Vec<&str> =
+        record["items"]["dispensing"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    assert!(items.contains(&"token_name") && !items.contains(&"name") && !items.contains(&"prescriber_facility"));
     let frame = read_parquet(&ws.path("out/submission/dispensing.parquet"));
     let names = text_column(&frame, "token_name");
-    assert!(
-        names
-            .iter()
-            .all(|t| t.as_ref().is_some_and(|t| t.len() == 32))
-    );
+    assert!(names.iter().all(|t| t.as_ref().is_some_and(|t| t.len() == 32)));
     // One person, one name token, across tables: the producer can link.
-    let charts = text_column(
-        &read_parquet(&ws.path("out/submission/charts.parquet")),
-        "token_name",
-    );
+    let charts = text_column(&read_parquet(&ws.path("out/submission/charts.parquet")), "token_name");
     let dispensing_tokens: HashSet<&String> = names.iter().flatten().collect();
     let chart_tokens: HashSet<&String> = charts.iter().flatten().collect();
     assert!(dispensing_tokens.intersection(&chart_tokens).count() > 0);
+}
+
+#[test]
+fn parquet_inputs_read_like_csv() {
+    use polars::prelude::*;
+    let ws = Workspace::generate(300, 29);
+    ws.run("pseudonymized", "out/from-csv");
+    // The same checkups as a Parquet file of text columns, as another system might export them.
+    let input = ws.input("checkups");
+    let columns: Vec<Column> = input
+        .headers
+        .iter()
+        .enumerate()
+        .map(|(i, h)| Column::new(h.as_str().into(), input.rows.iter().map(|(_, r)| r[i].clone()).collect::<Vec<_>>()))
+        .collect();
+    let mut frame = DataFrame::new_infer_height(columns).unwrap();
+    let file = std::fs::File::create(ws.path("datasets/sample/checkups.parquet")).unwrap();
+    ParquetWriter::new(file).finish(&mut frame).unwrap();
+    let config = ws.path("configs/pseudonymized.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(&config, text.replace("checkups.csv\"\nencoding = \"cp932\"", "checkups.parquet\"")).unwrap();
+    let outcome = ws.run("pseudonymized", "out/from-parquet");
+    assert!(ws.plan("pseudonymized").tables[0].source.path.ends_with("checkups.parquet"));
+    assert_eq!(outcome.status, Status::Released);
+    for table in ["checkups", "dispensing", "charts"] {
+        let a = std::fs::read(ws.path(&format!("out/from-csv/{table}.parquet"))).unwrap();
+        let b = std::fs::read(ws.path(&format!("out/from-parquet/{table}.parquet"))).unwrap();
+        assert!(a == b, "{table}: the Parquet input gave a different release");
+    }
 }

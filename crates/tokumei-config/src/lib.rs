@@ -7,11 +7,8 @@
 mod plan;
 mod wire;
 
-pub use plan::{
-    ColumnPlan, Error, KeySource, OptOutPlan, Plan, Problem, TablePlan, Transform,
-    default_transform,
-};
+pub use plan::{ColumnPlan, Error, KeySource, OptOutPlan, Plan, Problem, TablePlan, Transform, default_transform};
 pub use wire::{
-    ColumnToml, ConfigToml, InputToml, KeyToml, OptOutToml, PrivacyToml, Profile, ReleaseToml,
-    SchemaToml, TransformToml,
+    ColumnToml, ConfigToml, InputToml, KeyToml, OptOutToml, PrivacyToml, Profile, ReleaseToml, SchemaToml,
+    TransformToml,
 };

@@ -1,7 +1,7 @@
 //! Validation: wire TOML → typed [`Plan`], reporting every problem at once.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 
 use tokumei_core::normalize::{CivilDate, parse_date};
 use tokumei_core::{LinkField, Role, ValueType};
@@ -10,9 +10,7 @@ use tokumei_link::LinkColumns;
 use tokumei_privacy::KAnonymity;
 use tokumei_transform::{AgeBands, Generalizer, RareCodes, TopBottom};
 
-use crate::wire::{
-    ColumnToml, ConfigToml, InputToml, OptOutToml, Profile, SchemaToml, TransformToml,
-};
+use crate::wire::{ColumnToml, ConfigToml, InputToml, OptOutToml, Profile, SchemaToml, TransformToml};
 
 /// Rows per ingest batch.
 const BATCH_ROWS: usize = 64 * 1024;
@@ -155,31 +153,20 @@ pub struct Plan {
 impl Plan {
     /// Reads and validates `path`.
     pub fn load(path: &Path) -> Result<Plan, Error> {
-        let text = std::fs::read_to_string(path).map_err(|source| Error::Read {
-            path: path.display().to_string(),
-            source,
-        })?;
+        let text =
+            std::fs::read_to_string(path).map_err(|source| Error::Read { path: path.display().to_string(), source })?;
         Plan::from_toml(&text, path)
     }
 
     /// Validates TOML `text` as if read from `path` (relative paths resolve against its folder).
     pub fn from_toml(text: &str, path: &Path) -> Result<Plan, Error> {
-        let shown = path.file_name().map_or_else(
-            || path.display().to_string(),
-            |n| n.to_string_lossy().into_owned(),
-        );
+        let shown = path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
         let wire: ConfigToml = toml::from_str(text).map_err(|e| {
             let at = match e.span() {
-                Some(span) => format!(
-                    "{shown}, line {}",
-                    text[..span.start].matches('\n').count() + 1
-                ),
+                Some(span) => format!("{shown}, line {}", text[..span.start].matches('\n').count() + 1),
                 None => shown.clone(),
             };
-            Error::Invalid(vec![Problem {
-                at,
-                message: e.message().to_string(),
-            }])
+            Error::Invalid(vec![Problem { at, message: e.message().to_string() }])
         })?;
         let mut v = Validator {
             file: shown,
@@ -187,11 +174,7 @@ impl Plan {
             problems: Vec::new(),
         };
         let plan = v.plan(wire, path);
-        if v.problems.is_empty() {
-            Ok(plan)
-        } else {
-            Err(Error::Invalid(v.problems))
-        }
+        if v.problems.is_empty() { Ok(plan) } else { Err(Error::Invalid(v.problems)) }
     }
 
     /// The table named `name`.
@@ -208,18 +191,24 @@ struct Validator {
 
 impl Validator {
     fn problem(&mut self, at: impl std::fmt::Display, message: impl Into<String>) {
-        self.problems.push(Problem {
-            at: format!("{}: {at}", self.file),
-            message: message.into(),
-        });
+        self.problems.push(Problem { at: format!("{}: {at}", self.file), message: message.into() });
     }
 
+    /// `path` relative to the config's folder, with `..` folded lexically (`configs/../out` →
+    /// `out`) so messages show plain paths.
     fn resolve(&self, path: &Path) -> PathBuf {
-        if path.is_absolute() {
-            path.to_path_buf()
-        } else {
-            self.base.join(path)
+        let joined = if path.is_absolute() { path.to_path_buf() } else { self.base.join(path) };
+        let mut out = PathBuf::new();
+        for component in joined.components() {
+            match component {
+                Component::ParentDir if matches!(out.components().next_back(), Some(Component::Normal(_))) => {
+                    out.pop();
+                }
+                Component::CurDir => {}
+                other => out.push(other),
+            }
         }
+        out
     }
 
     fn date(&mut self, at: &str, raw: Option<&str>) -> Option<CivilDate> {
@@ -236,26 +225,17 @@ impl Validator {
     fn plan(&mut self, wire: ConfigToml, path: &Path) -> Plan {
         let release = &wire.release;
         if release.label.trim().is_empty() {
-            self.problem(
-                "release.label",
-                "must not be empty: pseudonyms are keyed per label",
-            );
+            self.problem("release.label", "must not be empty: pseudonyms are keyed per label");
         }
         let reference_date = self.date("release.reference-date", release.reference_date.as_deref());
-        let date = self
-            .date("release.date", release.date.as_deref())
-            .or(reference_date)
-            .unwrap_or(CivilDate {
-                year: 1970,
-                month: 1,
-                day: 1,
-            });
+        let date = self.date("release.date", release.date.as_deref()).or(reference_date).unwrap_or(CivilDate {
+            year: 1970,
+            month: 1,
+            day: 1,
+        });
         let out = match &release.out {
             Some(out) => self.resolve(out),
-            None => self
-                .base
-                .join("out")
-                .join(release.label.replace(['/', '\\', ' '], "_")),
+            None => self.resolve(&Path::new("out").join(release.label.replace(['/', '\\', ' '], "_"))),
         };
         let key = match (&wire.key.file, &wire.key.env) {
             (Some(file), None) => KeySource::File(self.resolve(file)),
@@ -278,10 +258,7 @@ impl Validator {
                 }
             }
             (_, Some(_)) => {
-                self.problem(
-                    "privacy",
-                    "k-anonymity applies to the anonymized profile only",
-                );
+                self.problem("privacy", "k-anonymity applies to the anonymized profile only");
                 None
             }
             (_, None) => None,
@@ -296,11 +273,7 @@ impl Validator {
             if !names.insert(input.name.clone()) {
                 self.problem(format!("input[{i}].name"), "table names must be unique");
             }
-            let ctx = TableContext {
-                profile: release.profile,
-                reference_date,
-                privacy,
-            };
+            let ctx = TableContext { profile: release.profile, reference_date, privacy };
             if let Some(table) = self.table(i, input, &wire.transform, &mut used_transforms, ctx) {
                 tables.push(table);
             }
@@ -313,12 +286,7 @@ impl Validator {
                 );
             }
         }
-        let opt_outs = wire
-            .opt_out
-            .iter()
-            .enumerate()
-            .filter_map(|(i, o)| self.opt_out(i, o))
-            .collect();
+        let opt_outs = wire.opt_out.iter().enumerate().filter_map(|(i, o)| self.opt_out(i, o)).collect();
         Plan {
             config_path: path.to_path_buf(),
             profile: release.profile,
@@ -347,19 +315,14 @@ impl Validator {
                 let text = match std::fs::read_to_string(&path) {
                     Ok(t) => t,
                     Err(e) => {
-                        self.problem(
-                            format!("{at}.schema"),
-                            format!("cannot read {}: {e}", path.display()),
-                        );
+                        self.problem(format!("{at}.schema"), format!("cannot read {}: {e}", path.display()));
                         return None;
                     }
                 };
                 match toml::from_str::<SchemaToml>(&text) {
                     Ok(s) => Some(s.column),
                     Err(e) => {
-                        let line = e
-                            .span()
-                            .map_or(0, |s| text[..s.start].matches('\n').count() + 1);
+                        let line = e.span().map_or(0, |s| text[..s.start].matches('\n').count() + 1);
                         self.problem(
                             format!("{at}.schema"),
                             format!("{}, line {line}: {}", path.display(), e.message()),
@@ -376,16 +339,8 @@ impl Validator {
         }
     }
 
-    fn source(
-        &mut self,
-        at: &str,
-        table: &str,
-        path: &Path,
-        format: Option<Format>,
-        encoding: Option<TextEncoding>,
-        delimiter: &Option<String>,
-        columns: &[ColumnToml],
-    ) -> Source {
+    fn source(&mut self, at: &str, table: &str, file: FileSpec<'_>, columns: &[ColumnToml]) -> Source {
+        let FileSpec { path, format, encoding, delimiter } = file;
         let path = self.resolve(path);
         let format = format.unwrap_or(if path.extension().is_some_and(|e| e == "parquet") {
             Format::Parquet
@@ -396,10 +351,7 @@ impl Validator {
             None => b',',
             Some(d) if d.len() == 1 && d.is_ascii() => d.as_bytes()[0],
             Some(_) => {
-                self.problem(
-                    format!("{at}.delimiter"),
-                    "must be one ASCII character, e.g. \",\" or \"\\t\"",
-                );
+                self.problem(format!("{at}.delimiter"), "must be one ASCII character, e.g. \",\" or \"\\t\"");
                 b','
             }
         };
@@ -407,22 +359,13 @@ impl Validator {
         let mut seen_headers = BTreeSet::new();
         for (j, c) in columns.iter().enumerate() {
             if !seen_names.insert(c.name.as_str()) {
-                self.problem(
-                    format!("{at}.column[{j}].name"),
-                    format!("column `{}` is defined twice", c.name),
-                );
+                self.problem(format!("{at}.column[{j}].name"), format!("column `{}` is defined twice", c.name));
             }
             if !seen_headers.insert(c.header.as_str()) {
-                self.problem(
-                    format!("{at}.column[{j}].header"),
-                    format!("header of `{}` is mapped twice", c.name),
-                );
+                self.problem(format!("{at}.column[{j}].header"), format!("header of `{}` is mapped twice", c.name));
             }
             if c.name.starts_with("__") || c.name == tokumei_core::PERSON_COLUMN {
-                self.problem(
-                    format!("{at}.column[{j}].name"),
-                    format!("`{}` is reserved", c.name),
-                );
+                self.problem(format!("{at}.column[{j}].name"), format!("`{}` is reserved", c.name));
             }
         }
         Source {
@@ -460,10 +403,7 @@ impl Validator {
                 );
             }
             if link.insert(field, c.name.clone()).is_some() {
-                self.problem(
-                    format!("{at}.column[{j}].link"),
-                    format!("two columns carry link field {field:?}"),
-                );
+                self.problem(format!("{at}.column[{j}].link"), format!("two columns carry link field {field:?}"));
             }
         }
         LinkColumns(link)
@@ -482,10 +422,7 @@ impl Validator {
         let source = self.source(
             &at,
             &input.name,
-            &input.path,
-            input.format,
-            input.encoding,
-            &input.delimiter,
+            FileSpec::of(&input.path, input.format, input.encoding, &input.delimiter),
             &columns,
         );
         let link = self.link_columns(&at, &columns);
@@ -500,10 +437,7 @@ impl Validator {
             let qualified = format!("{}.{}", input.name, c.name);
             let (key, wire) = match transforms.get(&qualified) {
                 Some(t) => (Some(qualified), Some(t)),
-                None => (
-                    transforms.get(&c.name).map(|_| c.name.clone()),
-                    transforms.get(&c.name),
-                ),
+                None => (transforms.get(&c.name).map(|_| c.name.clone()), transforms.get(&c.name)),
             };
             if let Some(key) = &key {
                 used.insert(key.clone());
@@ -516,19 +450,9 @@ impl Validator {
             if let Err(message) = allowed(ctx.profile, role, &transform) {
                 self.problem(&col_at, message);
             }
-            plans.push(ColumnPlan {
-                name: c.name.clone(),
-                role,
-                value_type,
-                transform,
-                explicit: wire.is_some(),
-            });
+            plans.push(ColumnPlan { name: c.name.clone(), role, value_type, transform, explicit: wire.is_some() });
         }
-        Some(TablePlan {
-            source,
-            columns: plans,
-            link,
-        })
+        Some(TablePlan { source, columns: plans, link })
     }
 
     fn transform(
@@ -540,24 +464,15 @@ impl Validator {
     ) -> Option<Transform> {
         let needs = |types: &[ValueType]| types.contains(&value_type);
         let type_problem = |this: &mut Self, what: &str| {
-            this.problem(
-                at,
-                format!("transform `{what}` cannot read a `{value_type:?}` column").to_lowercase(),
-            );
+            this.problem(at, format!("transform `{what}` cannot read a `{value_type:?}` column").to_lowercase());
             None
         };
         let t = match wire {
             TransformToml::Keep => Transform::Keep,
             TransformToml::Drop => Transform::Drop,
-            TransformToml::Pseudonym if needs(&[ValueType::Text, ValueType::Integer]) => {
-                Transform::Pseudonym
-            }
+            TransformToml::Pseudonym if needs(&[ValueType::Text, ValueType::Integer]) => Transform::Pseudonym,
             TransformToml::Pseudonym => return type_problem(self, "pseudonym"),
-            TransformToml::AgeBand {
-                widths,
-                top,
-                bottom,
-            } if needs(&[ValueType::Date]) => {
+            TransformToml::AgeBand { widths, top, bottom } if needs(&[ValueType::Date]) => {
                 let Some(reference) = ctx.reference_date else {
                     self.problem(at, "age-band needs release.reference-date");
                     return None;
@@ -566,23 +481,13 @@ impl Validator {
                 let top = top.unwrap_or(90);
                 let bottom = bottom.unwrap_or(0);
                 if widths.is_empty() || widths.contains(&0) || top <= bottom {
-                    self.problem(
-                        at,
-                        "age-band needs non-empty positive widths and top > bottom",
-                    );
+                    self.problem(at, "age-band needs non-empty positive widths and top > bottom");
                     return None;
                 }
-                Transform::Generalize(Generalizer::AgeBand(AgeBands {
-                    reference,
-                    widths,
-                    top,
-                    bottom,
-                }))
+                Transform::Generalize(Generalizer::AgeBand(AgeBands { reference, widths, top, bottom }))
             }
             TransformToml::AgeBand { .. } => return type_problem(self, "age-band"),
-            TransformToml::Month if needs(&[ValueType::Date]) => {
-                Transform::Generalize(Generalizer::Month)
-            }
+            TransformToml::Month if needs(&[ValueType::Date]) => Transform::Generalize(Generalizer::Month),
             TransformToml::Month => return type_problem(self, "month"),
             TransformToml::Address { levels } if needs(&[ValueType::Text]) => {
                 if levels.is_empty() {
@@ -609,32 +514,18 @@ impl Validator {
                 Transform::Generalize(Generalizer::Prefix(chars.clone()))
             }
             TransformToml::Prefix { .. } => return type_problem(self, "prefix"),
-            TransformToml::RareCode {
-                min_persons,
-                category_chars,
-            } if needs(&[ValueType::Text]) => {
+            TransformToml::RareCode { min_persons, category_chars } if needs(&[ValueType::Text]) => {
                 let min_persons = min_persons.or(ctx.privacy.map(|p| p.k)).unwrap_or(5);
-                Transform::RareCode(RareCodes {
-                    min_persons,
-                    category_chars: category_chars.unwrap_or(3),
-                })
+                Transform::RareCode(RareCodes { min_persons, category_chars: category_chars.unwrap_or(3) })
             }
             TransformToml::RareCode { .. } => return type_problem(self, "rare-code"),
-            TransformToml::TopBottom { lower, upper }
-                if needs(&[ValueType::Integer, ValueType::Decimal]) =>
-            {
+            TransformToml::TopBottom { lower, upper } if needs(&[ValueType::Integer, ValueType::Decimal]) => {
                 let ok = |q: &Option<f64>| q.is_none_or(|q| (0.0..=1.0).contains(&q));
                 if !ok(lower) || !ok(upper) || lower.zip(*upper).is_some_and(|(l, u)| l >= u) {
-                    self.problem(
-                        at,
-                        "top-bottom quantiles must lie in 0–1 with lower < upper",
-                    );
+                    self.problem(at, "top-bottom quantiles must lie in 0–1 with lower < upper");
                     return None;
                 }
-                Transform::TopBottom(TopBottom {
-                    lower: *lower,
-                    upper: *upper,
-                })
+                Transform::TopBottom(TopBottom { lower: *lower, upper: *upper })
             }
             TransformToml::TopBottom { .. } => return type_problem(self, "top-bottom"),
         };
@@ -646,26 +537,35 @@ impl Validator {
         let columns = self.columns(&at, &o.schema, &o.column)?;
         for (j, c) in columns.iter().enumerate() {
             if c.link.is_none() && c.name != "request_date" {
-                self.problem(
-                    format!("{at}.column[{j}]"),
-                    "opt-out columns need `link` (or be `request_date`)",
-                );
+                self.problem(format!("{at}.column[{j}]"), "opt-out columns need `link` (or be `request_date`)");
             }
         }
-        let source = self.source(
-            &at,
-            &format!("opt-out[{i}]"),
-            &o.path,
-            o.format,
-            o.encoding,
-            &o.delimiter,
-            &columns,
-        );
+        let file = FileSpec::of(&o.path, o.format, o.encoding, &o.delimiter);
+        let source = self.source(&at, &format!("opt-out[{i}]"), file, &columns);
         let link = self.link_columns(&at, &columns);
         if link.0.is_empty() {
             self.problem(&at, "an opt-out list needs at least one column with `link`");
         }
         Some(OptOutPlan { source, link })
+    }
+}
+
+/// The file fields that inputs and opt-out lists share.
+struct FileSpec<'a> {
+    path: &'a Path,
+    format: Option<Format>,
+    encoding: Option<TextEncoding>,
+    delimiter: &'a Option<String>,
+}
+
+impl<'a> FileSpec<'a> {
+    fn of(
+        path: &'a Path,
+        format: Option<Format>,
+        encoding: Option<TextEncoding>,
+        delimiter: &'a Option<String>,
+    ) -> Self {
+        FileSpec { path, format, encoding, delimiter }
     }
 }
 

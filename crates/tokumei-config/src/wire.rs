@@ -158,12 +158,7 @@ pub struct PrivacyToml {
 
 /// `[transform.<column>]`: one column's treatment, by `kind`.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(
-    deny_unknown_fields,
-    rename_all = "kebab-case",
-    rename_all_fields = "kebab-case",
-    tag = "kind"
-)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case", rename_all_fields = "kebab-case", tag = "kind")]
 pub enum TransformToml {
     /// Keep as is.
     Keep,

@@ -45,10 +45,7 @@ impl Dataset {
 
 impl std::fmt::Debug for Dataset {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Dataset")
-            .field("name", &self.name)
-            .field("columns", &self.columns)
-            .finish()
+        f.debug_struct("Dataset").field("name", &self.name).field("columns", &self.columns).finish()
     }
 }
 

@@ -15,18 +15,8 @@ pub struct Prefecture {
     pub population_thousands: u32,
 }
 
-const fn p(
-    code: u8,
-    name: &'static str,
-    region: &'static str,
-    population_thousands: u32,
-) -> Prefecture {
-    Prefecture {
-        code,
-        name,
-        region,
-        population_thousands,
-    }
+const fn p(code: u8, name: &'static str, region: &'static str, population_thousands: u32) -> Prefecture {
+    Prefecture { code, name, region, population_thousands }
 }
 
 /// All 47 prefectures in JIS order.
@@ -84,10 +74,7 @@ pub const PREFECTURES: [Prefecture; 47] = [
 /// the address after it.
 pub fn split_prefecture(address: &str) -> Option<(&'static Prefecture, String)> {
     let text: String = address.nfkc().filter(|c| !c.is_whitespace()).collect();
-    PREFECTURES
-        .iter()
-        .find(|pref| text.starts_with(pref.name))
-        .map(|pref| (pref, text[pref.name.len()..].to_string()))
+    PREFECTURES.iter().find(|pref| text.starts_with(pref.name)).map(|pref| (pref, text[pref.name.len()..].to_string()))
 }
 
 /// The prefecture with JIS code `code`.

@@ -36,9 +36,7 @@ impl CellProblem {
     /// What was expected, for messages.
     pub fn expected(self) -> &'static str {
         match self {
-            CellProblem::UnreadableDate => {
-                "a date (YYYY-MM-DD, YYYYMMDD, 昭和45年3月2日, S45.03.02 or GYYMMDD)"
-            }
+            CellProblem::UnreadableDate => "a date (YYYY-MM-DD, YYYYMMDD, 昭和45年3月2日, S45.03.02 or GYYMMDD)",
             CellProblem::NoSuchDate => "a calendar day that exists",
             CellProblem::DateOutsideEra => "an era date within its era",
             CellProblem::NotAnInteger => "a whole number",
@@ -55,18 +53,14 @@ pub(crate) fn type_cell(raw: &str, value_type: ValueType) -> Result<Cell, CellPr
     }
     match value_type {
         ValueType::Text => Ok(Cell::Text(trimmed.to_string())),
-        ValueType::Date => parse_date(trimmed)
-            .map(|d| Cell::Date(d.to_epoch_days()))
-            .map_err(|e| match e {
-                DateError::Unrecognized => CellProblem::UnreadableDate,
-                DateError::NoSuchDay => CellProblem::NoSuchDate,
-                DateError::OutsideEra => CellProblem::DateOutsideEra,
-            }),
+        ValueType::Date => parse_date(trimmed).map(|d| Cell::Date(d.to_epoch_days())).map_err(|e| match e {
+            DateError::Unrecognized => CellProblem::UnreadableDate,
+            DateError::NoSuchDay => CellProblem::NoSuchDate,
+            DateError::OutsideEra => CellProblem::DateOutsideEra,
+        }),
         ValueType::Integer => {
             let text: String = trimmed.nfkc().collect();
-            text.parse::<i64>()
-                .map(Cell::Int)
-                .map_err(|_| CellProblem::NotAnInteger)
+            text.parse::<i64>().map(Cell::Int).map_err(|_| CellProblem::NotAnInteger)
         }
         ValueType::Decimal => {
             let text: String = trimmed.nfkc().collect();
@@ -75,9 +69,9 @@ pub(crate) fn type_cell(raw: &str, value_type: ValueType) -> Result<Cell, CellPr
                 _ => Err(CellProblem::NotANumber),
             }
         }
-        ValueType::Sex => Sex::parse(trimmed)
-            .map(|s| Cell::Int(i64::from(s.code())))
-            .ok_or(CellProblem::UnknownSexCode),
+        ValueType::Sex => {
+            Sex::parse(trimmed).map(|s| Cell::Int(i64::from(s.code()))).ok_or(CellProblem::UnknownSexCode)
+        }
     }
 }
 
@@ -89,26 +83,11 @@ mod tests {
     fn cells() {
         assert_eq!(type_cell("  ", ValueType::Date), Ok(Cell::Null));
         assert_eq!(type_cell("１２３", ValueType::Integer), Ok(Cell::Int(123)));
-        assert_eq!(
-            type_cell("１２．５", ValueType::Decimal),
-            Ok(Cell::Float(12.5))
-        );
-        assert_eq!(
-            type_cell("NaN", ValueType::Decimal),
-            Err(CellProblem::NotANumber)
-        );
-        assert_eq!(
-            type_cell("12a", ValueType::Integer),
-            Err(CellProblem::NotAnInteger)
-        );
+        assert_eq!(type_cell("１２．５", ValueType::Decimal), Ok(Cell::Float(12.5)));
+        assert_eq!(type_cell("NaN", ValueType::Decimal), Err(CellProblem::NotANumber));
+        assert_eq!(type_cell("12a", ValueType::Integer), Err(CellProblem::NotAnInteger));
         assert_eq!(type_cell("女", ValueType::Sex), Ok(Cell::Int(2)));
-        assert_eq!(
-            type_cell("昭和65年1月1日", ValueType::Date),
-            Err(CellProblem::DateOutsideEra)
-        );
-        assert_eq!(
-            type_cell("2023-02-30", ValueType::Date),
-            Err(CellProblem::NoSuchDate)
-        );
+        assert_eq!(type_cell("昭和65年1月1日", ValueType::Date), Err(CellProblem::DateOutsideEra));
+        assert_eq!(type_cell("2023-02-30", ValueType::Date), Err(CellProblem::NoSuchDate));
     }
 }

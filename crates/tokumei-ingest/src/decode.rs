@@ -19,11 +19,7 @@ pub struct Malformed {
 
 impl std::fmt::Display for Malformed {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "bytes on line {} are not valid in the declared encoding",
-            self.line
-        )
+        write!(f, "bytes on line {} are not valid in the declared encoding", self.line)
     }
 }
 
@@ -46,11 +42,7 @@ impl LineIndex {
     /// asked in increasing order. After a CRLF the csv crate places the next record at the `\n`,
     /// so a newline *at* the offset still ends the previous line.
     pub fn line_of(&mut self, offset: u64) -> u64 {
-        while self
-            .pending
-            .front()
-            .is_some_and(|&newline| newline <= offset)
-        {
+        while self.pending.front().is_some_and(|&newline| newline <= offset) {
             self.pending.pop_front();
             self.passed += 1;
         }
@@ -59,13 +51,7 @@ impl LineIndex {
 
     fn record(&mut self, output: &[u8]) {
         let base = self.emitted;
-        self.pending.extend(
-            output
-                .iter()
-                .enumerate()
-                .filter(|(_, b)| **b == b'\n')
-                .map(|(i, _)| base + i as u64),
-        );
+        self.pending.extend(output.iter().enumerate().filter(|(_, b)| **b == b'\n').map(|(i, _)| base + i as u64));
         self.emitted += output.len() as u64;
     }
 }
@@ -116,13 +102,8 @@ impl<R: Read> StrictDecoder<R> {
                 self.eof = self.end == 0;
             }
             let last = self.eof;
-            self.output.resize(
-                self.decoder
-                    .max_utf8_buffer_length(self.end - self.start)
-                    .unwrap_or(1 << 20)
-                    .max(16),
-                0,
-            );
+            self.output
+                .resize(self.decoder.max_utf8_buffer_length(self.end - self.start).unwrap_or(1 << 20).max(16), 0);
             let (result, read, written) = self.decoder.decode_to_utf8_without_replacement(
                 &self.input[self.start..self.end],
                 &mut self.output,
@@ -135,10 +116,7 @@ impl<R: Read> StrictDecoder<R> {
             match result {
                 DecoderResult::Malformed(_, _) => {
                     let line = self.lines;
-                    return Err(io::Error::new(
-                        io::ErrorKind::InvalidData,
-                        Malformed { line },
-                    ));
+                    return Err(io::Error::new(io::ErrorKind::InvalidData, Malformed { line }));
                 }
                 DecoderResult::InputEmpty | DecoderResult::OutputFull => {}
             }
@@ -181,14 +159,8 @@ mod tests {
     #[test]
     fn cp932_and_bom() {
         let (sjis, _, _) = encoding_rs::SHIFT_JIS.encode("氏名,髙橋\r\nｶﾅ,①\r\n");
-        assert_eq!(
-            decode(&sjis, encoding_rs::SHIFT_JIS).unwrap(),
-            "氏名,髙橋\r\nｶﾅ,①\r\n"
-        );
-        assert_eq!(
-            decode("\u{feff}a,b\n".as_bytes(), encoding_rs::UTF_8).unwrap(),
-            "a,b\n"
-        );
+        assert_eq!(decode(&sjis, encoding_rs::SHIFT_JIS).unwrap(), "氏名,髙橋\r\nｶﾅ,①\r\n");
+        assert_eq!(decode("\u{feff}a,b\n".as_bytes(), encoding_rs::UTF_8).unwrap(), "a,b\n");
     }
 
     #[test]
@@ -197,14 +169,8 @@ mod tests {
             let decoder = StrictDecoder::new(text.as_bytes(), encoding_rs::UTF_8);
             let index = decoder.line_index();
             let mut reader = csv::ReaderBuilder::new().from_reader(decoder);
-            let lines: Vec<u64> = reader
-                .records()
-                .map(|r| {
-                    index
-                        .borrow_mut()
-                        .line_of(r.unwrap().position().unwrap().byte())
-                })
-                .collect();
+            let lines: Vec<u64> =
+                reader.records().map(|r| index.borrow_mut().line_of(r.unwrap().position().unwrap().byte())).collect();
             assert_eq!(lines, vec![2, 3], "{text:?}");
         }
     }

@@ -190,11 +190,7 @@ where
 {
     fn new_batch(source: &Source) -> Batch {
         Batch {
-            columns: source
-                .columns
-                .iter()
-                .map(|c| ColumnBuffer::new(c.value_type, source.batch_rows))
-                .collect(),
+            columns: source.columns.iter().map(|c| ColumnBuffer::new(c.value_type, source.batch_rows)).collect(),
             lines: Vec::with_capacity(source.batch_rows),
             rows: Vec::with_capacity(source.batch_rows),
         }
@@ -210,11 +206,7 @@ where
                 Err(problem) => {
                     self.stats.rows_quarantined += 1;
                     if self.stats.quarantine.len() < QUARANTINE_LISTED {
-                        self.stats.quarantine.push(Quarantined {
-                            line,
-                            column: spec.name.clone(),
-                            problem,
-                        });
+                        self.stats.quarantine.push(Quarantined { line, column: spec.name.clone(), problem });
                     }
                     return Ok(());
                 }
@@ -278,37 +270,24 @@ fn path_of(source: &Source) -> String {
 }
 
 /// Positions of the configured headers; unknown headers are recorded, missing ones rejected.
-fn header_positions(
-    source: &Source,
-    headers: &[String],
-    stats: &mut IngestStats,
-) -> Result<Vec<usize>> {
+fn header_positions(source: &Source, headers: &[String], stats: &mut IngestStats) -> Result<Vec<usize>> {
     let mut seen = std::collections::HashSet::new();
     for header in headers {
         if !seen.insert(header.as_str()) {
-            return Err(Error::DuplicateHeader {
-                path: path_of(source),
-                header: header.clone(),
-            });
+            return Err(Error::DuplicateHeader { path: path_of(source), header: header.clone() });
         }
     }
-    stats.unmapped_headers = headers
-        .iter()
-        .filter(|h| !source.columns.iter().any(|c| &c.header == *h))
-        .cloned()
-        .collect();
+    stats.unmapped_headers =
+        headers.iter().filter(|h| !source.columns.iter().any(|c| &c.header == *h)).cloned().collect();
     source
         .columns
         .iter()
         .map(|spec| {
-            headers
-                .iter()
-                .position(|h| h == &spec.header)
-                .ok_or_else(|| Error::MissingHeader {
-                    path: path_of(source),
-                    column: spec.name.clone(),
-                    header: spec.header.clone(),
-                })
+            headers.iter().position(|h| h == &spec.header).ok_or_else(|| Error::MissingHeader {
+                path: path_of(source),
+                column: spec.name.clone(),
+                header: spec.header.clone(),
+            })
         })
         .collect()
 }
@@ -319,67 +298,28 @@ where
 {
     let source = reading.source;
     let path = path_of(source);
-    let file = File::open(&source.path).map_err(|e| Error::Io {
-        path: path.clone(),
-        source: e,
-    })?;
-    let decoder = StrictDecoder::new(
-        BufReader::with_capacity(1 << 20, file),
-        source.encoding.encoding(),
-    );
+    let file = File::open(&source.path).map_err(|e| Error::Io { path: path.clone(), source: e })?;
+    let decoder = StrictDecoder::new(BufReader::with_capacity(1 << 20, file), source.encoding.encoding());
     let line_index = decoder.line_index();
-    let mut csv = csv::ReaderBuilder::new()
-        .delimiter(source.delimiter)
-        .has_headers(true)
-        .flexible(false)
-        .from_reader(decoder);
+    let mut csv =
+        csv::ReaderBuilder::new().delimiter(source.delimiter).has_headers(true).flexible(false).from_reader(decoder);
     let encoding_name = source.encoding.encoding().name();
-    let line_of = |position: Option<&csv::Position>| {
-        position.map_or(0, |p| line_index.borrow_mut().line_of(p.byte()))
-    };
+    let line_of = |position: Option<&csv::Position>| position.map_or(0, |p| line_index.borrow_mut().line_of(p.byte()));
     let csv_error = |e: csv::Error| -> Error {
         let line = line_of(e.position());
         match e.into_kind() {
-            csv::ErrorKind::Io(io) => match io
-                .get_ref()
-                .and_then(|inner| inner.downcast_ref::<Malformed>())
-            {
-                Some(m) => Error::Encoding {
-                    path: path.clone(),
-                    line: m.line,
-                    encoding: encoding_name,
-                },
-                None => Error::Io {
-                    path: path.clone(),
-                    source: io,
-                },
+            csv::ErrorKind::Io(io) => match io.get_ref().and_then(|inner| inner.downcast_ref::<Malformed>()) {
+                Some(m) => Error::Encoding { path: path.clone(), line: m.line, encoding: encoding_name },
+                None => Error::Io { path: path.clone(), source: io },
             },
-            csv::ErrorKind::UnequalLengths {
-                expected_len, len, ..
-            } => Error::Ragged {
-                path: path.clone(),
-                line,
-                expected: expected_len,
-                found: len,
-            },
-            csv::ErrorKind::Utf8 { .. } => Error::Encoding {
-                path: path.clone(),
-                line,
-                encoding: encoding_name,
-            },
-            other => Error::Csv {
-                path: path.clone(),
-                line,
-                kind: format!("{:?}", std::mem::discriminant(&other)),
-            },
+            csv::ErrorKind::UnequalLengths { expected_len, len, .. } => {
+                Error::Ragged { path: path.clone(), line, expected: expected_len, found: len }
+            }
+            csv::ErrorKind::Utf8 { .. } => Error::Encoding { path: path.clone(), line, encoding: encoding_name },
+            other => Error::Csv { path: path.clone(), line, kind: format!("{:?}", std::mem::discriminant(&other)) },
         }
     };
-    let headers: Vec<String> = csv
-        .headers()
-        .map_err(&csv_error)?
-        .iter()
-        .map(|h| h.trim().to_string())
-        .collect();
+    let headers: Vec<String> = csv.headers().map_err(&csv_error)?.iter().map(|h| h.trim().to_string()).collect();
     let positions = header_positions(source, &headers, &mut reading.stats)?;
     let mut record = csv::StringRecord::new();
     loop {
@@ -401,20 +341,10 @@ where
 {
     let source = reading.source;
     let path = path_of(source);
-    let parquet_error = |e: PolarsError| Error::Parquet {
-        path: path.clone(),
-        message: e.to_string(),
-    };
-    let file = File::open(&source.path).map_err(|e| Error::Io {
-        path: path.clone(),
-        source: e,
-    })?;
+    let parquet_error = |e: PolarsError| Error::Parquet { path: path.clone(), message: e.to_string() };
+    let file = File::open(&source.path).map_err(|e| Error::Io { path: path.clone(), source: e })?;
     let frame = ParquetReader::new(file).finish().map_err(parquet_error)?;
-    let headers: Vec<String> = frame
-        .get_column_names()
-        .iter()
-        .map(|h| h.to_string())
-        .collect();
+    let headers: Vec<String> = frame.get_column_names().iter().map(|h| h.to_string()).collect();
     let positions = header_positions(source, &headers, &mut reading.stats)?;
     let mut texts = Vec::with_capacity(positions.len());
     for (&i, spec) in positions.iter().zip(&source.columns) {
@@ -422,10 +352,7 @@ where
         // Dates are written as ISO text, numbers as decimal text, so they type like CSV cells.
         let text = column.cast(&DataType::String).map_err(|_| Error::Parquet {
             path: path.clone(),
-            message: format!(
-                "column `{}` (header `{}`) cannot be read as text",
-                spec.name, spec.header
-            ),
+            message: format!("column `{}` (header `{}`) cannot be read as text", spec.name, spec.header),
         })?;
         texts.push(text.str().map_err(parquet_error)?.clone());
     }

@@ -34,10 +34,7 @@ impl MasterKey {
     /// Reads a key file: `#` comment lines, then one line of 64 hex characters.
     pub fn from_file(path: &Path) -> Result<MasterKey, KeyError> {
         let shown = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| KeyError::Read {
-            path: shown.clone(),
-            source,
-        })?;
+        let text = std::fs::read_to_string(path).map_err(|source| KeyError::Read { path: shown.clone(), source })?;
         Self::parse(&text).ok_or(KeyError::Malformed(shown))
     }
 
@@ -59,15 +56,11 @@ impl MasterKey {
     /// Reads the key from environment variable `name` (64 hex characters).
     pub fn from_env(name: &str) -> Result<MasterKey, KeyError> {
         let text = std::env::var(name).map_err(|_| KeyError::MissingEnv(name.to_string()))?;
-        Self::parse(&text)
-            .ok_or_else(|| KeyError::Malformed(format!("environment variable {name}")))
+        Self::parse(&text).ok_or_else(|| KeyError::Malformed(format!("environment variable {name}")))
     }
 
     fn parse(text: &str) -> Option<MasterKey> {
-        let mut lines = text
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty() && !l.starts_with('#'));
+        let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#'));
         let line = lines.next()?;
         if lines.next().is_some() || line.len() != 64 {
             return None;
@@ -113,10 +106,7 @@ mod tests {
         assert_eq!(MasterKey::from_file(&path).unwrap().expose(), &[1; 32]);
         std::fs::write(&path, "# nothing\nabcd\n").unwrap();
         let err = MasterKey::from_file(&path).err().unwrap().to_string();
-        assert!(
-            !err.contains("abcd"),
-            "error must not echo key material: {err}"
-        );
+        assert!(!err.contains("abcd"), "error must not echo key material: {err}");
     }
 
     #[test]

@@ -35,12 +35,7 @@ pub enum KeyKind {
 
 impl KeyKind {
     /// All kinds, K1 first.
-    pub const ALL: [KeyKind; 4] = [
-        KeyKind::Insurance,
-        KeyKind::Name,
-        KeyKind::Local,
-        KeyKind::MyNumber,
-    ];
+    pub const ALL: [KeyKind; 4] = [KeyKind::Insurance, KeyKind::Name, KeyKind::Local, KeyKind::MyNumber];
 }
 
 /// One row's keys, `None` where its fields are missing or invalid.
@@ -59,9 +54,7 @@ impl KeyHasher {
     /// Keys for `purpose` (e.g. `"link"`, `"submission-token"`), derived from the master key.
     pub fn new(master: &MasterKey, purpose: &str) -> KeyHasher {
         let kind_key = |kind: KeyKind| master.derive(&format!("{purpose} {kind:?}"));
-        KeyHasher {
-            keys: KeyKind::ALL.map(kind_key),
-        }
+        KeyHasher { keys: KeyKind::ALL.map(kind_key) }
     }
 
     fn hash(&self, kind: KeyKind, parts: &[&str]) -> u128 {
@@ -70,9 +63,7 @@ impl KeyHasher {
             hasher.update(part.as_bytes());
             hasher.update(&[0x1f]);
         }
-        let bytes: [u8; 16] = hasher.finalize().as_bytes()[..16]
-            .try_into()
-            .expect("16 bytes");
+        let bytes: [u8; 16] = hasher.finalize().as_bytes()[..16].try_into().expect("16 bytes");
         u128::from_le_bytes(bytes)
     }
 
@@ -101,18 +92,13 @@ impl KeyHasher {
         let sex: Option<Int32Chunked> = columns
             .0
             .get(&LinkField::Sex)
-            .map(|name| {
-                Ok::<_, PolarsError>(frame.column(name)?.cast(&DataType::Int32)?.i32()?.clone())
-            })
+            .map(|name| Ok::<_, PolarsError>(frame.column(name)?.cast(&DataType::Int32)?.i32()?.clone()))
             .transpose()?;
 
         Ok((0..frame.height())
             .into_par_iter()
             .map(|i| {
-                let person = birth
-                    .as_ref()
-                    .and_then(|b| b.get(i))
-                    .zip(sex.as_ref().and_then(|s| s.get(i)));
+                let person = birth.as_ref().and_then(|b| b.get(i)).zip(sex.as_ref().and_then(|s| s.get(i)));
                 let person = person.map(|(b, s)| (b.to_string(), s.to_string()));
                 let k1 = person.as_ref().and_then(|(b, s)| {
                     let insurer = insurer_key(get(&insurer, i)?)?;
@@ -143,21 +129,14 @@ fn patient_key(raw: &str) -> String {
     let key = code_key(raw);
     if !key.is_empty() && key.bytes().all(|b| b.is_ascii_digit()) {
         let trimmed = key.trim_start_matches('0');
-        return if trimmed.is_empty() {
-            "0".into()
-        } else {
-            trimmed.into()
-        };
+        return if trimmed.is_empty() { "0".into() } else { trimmed.into() };
     }
     key
 }
 
 /// Cell `i` of an optional text column, unless missing or blank.
 fn get(column: &Option<StringChunked>, i: usize) -> Option<&str> {
-    column
-        .as_ref()
-        .and_then(|c| c.get(i))
-        .filter(|s| !s.trim().is_empty())
+    column.as_ref().and_then(|c| c.get(i)).filter(|s| !s.trim().is_empty())
 }
 
 /// 32 lowercase hex characters of a key, for submission tokens.
@@ -218,9 +197,7 @@ mod tests {
         assert_ne!(keys[0][1], keys[2][1]);
         assert_ne!(keys[0][0], keys[2][0]);
         assert_eq!(keys[0][2], None);
-        let other = KeyHasher::new(&MasterKey::from_bytes([4; 32]), "link")
-            .row_keys(&df, &columns())
-            .unwrap();
+        let other = KeyHasher::new(&MasterKey::from_bytes([4; 32]), "link").row_keys(&df, &columns()).unwrap();
         assert_ne!(keys[0][1], other[0][1]);
     }
 }

@@ -30,10 +30,7 @@ pub struct OptOutMatch {
 
 /// Matches `entries` (keys and source line numbers) against `persons`.
 pub fn match_opt_outs(entries: &[(u64, RowKeys)], persons: &Persons) -> OptOutMatch {
-    let mut result = OptOutMatch {
-        entries: entries.len() as u64,
-        ..OptOutMatch::default()
-    };
+    let mut result = OptOutMatch { entries: entries.len() as u64, ..OptOutMatch::default() };
     for (line, keys) in entries {
         if keys.iter().all(Option::is_none) {
             result.unusable_lines.push(*line);
@@ -63,17 +60,10 @@ mod tests {
     #[test]
     fn entries_match_by_any_key() {
         let mut linker = Linker::new(1);
-        linker.add_rows(
-            0,
-            &[[Some(1), Some(2), None, None], [None, Some(3), None, None]],
-            |r| 100 + r as u128,
-        );
+        linker.add_rows(0, &[[Some(1), Some(2), None, None], [None, Some(3), None, None]], |r| 100 + r as u128);
         let persons = linker.finish();
-        let entries = vec![
-            (2, [None, Some(2), None, None]),
-            (3, [Some(99), None, None, None]),
-            (4, [None, None, None, None]),
-        ];
+        let entries =
+            vec![(2, [None, Some(2), None, None]), (3, [Some(99), None, None, None]), (4, [None, None, None, None])];
         let m = match_opt_outs(&entries, &persons);
         assert_eq!(m.matched, 1);
         assert_eq!(m.unmatched_lines, vec![3]);

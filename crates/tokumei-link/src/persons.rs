@@ -48,10 +48,7 @@ pub type BTreeMapCounts = std::collections::BTreeMap<KeyKind, u64>;
 impl Linker {
     /// A linker for `sources` sources.
     pub fn new(sources: usize) -> Linker {
-        Linker {
-            rows: vec![Vec::new(); sources],
-            ..Linker::default()
-        }
+        Linker { rows: vec![Vec::new(); sources], ..Linker::default() }
     }
 
     fn node(&mut self, key: u128) -> u32 {
@@ -78,23 +75,15 @@ impl Linker {
         let (ra, rb) = (self.find(a), self.find(b));
         if ra != rb {
             // Keep the smaller key as root so the representative needs no second pass.
-            let (root, child) = if self.node_key[ra as usize] <= self.node_key[rb as usize] {
-                (ra, rb)
-            } else {
-                (rb, ra)
-            };
+            let (root, child) =
+                if self.node_key[ra as usize] <= self.node_key[rb as usize] { (ra, rb) } else { (rb, ra) };
             self.parent[child as usize] = root;
         }
     }
 
     /// Adds the next rows of `source` (in order). `keyless_id` gives a row with no key a stable
     /// identity of its own (e.g. a keyed hash of source name and row number).
-    pub fn add_rows(
-        &mut self,
-        source: usize,
-        keys: &[RowKeys],
-        keyless_id: impl Fn(usize) -> u128,
-    ) {
+    pub fn add_rows(&mut self, source: usize, keys: &[RowKeys], keyless_id: impl Fn(usize) -> u128) {
         for row_keys in keys {
             let row = self.rows[source].len();
             let mut first = None;
@@ -119,33 +108,16 @@ impl Linker {
     /// Resolves persons. Person indices are ordered by representative, so they do not depend on
     /// the order sources were read in.
     pub fn finish(mut self) -> Persons {
-        let roots: Vec<u32> = (0..self.parent.len() as u32)
-            .map(|n| self.find(n))
-            .collect();
-        let mut root_keys: Vec<u128> = roots
-            .iter()
-            .enumerate()
-            .filter(|(n, r)| *n as u32 == **r)
-            .map(|(n, _)| self.node_key[n])
-            .collect();
+        let roots: Vec<u32> = (0..self.parent.len() as u32).map(|n| self.find(n)).collect();
+        let mut root_keys: Vec<u128> =
+            roots.iter().enumerate().filter(|(n, r)| *n as u32 == **r).map(|(n, _)| self.node_key[n]).collect();
         root_keys.sort_unstable();
-        let person_of_root_key: HashMap<u128, u32> = root_keys
-            .iter()
-            .enumerate()
-            .map(|(i, k)| (*k, i as u32))
-            .collect();
-        let person_of_node =
-            |node: u32| person_of_root_key[&self.node_key[roots[node as usize] as usize]];
-        let row_person: Vec<Vec<u32>> = self
-            .rows
-            .iter()
-            .map(|rows| rows.iter().map(|&n| person_of_node(n)).collect())
-            .collect();
-        let person_of_key = self
-            .node_of_key
-            .iter()
-            .map(|(k, &n)| (*k, person_of_node(n)))
-            .collect();
+        let person_of_root_key: HashMap<u128, u32> =
+            root_keys.iter().enumerate().map(|(i, k)| (*k, i as u32)).collect();
+        let person_of_node = |node: u32| person_of_root_key[&self.node_key[roots[node as usize] as usize]];
+        let row_person: Vec<Vec<u32>> =
+            self.rows.iter().map(|rows| rows.iter().map(|&n| person_of_node(n)).collect()).collect();
+        let person_of_key = self.node_of_key.iter().map(|(k, &n)| (*k, person_of_node(n))).collect();
 
         let mut sources_of_person = vec![0u64; root_keys.len()];
         for (source, rows) in row_person.iter().enumerate() {
@@ -157,17 +129,9 @@ impl Linker {
             persons: root_keys.len() as u64,
             rows_with_key: KeyKind::ALL.into_iter().zip(self.key_rows).collect(),
             keyless_rows: self.keyless_rows,
-            persons_in_several_sources: sources_of_person
-                .iter()
-                .filter(|s| s.count_ones() > 1)
-                .count() as u64,
+            persons_in_several_sources: sources_of_person.iter().filter(|s| s.count_ones() > 1).count() as u64,
         };
-        Persons {
-            row_person,
-            representative: root_keys,
-            person_of_key,
-            stats,
-        }
+        Persons { row_person, representative: root_keys, person_of_key, stats }
     }
 }
 
@@ -175,11 +139,7 @@ impl Persons {
     /// The person holding any of `keys`, if one does. When keys point at different persons the
     /// first (K1 before K2 …) wins; the caller may treat all of them as matched.
     pub fn persons_of(&self, keys: &RowKeys) -> Vec<u32> {
-        let mut found: Vec<u32> = keys
-            .iter()
-            .flatten()
-            .filter_map(|k| self.person_of_key.get(k).copied())
-            .collect();
+        let mut found: Vec<u32> = keys.iter().flatten().filter_map(|k| self.person_of_key.get(k).copied()).collect();
         found.dedup();
         found
     }
@@ -204,34 +164,17 @@ mod tests {
     fn shared_keys_join_rows_across_sources() {
         let mut linker = Linker::new(2);
         // Source 0: row 0 has K1=10,K2=20; row 1 has K2=30.
-        linker.add_rows(
-            0,
-            &[
-                [Some(10), Some(20), None, None],
-                [None, Some(30), None, None],
-            ],
-            |r| 1000 + r as u128,
-        );
+        linker.add_rows(0, &[[Some(10), Some(20), None, None], [None, Some(30), None, None]], |r| 1000 + r as u128);
         // Source 1: row 0 has K2=20 (joins row 0 of source 0) and K3=40; row 1 has no key.
-        linker.add_rows(
-            1,
-            &[[None, Some(20), Some(40), None], [None, None, None, None]],
-            |r| 2000 + r as u128,
-        );
+        linker.add_rows(1, &[[None, Some(20), Some(40), None], [None, None, None, None]], |r| 2000 + r as u128);
         let persons = linker.finish();
         assert_eq!(persons.len(), 3);
         assert_eq!(persons.row_person[0][0], persons.row_person[1][0]);
         assert_ne!(persons.row_person[0][0], persons.row_person[0][1]);
         assert_eq!(persons.stats.keyless_rows, 1);
         assert_eq!(persons.stats.persons_in_several_sources, 1);
-        assert_eq!(
-            persons.persons_of(&[None, None, Some(40), None]),
-            vec![persons.row_person[0][0]]
-        );
-        assert_eq!(
-            persons.representative[persons.row_person[0][0] as usize],
-            10
-        );
+        assert_eq!(persons.persons_of(&[None, None, Some(40), None]), vec![persons.row_person[0][0]]);
+        assert_eq!(persons.representative[persons.row_person[0][0] as usize], 10);
     }
 
     proptest! {

@@ -30,11 +30,7 @@ impl QuasiIdentifier {
     }
 
     fn code(&self, level: usize, base: u32) -> u32 {
-        if base == NULL_CODE {
-            NULL_CODE
-        } else {
-            self.lookup[level][base as usize]
-        }
+        if base == NULL_CODE { NULL_CODE } else { self.lookup[level][base as usize] }
     }
 }
 
@@ -52,11 +48,7 @@ pub struct PersonTuples {
 impl PersonTuples {
     /// Empty, for `persons` persons with tuples of `width` codes.
     pub fn new(persons: usize, width: usize) -> PersonTuples {
-        PersonTuples {
-            width,
-            persons: vec![Vec::new(); persons],
-            records: vec![0; persons],
-        }
+        PersonTuples { width, persons: vec![Vec::new(); persons], records: vec![0; persons] }
     }
 
     /// Adds one distinct tuple of `person`.
@@ -74,13 +66,7 @@ impl PersonTuples {
                 let mut tuples: Vec<&[u32]> = Vec::new();
                 let generalized: Vec<u32> = flat
                     .chunks(self.width.max(1))
-                    .flat_map(|tuple| {
-                        tuple
-                            .iter()
-                            .zip(qis)
-                            .zip(levels)
-                            .map(|((&b, qi), &l)| qi.code(l, b))
-                    })
+                    .flat_map(|tuple| tuple.iter().zip(qis).zip(levels).map(|((&b, qi), &l)| qi.code(l, b)))
                     .collect();
                 tuples.extend(generalized.chunks(self.width.max(1)));
                 tuples.sort_unstable();

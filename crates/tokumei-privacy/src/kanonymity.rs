@@ -72,24 +72,16 @@ impl KAnonymity {
     /// Checks the parameters.
     pub fn new(k: u32, max_suppression: f64) -> Result<KAnonymity, Error> {
         if k < 2 {
-            return Err(Error::InvalidModel(format!(
-                "k must be at least 2 (got {k})"
-            )));
+            return Err(Error::InvalidModel(format!("k must be at least 2 (got {k})")));
         }
         if !(0.0..=1.0).contains(&max_suppression) {
-            return Err(Error::InvalidModel(
-                "max-suppression must be between 0 and 1".into(),
-            ));
+            return Err(Error::InvalidModel("max-suppression must be between 0 and 1".into()));
         }
         Ok(KAnonymity { k, max_suppression })
     }
 
     /// Searches the ladders of `qis` for levels that reach k within the suppression limit.
-    pub fn search(
-        &self,
-        qis: &[QuasiIdentifier],
-        tuples: &PersonTuples,
-    ) -> Result<Solution, Error> {
+    pub fn search(&self, qis: &[QuasiIdentifier], tuples: &PersonTuples) -> Result<Solution, Error> {
         for qi in qis {
             if qi.lookup.is_empty() {
                 return Err(Error::BadDictionary(qi.name.clone()));
@@ -115,16 +107,10 @@ impl KAnonymity {
                 let eval = self.evaluate(qis, tuples, &candidate);
                 let loss_step = 1.0 / (qis[i].levels() - 1) as f64;
                 let meets = eval.0 <= allowed;
-                let score = if meets {
-                    -loss_step
-                } else {
-                    (current.0 - eval.0.min(current.0)) as f64 / loss_step
-                };
+                let score = if meets { -loss_step } else { (current.0 - eval.0.min(current.0)) as f64 / loss_step };
                 let better = match &best {
                     None => true,
-                    Some((best_meets, best_score, _, _)) => {
-                        (meets, score) > (*best_meets, *best_score)
-                    }
+                    Some((best_meets, best_score, _, _)) => (meets, score) > (*best_meets, *best_score),
                 };
                 if better {
                     best = Some((meets, score, i, eval));
@@ -141,13 +127,9 @@ impl KAnonymity {
         let (suppressed_count, class_of, sizes) = current;
         let target_met = suppressed_count <= allowed;
         let k = u64::from(self.k);
-        let suppressed_persons: Vec<u32> = (0..persons as u32)
-            .filter(|&p| sizes[class_of[p as usize] as usize] < k)
-            .collect();
-        let suppressed_records = suppressed_persons
-            .iter()
-            .map(|&p| tuples.records[p as usize])
-            .sum();
+        let suppressed_persons: Vec<u32> =
+            (0..persons as u32).filter(|&p| sizes[class_of[p as usize] as usize] < k).collect();
+        let suppressed_records = suppressed_persons.iter().map(|&p| tuples.records[p as usize]).sum();
         let released: Vec<u64> = sizes.iter().copied().filter(|&s| s >= k).collect();
         let mut distribution = BTreeMap::new();
         for &s in &released {
@@ -159,27 +141,13 @@ impl KAnonymity {
             1.0 - qis
                 .iter()
                 .zip(&levels)
-                .map(|(qi, &l)| {
-                    if qi.levels() > 1 {
-                        l as f64 / (qi.levels() - 1) as f64
-                    } else {
-                        0.0
-                    }
-                })
+                .map(|(qi, &l)| if qi.levels() > 1 { l as f64 / (qi.levels() - 1) as f64 } else { 0.0 })
                 .sum::<f64>()
                 / qis.len() as f64
         };
         Ok(Solution {
-            levels: qis
-                .iter()
-                .zip(&levels)
-                .map(|(qi, &l)| (qi.name.clone(), l))
-                .collect(),
-            level_names: qis
-                .iter()
-                .zip(&levels)
-                .map(|(qi, &l)| (qi.name.clone(), qi.level_names[l].clone()))
-                .collect(),
+            levels: qis.iter().zip(&levels).map(|(qi, &l)| (qi.name.clone(), l)).collect(),
+            level_names: qis.iter().zip(&levels).map(|(qi, &l)| (qi.name.clone(), qi.level_names[l].clone())).collect(),
             suppressed_person_count: suppressed_persons.len() as u64,
             suppressed_persons,
             suppressed_records,
@@ -197,12 +165,7 @@ impl KAnonymity {
         })
     }
 
-    fn evaluate(
-        &self,
-        qis: &[QuasiIdentifier],
-        tuples: &PersonTuples,
-        levels: &[usize],
-    ) -> Evaluation {
+    fn evaluate(&self, qis: &[QuasiIdentifier], tuples: &PersonTuples, levels: &[usize]) -> Evaluation {
         let (class_of, sizes) = tuples.classes(qis, levels);
         let k = u64::from(self.k);
         let suppressed = sizes.iter().filter(|&&s| s < k).sum();
@@ -222,21 +185,13 @@ mod tests {
     fn age_qi() -> QuasiIdentifier {
         QuasiIdentifier {
             name: "age".into(),
-            lookup: vec![
-                (0..100).collect(),
-                (0..100).map(|a| a / 10).collect(),
-                vec![0; 100],
-            ],
+            lookup: vec![(0..100).collect(), (0..100).map(|a| a / 10).collect(), vec![0; 100]],
             level_names: vec!["exact".into(), "10-year".into(), "*".into()],
         }
     }
 
     fn sex_qi() -> QuasiIdentifier {
-        QuasiIdentifier {
-            name: "sex".into(),
-            lookup: vec![vec![0, 1]],
-            level_names: vec!["as is".into()],
-        }
+        QuasiIdentifier { name: "sex".into(), lookup: vec![vec![0, 1]], level_names: vec!["as is".into()] }
     }
 
     fn population(ages_sexes: &[(u32, u32)]) -> PersonTuples {
@@ -253,9 +208,7 @@ mod tests {
         // 20 persons aged 30..39 (all distinct), one sex: exact ages fail, 10-year bands pass.
         let people: Vec<(u32, u32)> = (30..50).map(|a| (a, 0)).collect();
         let model = KAnonymity::new(5, 0.0).unwrap();
-        let s = model
-            .search(&[age_qi(), sex_qi()], &population(&people))
-            .unwrap();
+        let s = model.search(&[age_qi(), sex_qi()], &population(&people)).unwrap();
         assert_eq!(s.levels["age"], 1);
         assert!(s.target_met);
         assert_eq!(s.min_class_size, 10);
@@ -268,9 +221,7 @@ mod tests {
         let mut people: Vec<(u32, u32)> = (0..10).map(|_| (40, 0)).collect();
         people.push((95, 1));
         let model = KAnonymity::new(5, 0.1).unwrap();
-        let s = model
-            .search(&[age_qi(), sex_qi()], &population(&people))
-            .unwrap();
+        let s = model.search(&[age_qi(), sex_qi()], &population(&people)).unwrap();
         assert_eq!(s.levels["age"], 0);
         assert_eq!(s.suppressed_persons, vec![10]);
         assert_eq!(s.suppressed_records, 2);

@@ -13,18 +13,12 @@ pub use release::{Error, Release, Result};
 
 /// blake3 of a file's bytes, hex (streamed; files of any size).
 pub fn digest_file(path: &Path) -> Result<String> {
-    let io = |source| Error::Io {
-        path: path.display().to_string(),
-        source,
-    };
+    let io = |source| Error::Io { path: path.display().to_string(), source };
     let mut file = std::fs::File::open(path).map_err(io)?;
     let mut hasher = blake3::Hasher::new();
     let mut buffer = vec![0u8; 1 << 20];
     loop {
-        let n = file.read(&mut buffer).map_err(|source| Error::Io {
-            path: path.display().to_string(),
-            source,
-        })?;
+        let n = file.read(&mut buffer).map_err(|source| Error::Io { path: path.display().to_string(), source })?;
         if n == 0 {
             break;
         }

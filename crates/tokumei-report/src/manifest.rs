@@ -112,23 +112,14 @@ impl RunReport {
             md.push_str(&s);
             md.push('\n');
         };
-        line(
-            &mut md,
-            format!("# tokumei release `{}` ({})\n", self.label, self.profile),
-        );
+        line(&mut md, format!("# tokumei release `{}` ({})\n", self.label, self.profile));
         line(&mut md, format!("- status: **{}**", self.status));
         line(&mut md, format!("- date: {}", self.date));
         line(&mut md, format!("- tokumei {}\n", self.tokumei_version));
         line(&mut md, "## Rows\n".into());
-        line(
-            &mut md,
-            "Every input row is written, quarantined, removed by opt-out, or suppressed.\n".into(),
-        );
+        line(&mut md, "Every input row is written, quarantined, removed by opt-out, or suppressed.\n".into());
         line(&mut md, "| table | read | quarantined | opted out | suppressed | written | persons in | persons written | adds up |".into());
-        line(
-            &mut md,
-            "|---|---:|---:|---:|---:|---:|---:|---:|---|".into(),
-        );
+        line(&mut md, "|---|---:|---:|---:|---:|---:|---:|---:|---|".into());
         for a in &self.accounting {
             line(
                 &mut md,
@@ -149,14 +140,7 @@ impl RunReport {
         if let Some(privacy) = self.stages.get("privacy") {
             line(&mut md, "\n## Privacy model\n".into());
             let get = |k: &str| privacy.get(k).map(|v| v.to_string()).unwrap_or_default();
-            line(
-                &mut md,
-                format!(
-                    "- k target: {}, suppression limit: {}",
-                    get("k"),
-                    get("max_suppression")
-                ),
-            );
+            line(&mut md, format!("- k target: {}, suppression limit: {}", get("k"), get("max_suppression")));
             line(&mut md, format!("- target met: {}", get("target_met")));
             line(
                 &mut md,
@@ -188,24 +172,13 @@ impl RunReport {
             if let Some(levels) = privacy.get("level_names").and_then(|l| l.as_object()) {
                 line(&mut md, "\n| quasi-identifier | level |\n|---|---|".into());
                 for (qi, level) in levels {
-                    line(
-                        &mut md,
-                        format!("| {qi} | {} |", level.as_str().unwrap_or_default()),
-                    );
+                    line(&mut md, format!("| {qi} | {} |", level.as_str().unwrap_or_default()));
                 }
             }
-            if let Some(dist) = privacy
-                .get("class_size_distribution")
-                .and_then(|d| d.as_object())
-            {
-                line(
-                    &mut md,
-                    "\n| class size (persons) | classes |\n|---:|---:|".into(),
-                );
-                let mut sizes: Vec<(u64, &serde_json::Value)> = dist
-                    .iter()
-                    .filter_map(|(k, v)| Some((k.parse().ok()?, v)))
-                    .collect();
+            if let Some(dist) = privacy.get("class_size_distribution").and_then(|d| d.as_object()) {
+                line(&mut md, "\n| class size (persons) | classes |\n|---:|---:|".into());
+                let mut sizes: Vec<(u64, &serde_json::Value)> =
+                    dist.iter().filter_map(|(k, v)| Some((k.parse().ok()?, v))).collect();
                 sizes.sort_by_key(|(size, _)| *size);
                 for (size, n) in sizes {
                     line(&mut md, format!("| {size} | {n} |"));
@@ -213,71 +186,32 @@ impl RunReport {
             }
         }
         if let Some(risk) = self.stages.get("risk") {
-            line(
-                &mut md,
-                "\n## Re-identification risk (persons, released classes)\n".into(),
-            );
+            line(&mut md, "\n## Re-identification risk (persons, released classes)\n".into());
             for key in ["prosecutor_max", "prosecutor_average", "sample_uniques"] {
-                line(
-                    &mut md,
-                    format!(
-                        "- {key}: {}",
-                        risk.get(key).map(|v| v.to_string()).unwrap_or_default()
-                    ),
-                );
+                line(&mut md, format!("- {key}: {}", risk.get(key).map(|v| v.to_string()).unwrap_or_default()));
             }
         }
         if let Some(opt_out) = self.stages.get("opt_out") {
             line(&mut md, "\n## Opt-out (提供停止)\n".into());
-            line(
-                &mut md,
-                format!(
-                    "```json\n{}\n```",
-                    serde_json::to_string_pretty(opt_out).unwrap_or_default()
-                ),
-            );
+            line(&mut md, format!("```json\n{}\n```", serde_json::to_string_pretty(opt_out).unwrap_or_default()));
         }
         if let Some(linkage) = self.stages.get("linkage") {
             line(&mut md, "\n## Linkage (名寄せ)\n".into());
-            line(
-                &mut md,
-                format!(
-                    "```json\n{}\n```",
-                    serde_json::to_string_pretty(linkage).unwrap_or_default()
-                ),
-            );
+            line(&mut md, format!("```json\n{}\n```", serde_json::to_string_pretty(linkage).unwrap_or_default()));
         }
         line(&mut md, "\n## Columns\n".into());
-        line(
-            &mut md,
-            "| table | column | role | transform | detail |\n|---|---|---|---|---|".into(),
-        );
+        line(&mut md, "| table | column | role | transform | detail |\n|---|---|---|---|---|".into());
         for t in &self.transforms {
-            line(
-                &mut md,
-                format!(
-                    "| {} | {} | {} | {} | {} |",
-                    t.table, t.column, t.role, t.transform, t.detail
-                ),
-            );
+            line(&mut md, format!("| {} | {} | {} | {} | {} |", t.table, t.column, t.role, t.transform, t.detail));
         }
         if let Some(ingest) = self.stages.get("ingest") {
             line(&mut md, "\n## Ingest\n".into());
-            line(
-                &mut md,
-                format!(
-                    "```json\n{}\n```",
-                    serde_json::to_string_pretty(ingest).unwrap_or_default()
-                ),
-            );
+            line(&mut md, format!("```json\n{}\n```", serde_json::to_string_pretty(ingest).unwrap_or_default()));
         }
         line(&mut md, "\n## Files\n".into());
         line(&mut md, "| kind | file | blake3 |\n|---|---|---|".into());
         for i in &self.inputs {
-            line(
-                &mut md,
-                format!("| {} | {} | `{}` |", i.kind, i.path, i.blake3),
-            );
+            line(&mut md, format!("| {} | {} | `{}` |", i.kind, i.path, i.blake3));
         }
         for o in &self.outputs {
             line(&mut md, format!("| output | {} | `{}` |", o.file, o.blake3));

@@ -35,10 +35,7 @@ pub enum Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
-    move |source| Error::Io {
-        path: path.display().to_string(),
-        source,
-    }
+    move |source| Error::Io { path: path.display().to_string(), source }
 }
 
 /// A release being written.
@@ -51,24 +48,15 @@ pub struct Release {
 impl Release {
     /// Starts a release that will end up at `destination` (a folder).
     pub fn begin(destination: &Path) -> Result<Release> {
-        let parent = destination
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
+        let parent = destination.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
         std::fs::create_dir_all(parent).map_err(io(parent))?;
-        let name = destination
-            .file_name()
-            .map_or_else(|| "release".into(), |n| n.to_string_lossy().into_owned());
+        let name = destination.file_name().map_or_else(|| "release".into(), |n| n.to_string_lossy().into_owned());
         let staging = parent.join(format!(".{name}.partial-{}", std::process::id()));
         if staging.exists() {
             std::fs::remove_dir_all(&staging).map_err(io(&staging))?;
         }
         std::fs::create_dir_all(&staging).map_err(io(&staging))?;
-        Ok(Release {
-            destination: destination.to_path_buf(),
-            staging,
-            committed: false,
-        })
+        Ok(Release { destination: destination.to_path_buf(), staging, committed: false })
     }
 
     /// Path of `file` inside the staging folder.
@@ -79,15 +67,9 @@ impl Release {
     /// Streams `frame` into `file` as Parquet with polars' streaming engine.
     pub fn sink_parquet(&self, frame: LazyFrame, file: &str) -> Result<()> {
         let path = self.path(file);
-        let parquet = |source| Error::Parquet {
-            file: file.to_string(),
-            source,
-        };
+        let parquet = |source| Error::Parquet { file: file.to_string(), source };
         let target = SinkTarget::Path(PlRefPath::try_from_path(&path).map_err(parquet)?);
-        let options = ParquetWriteOptions {
-            row_group_size: Some(128 * 1024),
-            ..ParquetWriteOptions::default()
-        };
+        let options = ParquetWriteOptions { row_group_size: Some(128 * 1024), ..ParquetWriteOptions::default() };
         frame
             .sink(
                 SinkDestination::File { target },
@@ -152,19 +134,13 @@ mod tests {
             // dropped without commit
         }
         assert!(!out.exists());
-        assert_eq!(
-            std::fs::read_dir(dir.path()).unwrap().count(),
-            0,
-            "staging folder removed"
-        );
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "staging folder removed");
 
         let release = Release::begin(&out).unwrap();
         let df = df!("a" => [1i64, 2, 3]).unwrap();
         release.sink_parquet(df.lazy(), "t.parquet").unwrap();
         release.commit().unwrap();
-        let back = ParquetReader::new(std::fs::File::open(out.join("t.parquet")).unwrap())
-            .finish()
-            .unwrap();
+        let back = ParquetReader::new(std::fs::File::open(out.join("t.parquet")).unwrap()).finish().unwrap();
         assert_eq!(back.height(), 3);
 
         // A second release replaces the first whole.

@@ -31,23 +31,13 @@ pub fn class_risk(distribution: &BTreeMap<u64, u64>) -> ClassRisk {
     let records: u64 = distribution.iter().map(|(size, n)| size * n).sum();
     let classes: u64 = distribution.values().sum();
     let smallest = distribution.keys().copied().find(|&s| s > 0);
-    let below = |k: u64| {
-        distribution
-            .iter()
-            .filter(|(s, _)| **s < k)
-            .map(|(s, n)| s * n)
-            .sum()
-    };
+    let below = |k: u64| distribution.iter().filter(|(s, _)| **s < k).map(|(s, n)| s * n).sum();
     ClassRisk {
         records,
         classes,
         sample_uniques: distribution.get(&1).copied().unwrap_or(0),
         prosecutor_max: smallest.map_or(0.0, |s| 1.0 / s as f64),
-        prosecutor_average: if records == 0 {
-            0.0
-        } else {
-            classes as f64 / records as f64
-        },
+        prosecutor_average: if records == 0 { 0.0 } else { classes as f64 / records as f64 },
         records_in_classes_below: [2, 3, 5, 10].into_iter().map(|k| (k, below(k))).collect(),
     }
 }

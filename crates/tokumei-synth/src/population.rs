@@ -11,8 +11,7 @@ use tokumei_core::normalize::{CivilDate, insurer_check_digit, my_number_check_di
 
 use crate::spelling::{DateForm, full_width, half_width_kana, hiragana, write_date};
 use crate::vocab::{
-    COMMON_DIAGNOSES, DRUGS, Diagnosis, FEMALE_NAMES, MALE_NAMES, MUNICIPALITIES, RARE_DIAGNOSES,
-    SURNAMES, TOWNS,
+    COMMON_DIAGNOSES, DRUGS, Diagnosis, FEMALE_NAMES, MALE_NAMES, MUNICIPALITIES, RARE_DIAGNOSES, SURNAMES, TOWNS,
 };
 use crate::writer::{Encoding, Error, TableWriter};
 
@@ -29,11 +28,7 @@ pub struct SynthSpec {
 
 impl Default for SynthSpec {
     fn default() -> Self {
-        SynthSpec {
-            persons: 2_000,
-            seed: 42,
-            opt_out_rate: 0.02,
-        }
+        SynthSpec { persons: 2_000, seed: 42, opt_out_rate: 0.02 }
     }
 }
 
@@ -55,18 +50,12 @@ pub struct SynthSummary {
 }
 
 /// Japan's population by 5-year age band (millions, 2020 census, rounded): 0–4 … 95–99, 100+.
-const AGE_BANDS: [f64; 21] = [
-    4.5, 5.0, 5.3, 5.7, 6.3, 6.3, 6.7, 7.5, 8.4, 9.7, 8.7, 7.9, 7.4, 8.2, 9.2, 7.1, 5.4, 3.7, 1.9,
-    0.6, 0.1,
-];
+const AGE_BANDS: [f64; 21] =
+    [4.5, 5.0, 5.3, 5.7, 6.3, 6.3, 6.7, 7.5, 8.4, 9.7, 8.7, 7.9, 7.4, 8.2, 9.2, 7.1, 5.4, 3.7, 1.9, 0.6, 0.1];
 
 /// Release-independent date all ages refer to in the generator.
 pub fn generator_date() -> CivilDate {
-    CivilDate {
-        year: 2026,
-        month: 4,
-        day: 1,
-    }
+    CivilDate { year: 2026, month: 4, day: 1 }
 }
 
 struct Person {
@@ -98,36 +87,21 @@ impl Person {
     }
 
     fn kana(&self) -> String {
-        let given = if self.male {
-            MALE_NAMES[self.given].1
-        } else {
-            FEMALE_NAMES[self.given].1
-        };
+        let given = if self.male { MALE_NAMES[self.given].1 } else { FEMALE_NAMES[self.given].1 };
         format!("{}　{}", SURNAMES[self.surname].1, given)
     }
 
     fn kanji(&self, old_form: bool) -> String {
         let (standard, _, variant) = SURNAMES[self.surname];
-        let surname = if old_form && !variant.is_empty() {
-            variant
-        } else {
-            standard
-        };
-        let given = if self.male {
-            MALE_NAMES[self.given].0
-        } else {
-            FEMALE_NAMES[self.given].0
-        };
+        let surname = if old_form && !variant.is_empty() { variant } else { standard };
+        let given = if self.male { MALE_NAMES[self.given].0 } else { FEMALE_NAMES[self.given].0 };
         format!("{surname}　{given}")
     }
 
     fn address(&self) -> String {
         let pref = prefecture_by_code(self.prefecture).map_or("", |p| p.name);
         let (_, municipality, _, _) = MUNICIPALITIES[self.municipality];
-        format!(
-            "{pref}{municipality}{}{}-{}-{}",
-            self.town, self.block.0, self.block.1, self.block.2
-        )
+        format!("{pref}{municipality}{}{}-{}-{}", self.town, self.block.0, self.block.1, self.block.2)
     }
 
     fn sex_code(&self) -> &'static str {
@@ -136,9 +110,7 @@ impl Person {
 }
 
 fn digits(rng: &mut ChaCha8Rng, n: usize) -> String {
-    (0..n)
-        .map(|_| char::from(b'0' + rng.random_range(0..10u8)))
-        .collect()
+    (0..n).map(|_| char::from(b'0' + rng.random_range(0..10u8))).collect()
 }
 
 fn weighted<'a, T>(rng: &mut ChaCha8Rng, items: &'a [T], weight: impl Fn(&T) -> f64) -> &'a T {
@@ -185,10 +157,7 @@ fn insurer_number(rng: &mut ChaCha8Rng, prefecture: u8, age: i32) -> (String, bo
     };
     let payload = format!("{prefix}{prefecture:02}{}", digits(rng, 3));
     let bytes: Vec<u8> = payload.bytes().map(|b| b - b'0').collect();
-    (
-        format!("{payload}{}", insurer_check_digit(&bytes)),
-        national,
-    )
+    (format!("{payload}{}", insurer_check_digit(&bytes)), national)
 }
 
 fn my_number(rng: &mut ChaCha8Rng) -> String {
@@ -211,32 +180,17 @@ fn make_person(rng: &mut ChaCha8Rng, id: u64) -> Person {
     let male = rng.random::<f64>() >= female_share;
     let today = generator_date();
     let birth = CivilDate::from_epoch_days(
-        CivilDate {
-            year: today.year - age - 1,
-            ..today
-        }
-        .to_epoch_days()
-            + rng.random_range(1..=365),
+        CivilDate { year: today.year - age - 1, ..today }.to_epoch_days() + rng.random_range(1..=365),
     );
     let prefecture = weighted(rng, &PREFECTURES, |p| f64::from(p.population_thousands)).code;
-    let options: Vec<usize> = (0..MUNICIPALITIES.len())
-        .filter(|&i| MUNICIPALITIES[i].0 == prefecture)
-        .collect();
-    let municipality = *options
-        .choose(rng)
-        .expect("every prefecture has a municipality");
+    let options: Vec<usize> = (0..MUNICIPALITIES.len()).filter(|&i| MUNICIPALITIES[i].0 == prefecture).collect();
+    let municipality = *options.choose(rng).expect("every prefecture has a municipality");
     let (_, _, postal3, area) = MUNICIPALITIES[municipality];
     let local_len = 10 - area.len() - 4;
     let phone = format!("{area}-{}-{}", digits(rng, local_len), digits(rng, 4));
     let (insurer, national) = insurer_number(rng, prefecture, age);
     let symbol = if national {
-        format!(
-            "{}{}",
-            ["ア", "カ", "サ", "タ", "ナ", "ハ", "マ"]
-                .choose(rng)
-                .unwrap(),
-            digits(rng, 3)
-        )
+        format!("{}{}", ["ア", "カ", "サ", "タ", "ナ", "ハ", "マ"].choose(rng).unwrap(), digits(rng, 3))
     } else {
         let len = rng.random_range(4..=8);
         digits(rng, len)
@@ -249,52 +203,28 @@ fn make_person(rng: &mut ChaCha8Rng, id: u64) -> Person {
         .collect();
     if rng.random::<f64>() < 0.004 {
         let rare: Vec<&'static Diagnosis> = RARE_DIAGNOSES.iter().filter(|d| sex_ok(d)).collect();
-        conditions.push(*weighted(rng, &rare, |d: &&Diagnosis| {
-            d.weight_by_age[bucket]
-        }));
+        conditions.push(*weighted(rng, &rare, |d: &&Diagnosis| d.weight_by_age[bucket]));
     }
     let hospital_count = if rng.random::<f64>() < 0.15 { 2 } else { 1 };
     let hospitals = (0..hospital_count)
-        .map(|_| {
-            (
-                format!("{prefecture:02}1{}", digits(rng, 7)),
-                format!("{:08}", rng.random_range(1..10_000_000)),
-            )
-        })
+        .map(|_| (format!("{prefecture:02}1{}", digits(rng, 7)), format!("{:08}", rng.random_range(1..10_000_000))))
         .collect();
     Person {
         id,
         male,
         birth,
         surname: rng.random_range(0..SURNAMES.len()),
-        given: rng.random_range(
-            0..if male {
-                MALE_NAMES.len()
-            } else {
-                FEMALE_NAMES.len()
-            },
-        ),
+        given: rng.random_range(0..if male { MALE_NAMES.len() } else { FEMALE_NAMES.len() }),
         prefecture,
         municipality,
         town: TOWNS.choose(rng).unwrap(),
-        block: (
-            rng.random_range(1..6),
-            rng.random_range(1..30),
-            rng.random_range(1..20),
-        ),
+        block: (rng.random_range(1..6), rng.random_range(1..30), rng.random_range(1..20)),
         postal: format!("{postal3}{}", digits(rng, 4)),
         phone,
         insurer,
         symbol,
         number: format!("{}", rng.random_range(1_000_000..100_000_000)),
-        branch: format!(
-            "{:02}",
-            if rng.random::<f64>() < 0.7 {
-                0
-            } else {
-                rng.random_range(1..4)
-            }
-        ),
+        branch: format!("{:02}", if rng.random::<f64>() < 0.7 { 0 } else { rng.random_range(1..4) }),
         my_number: my_number(rng),
         conditions,
         hospitals,
@@ -399,57 +329,26 @@ impl Writers {
 /// Writes `checkups.csv` (cp932, CRLF), `dispensing.csv` (UTF-8 with BOM), `charts.csv` (UTF-8),
 /// `optout.csv` (UTF-8) and `truth.csv` (person, table, line; plus `truth_optout.csv`) to `dir`.
 pub fn write_population(spec: &SynthSpec, dir: &Path) -> Result<SynthSummary, Error> {
-    std::fs::create_dir_all(dir).map_err(|source| Error::Io {
-        path: dir.display().to_string(),
-        source,
-    })?;
+    std::fs::create_dir_all(dir).map_err(|source| Error::Io { path: dir.display().to_string(), source })?;
     let mut rng = ChaCha8Rng::seed_from_u64(spec.seed);
     let mut w = Writers {
-        checkups: TableWriter::create(
-            &dir.join("checkups.csv"),
-            Encoding::Cp932,
-            &CHECKUP_HEADERS,
-        )?,
-        dispensing: TableWriter::create(
-            &dir.join("dispensing.csv"),
-            Encoding::Utf8Bom,
-            &DISPENSING_HEADERS,
-        )?,
+        checkups: TableWriter::create(&dir.join("checkups.csv"), Encoding::Cp932, &CHECKUP_HEADERS)?,
+        dispensing: TableWriter::create(&dir.join("dispensing.csv"), Encoding::Utf8Bom, &DISPENSING_HEADERS)?,
         charts: TableWriter::create(&dir.join("charts.csv"), Encoding::Utf8, &CHART_HEADERS)?,
-        truth: TableWriter::create(
-            &dir.join("truth.csv"),
-            Encoding::Utf8,
-            &["person", "table", "line"],
-        )?,
+        truth: TableWriter::create(&dir.join("truth.csv"), Encoding::Utf8, &["person", "table", "line"])?,
         receipt_counter: 0,
     };
-    let mut opt_out =
-        TableWriter::create(&dir.join("optout.csv"), Encoding::Utf8, &OPT_OUT_HEADERS)?;
-    let mut opt_out_truth = TableWriter::create(
-        &dir.join("truth_optout.csv"),
-        Encoding::Utf8,
-        &["person", "line"],
-    )?;
-    let mut summary = SynthSummary {
-        persons: spec.persons as u64,
-        ..SynthSummary::default()
-    };
+    let mut opt_out = TableWriter::create(&dir.join("optout.csv"), Encoding::Utf8, &OPT_OUT_HEADERS)?;
+    let mut opt_out_truth = TableWriter::create(&dir.join("truth_optout.csv"), Encoding::Utf8, &["person", "line"])?;
+    let mut summary = SynthSummary { persons: spec.persons as u64, ..SynthSummary::default() };
 
     for id in 0..spec.persons as u64 {
         let person = make_person(&mut rng, id);
         let in_checkups = write_checkups(&mut rng, &person, &mut w)?;
         let in_dispensing = write_dispensing(&mut rng, &person, &mut w)?;
         let visited = write_charts(&mut rng, &person, &mut w)?;
-        if (in_checkups || in_dispensing || visited.is_some())
-            && rng.random::<f64>() < spec.opt_out_rate
-        {
-            let line = write_opt_out(
-                &mut rng,
-                &person,
-                in_checkups || in_dispensing,
-                visited,
-                &mut opt_out,
-            )?;
+        if (in_checkups || in_dispensing || visited.is_some()) && rng.random::<f64>() < spec.opt_out_rate {
+            let line = write_opt_out(&mut rng, &person, in_checkups || in_dispensing, visited, &mut opt_out)?;
             opt_out_truth.record([format!("P{id:09}").as_str(), line.to_string().as_str()])?;
             summary.opted_out_persons += 1;
         }
@@ -478,58 +377,35 @@ fn write_checkups(rng: &mut ChaCha8Rng, p: &Person, w: &mut Writers) -> Result<b
         if rng.random::<f64>() > 0.75 {
             continue;
         }
-        let date = random_date(
-            rng,
-            CivilDate {
-                year: fiscal_year,
-                month: 4,
-                day: 1,
-            },
-            365,
-        );
+        let date = random_date(rng, CivilDate { year: fiscal_year, month: 4, day: 1 }, 365);
         let age_then = p.birth.age_on(date);
         if !(40..=74).contains(&age_then) {
             continue;
         }
         let m = p.male;
         let a = f64::from(age_then - 40);
-        let height = normal(
-            rng,
-            if m { 171.0 } else { 157.5 } - 0.12 * a,
-            if m { 6.0 } else { 5.5 },
-        );
+        let height = normal(rng, if m { 171.0 } else { 157.5 } - 0.12 * a, if m { 6.0 } else { 5.5 });
         let bmi = normal(rng, if m { 24.0 } else { 22.3 }, 3.4).clamp(14.0, 45.0);
         let weight = bmi * (height / 100.0).powi(2);
-        let waist = if m {
-            2.6 * bmi + 22.0
-        } else {
-            2.5 * bmi + 25.0
-        } + normal(rng, 0.0, 4.0);
+        let waist = if m { 2.6 * bmi + 22.0 } else { 2.5 * bmi + 25.0 } + normal(rng, 0.0, 4.0);
         let sbp = 100.0
             + 0.55 * f64::from(age_then)
             + 1.3 * (bmi - 22.0)
             + if m { 5.0 } else { 0.0 }
             + normal(rng, 0.0, 12.0);
         let dbp = 0.55 * sbp + 8.0 + normal(rng, 0.0, 7.0);
-        let mut tg =
-            (if m { 120.0f64 } else { 85.0 }).ln() + 0.05 * (bmi - 22.0) + normal(rng, 0.0, 0.5);
+        let mut tg = (if m { 120.0f64 } else { 85.0 }).ln() + 0.05 * (bmi - 22.0) + normal(rng, 0.0, 0.5);
         let hdl = normal(rng, if m { 55.0 } else { 68.0 } - 1.2 * (bmi - 22.0), 13.0).max(20.0);
         let ldl = normal(rng, 118.0 + 0.4 * a, 30.0).max(40.0);
         let ast = (22.0f64.ln() + normal(rng, 0.0, 0.3)).exp();
-        let alt =
-            ((if m { 22.0f64 } else { 16.0 }).ln() + 0.06 * (bmi - 22.0) + normal(rng, 0.0, 0.45))
-                .exp();
+        let alt = ((if m { 22.0f64 } else { 16.0 }).ln() + 0.06 * (bmi - 22.0) + normal(rng, 0.0, 0.45)).exp();
         let ggt = ((if m { 35.0f64 } else { 20.0 }).ln() + normal(rng, 0.0, 0.6)).exp();
         let diabetic = p.conditions.iter().any(|d| d.icd10 == "E11.9");
         let mut glucose = 90.0
             + 0.2 * a
             + 1.5 * (bmi - 22.0)
             + normal(rng, 0.0, 8.0)
-            + if diabetic {
-                normal(rng, 45.0, 20.0)
-            } else {
-                0.0
-            };
+            + if diabetic { normal(rng, 45.0, 20.0) } else { 0.0 };
         // A few outliers, as in real exports.
         let mut height = height;
         match rng.random_range(0..1000) {
@@ -539,38 +415,14 @@ fn write_checkups(rng: &mut ChaCha8Rng, p: &Person, w: &mut Writers) -> Result<b
             _ => {}
         }
         let hba1c = 5.4 + (glucose - 95.0) / 30.0 + normal(rng, 0.0, 0.25);
-        let urine_glucose = if glucose > 170.0 && rng.random::<f64>() < 0.7 {
-            "+"
-        } else {
-            "−"
-        };
-        let urine_protein = *weighted(
-            rng,
-            &[("−", 90.0), ("±", 6.0), ("+", 3.0), ("2+", 1.0)],
-            |x| x.1,
-        );
+        let urine_glucose = if glucose > 170.0 && rng.random::<f64>() < 0.7 { "+" } else { "−" };
+        let urine_protein = *weighted(rng, &[("−", 90.0), ("±", 6.0), ("+", 3.0), ("2+", 1.0)], |x| x.1);
         let insurer = p.insurer.clone();
-        let symbol = if rng.random::<f64>() < 0.3 {
-            full_width(&p.symbol)
-        } else {
-            p.symbol.clone()
-        };
-        let number = if rng.random::<f64>() < 0.2 {
-            full_width(&p.number)
-        } else {
-            p.number.clone()
-        };
-        let birth_form = if rng.random::<f64>() < 0.4 {
-            DateForm::EraKanji
-        } else {
-            DateForm::Iso
-        };
+        let symbol = if rng.random::<f64>() < 0.3 { full_width(&p.symbol) } else { p.symbol.clone() };
+        let number = if rng.random::<f64>() < 0.2 { full_width(&p.number) } else { p.number.clone() };
+        let birth_form = if rng.random::<f64>() < 0.4 { DateForm::EraKanji } else { DateForm::Iso };
         let postal = format!("{}-{}", &p.postal[..3], &p.postal[3..]);
-        let my_number = if rng.random::<f64>() < 0.3 {
-            p.my_number.clone()
-        } else {
-            String::new()
-        };
+        let my_number = if rng.random::<f64>() < 0.3 { p.my_number.clone() } else { String::new() };
         let f1 = |x: f64| format!("{x:.1}");
         let f0 = |x: f64| format!("{x:.0}");
         let fields = [
@@ -611,12 +463,8 @@ fn write_checkups(rng: &mut ChaCha8Rng, p: &Person, w: &mut Writers) -> Result<b
 
 fn write_dispensing(rng: &mut ChaCha8Rng, p: &Person, w: &mut Writers) -> Result<bool, Error> {
     let age = p.age();
-    let treated: Vec<&Diagnosis> = p
-        .conditions
-        .iter()
-        .copied()
-        .filter(|d| DRUGS.iter().any(|x| x.for_icd10 == d.icd10))
-        .collect();
+    let treated: Vec<&Diagnosis> =
+        p.conditions.iter().copied().filter(|d| DRUGS.iter().any(|x| x.for_icd10 == d.icd10)).collect();
     let chance = (0.25 + 0.006 * f64::from(age)).min(0.85);
     if treated.is_empty() && rng.random::<f64>() > chance {
         return Ok(false);
@@ -627,24 +475,10 @@ fn write_dispensing(rng: &mut ChaCha8Rng, p: &Person, w: &mut Writers) -> Result
         rng.random_range(2..=(2 + 3 * treated.len()).min(14))
     };
     let old_form = rng.random::<f64>() < 0.5;
-    let kana = if rng.random::<f64>() < 0.5 {
-        p.kana().replace('　', "")
-    } else {
-        p.kana()
-    };
-    let birth_form = if rng.random::<f64>() < 0.5 {
-        DateForm::Receipt
-    } else {
-        DateForm::Compact
-    };
-    let insurer = if p.insurer.len() == 6 {
-        format!("00{}", p.insurer)
-    } else {
-        p.insurer.clone()
-    };
-    let symbol = if p.symbol.chars().next().is_some_and(|c| !c.is_ascii_digit())
-        && rng.random::<f64>() < 0.5
-    {
+    let kana = if rng.random::<f64>() < 0.5 { p.kana().replace('　', "") } else { p.kana() };
+    let birth_form = if rng.random::<f64>() < 0.5 { DateForm::Receipt } else { DateForm::Compact };
+    let insurer = if p.insurer.len() == 6 { format!("00{}", p.insurer) } else { p.insurer.clone() };
+    let symbol = if p.symbol.chars().next().is_some_and(|c| !c.is_ascii_digit()) && rng.random::<f64>() < 0.5 {
         hiragana(&p.symbol)
     } else {
         p.symbol.clone()
@@ -656,15 +490,7 @@ fn write_dispensing(rng: &mut ChaCha8Rng, p: &Person, w: &mut Writers) -> Result
     for _ in 0..receipts {
         w.receipt_counter += 1;
         let receipt_number = format!("{:07}", w.receipt_counter);
-        let date = random_date(
-            rng,
-            CivilDate {
-                year: 2024,
-                month: 4,
-                day: 1,
-            },
-            730,
-        );
+        let date = random_date(rng, CivilDate { year: 2024, month: 4, day: 1 }, 730);
         let for_dx: Vec<&Diagnosis> = if treated.is_empty() {
             vec![&COMMON_DIAGNOSES[3]]
         } else {
@@ -681,11 +507,7 @@ fn write_dispensing(rng: &mut ChaCha8Rng, p: &Person, w: &mut Writers) -> Result
             };
             let quantity = (drug.per_day * f64::from(days) * 10.0).round() / 10.0;
             let points = ((quantity * drug.yen) / 10.0).round().max(1.0);
-            let code = if p.receipt_drug_code_yj {
-                drug.yj_code
-            } else {
-                drug.receipt_code
-            };
+            let code = if p.receipt_drug_code_yj { drug.yj_code } else { drug.receipt_code };
             let fields = [
                 p.pharmacy.clone(),
                 receipt_number.clone(),
@@ -716,66 +538,31 @@ fn write_dispensing(rng: &mut ChaCha8Rng, p: &Person, w: &mut Writers) -> Result
 /// Writes the person's chart rows; returns a hospital (index) they have rows at, if any.
 fn write_charts(rng: &mut ChaCha8Rng, p: &Person, w: &mut Writers) -> Result<Option<usize>, Error> {
     let age = p.age();
-    let has_rare = p
-        .conditions
-        .iter()
-        .any(|d| RARE_DIAGNOSES.iter().any(|r| r.icd10 == d.icd10));
+    let has_rare = p.conditions.iter().any(|d| RARE_DIAGNOSES.iter().any(|r| r.icd10 == d.icd10));
     if !has_rare && rng.random::<f64>() > (0.4 + 0.005 * f64::from(age)).min(0.9) {
         return Ok(None);
     }
     let half_width = rng.random::<f64>() < 0.4;
-    let kana = if half_width {
-        half_width_kana(&p.kana())
-    } else {
-        p.kana()
-    };
-    let birth_form = if rng.random::<f64>() < 0.5 {
-        DateForm::EraLetter
-    } else {
-        DateForm::Slash
-    };
+    let kana = if half_width { half_width_kana(&p.kana()) } else { p.kana() };
+    let birth_form = if rng.random::<f64>() < 0.5 { DateForm::EraLetter } else { DateForm::Slash };
     let sex = if p.male { "M" } else { "F" };
-    let address = if rng.random::<f64>() < 0.5 {
-        full_width(&p.address())
-    } else {
-        p.address()
-    };
+    let address = if rng.random::<f64>() < 0.5 { full_width(&p.address()) } else { p.address() };
     let visits = rng.random_range(1..=(1 + 2 * p.conditions.len()).min(10));
     let mut visited = 0;
     for visit in 0..visits {
         let hospital = rng.random_range(0..p.hospitals.len());
         visited = hospital;
         let (facility, patient_id) = &p.hospitals[hospital];
-        let date = random_date(
-            rng,
-            CivilDate {
-                year: 2024,
-                month: 4,
-                day: 1,
-            },
-            730,
-        );
+        let date = random_date(rng, CivilDate { year: 2024, month: 4, day: 1 }, 730);
         let dx: &Diagnosis = if has_rare && visit == 0 {
-            p.conditions
-                .iter()
-                .copied()
-                .find(|d| RARE_DIAGNOSES.iter().any(|r| r.icd10 == d.icd10))
-                .unwrap()
+            p.conditions.iter().copied().find(|d| RARE_DIAGNOSES.iter().any(|r| r.icd10 == d.icd10)).unwrap()
         } else if p.conditions.is_empty() {
-            if rng.random::<f64>() < 0.6 {
-                &COMMON_DIAGNOSES[3]
-            } else {
-                &COMMON_DIAGNOSES[5]
-            }
+            if rng.random::<f64>() < 0.6 { &COMMON_DIAGNOSES[3] } else { &COMMON_DIAGNOSES[5] }
         } else {
             p.conditions.choose(rng).unwrap()
         };
         let note = match rng.random_range(0..100) {
-            0..=2 => format!(
-                "本人（{}）より電話あり。折り返し {} へ連絡。",
-                p.kanji(false).replace('　', ""),
-                p.phone
-            ),
+            0..=2 => format!("本人（{}）より電話あり。折り返し {} へ連絡。", p.kanji(false).replace('　', ""), p.phone),
             3..=4 => format!("マイナンバー{}にて資格確認済み。", p.my_number),
             5..=40 => "症状安定。処方継続。".to_string(),
             41..=60 => "検査結果説明。次回1か月後。".to_string(),
@@ -818,21 +605,8 @@ fn write_opt_out(
     if hospital.is_some() {
         forms.push(2);
     }
-    let request = write_date(
-        random_date(
-            rng,
-            CivilDate {
-                year: 2025,
-                month: 1,
-                day: 1,
-            },
-            450,
-        ),
-        DateForm::Iso,
-    );
-    let birth_form = *[DateForm::EraKanji, DateForm::EraLetter, DateForm::Slash]
-        .choose(rng)
-        .unwrap();
+    let request = write_date(random_date(rng, CivilDate { year: 2025, month: 1, day: 1 }, 450), DateForm::Iso);
+    let birth_form = *[DateForm::EraKanji, DateForm::EraLetter, DateForm::Slash].choose(rng).unwrap();
     let sex = if p.male { "男性" } else { "女性" };
     let mut fields: [String; 9] = Default::default();
     fields[8] = request;
@@ -846,11 +620,8 @@ fn write_opt_out(
         }
         1 => {
             let kana = p.kana();
-            fields[3] = if rng.random::<f64>() < 0.5 {
-                hiragana(&kana)
-            } else {
-                half_width_kana(&kana).replace(' ', "")
-            };
+            fields[3] =
+                if rng.random::<f64>() < 0.5 { hiragana(&kana) } else { half_width_kana(&kana).replace(' ', "") };
             fields[4] = write_date(p.birth, birth_form);
             fields[5] = sex.into();
         }

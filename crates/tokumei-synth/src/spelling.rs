@@ -10,9 +10,7 @@ use unicode_normalization::UnicodeNormalization;
 pub fn full_width(s: &str) -> String {
     s.chars()
         .map(|c| match c {
-            '0'..='9' | 'A'..='Z' | 'a'..='z' => {
-                char::from_u32(c as u32 - 0x21 + 0xFF01).unwrap_or(c)
-            }
+            '0'..='9' | 'A'..='Z' | 'a'..='z' => char::from_u32(c as u32 - 0x21 + 0xFF01).unwrap_or(c),
             '-' => '－',
             ' ' => '　',
             _ => c,
@@ -78,27 +76,11 @@ pub fn write_date(date: CivilDate, form: DateForm) -> String {
         DateForm::Slash => format!("{}/{}/{}", date.year, date.month, date.day),
         DateForm::Compact => format!("{:04}{:02}{:02}", date.year, date.month, date.day),
         DateForm::EraKanji => {
-            let y = if year == 1 {
-                "元".to_string()
-            } else {
-                year.to_string()
-            };
+            let y = if year == 1 { "元".to_string() } else { year.to_string() };
             format!("{}{}年{}月{}日", era.kanji(), y, date.month, date.day)
         }
-        DateForm::EraLetter => format!(
-            "{}{:02}.{:02}.{:02}",
-            era.letter(),
-            year,
-            date.month,
-            date.day
-        ),
-        DateForm::Receipt => format!(
-            "{}{:02}{:02}{:02}",
-            era.receipt_code(),
-            year,
-            date.month,
-            date.day
-        ),
+        DateForm::EraLetter => format!("{}{:02}.{:02}.{:02}", era.letter(), year, date.month, date.day),
+        DateForm::Receipt => format!("{}{:02}{:02}{:02}", era.receipt_code(), year, date.month, date.day),
     }
 }
 

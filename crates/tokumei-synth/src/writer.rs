@@ -35,9 +35,7 @@ pub enum Error {
 }
 
 fn new_csv(terminator: csv::Terminator) -> csv::Writer<Vec<u8>> {
-    csv::WriterBuilder::new()
-        .terminator(terminator)
-        .from_writer(Vec::with_capacity(1 << 20))
+    csv::WriterBuilder::new().terminator(terminator).from_writer(Vec::with_capacity(1 << 20))
 }
 
 pub(crate) struct TableWriter {
@@ -53,41 +51,20 @@ pub(crate) struct TableWriter {
 impl TableWriter {
     pub fn create(path: &Path, encoding: Encoding, headers: &[&str]) -> Result<TableWriter, Error> {
         let shown = path.display().to_string();
-        let file = File::create(path).map_err(|source| Error::Io {
-            path: shown.clone(),
-            source,
-        })?;
+        let file = File::create(path).map_err(|source| Error::Io { path: shown.clone(), source })?;
         let mut out = BufWriter::with_capacity(1 << 20, file);
         if encoding == Encoding::Utf8Bom {
-            out.write_all("\u{feff}".as_bytes())
-                .map_err(|source| Error::Io {
-                    path: shown.clone(),
-                    source,
-                })?;
+            out.write_all("\u{feff}".as_bytes()).map_err(|source| Error::Io { path: shown.clone(), source })?;
         }
-        let terminator = if encoding == Encoding::Cp932 {
-            csv::Terminator::CRLF
-        } else {
-            csv::Terminator::Any(b'\n')
-        };
+        let terminator = if encoding == Encoding::Cp932 { csv::Terminator::CRLF } else { csv::Terminator::Any(b'\n') };
         let csv = new_csv(terminator);
-        let mut writer = TableWriter {
-            path: shown,
-            csv,
-            out,
-            encoding,
-            terminator,
-            line: 0,
-        };
+        let mut writer = TableWriter { path: shown, csv, out, encoding, terminator, line: 0 };
         writer.record(headers.iter().copied())?;
         Ok(writer)
     }
 
     pub fn record<'a>(&mut self, fields: impl IntoIterator<Item = &'a str>) -> Result<u64, Error> {
-        self.csv.write_record(fields).map_err(|e| Error::Io {
-            path: self.path.clone(),
-            source: e.into(),
-        })?;
+        self.csv.write_record(fields).map_err(|e| Error::Io { path: self.path.clone(), source: e.into() })?;
         self.line += 1;
         if self.csv.get_ref().len() > 1 << 20 {
             self.drain()?;
@@ -97,25 +74,15 @@ impl TableWriter {
 
     fn drain(&mut self) -> Result<(), Error> {
         let csv = std::mem::replace(&mut self.csv, new_csv(self.terminator));
-        let buffer = csv.into_inner().map_err(|e| Error::Io {
-            path: self.path.clone(),
-            source: e.into_error(),
-        })?;
+        let buffer = csv.into_inner().map_err(|e| Error::Io { path: self.path.clone(), source: e.into_error() })?;
         let text = String::from_utf8(buffer).expect("csv writes the UTF-8 it is given");
-        let io = |source| Error::Io {
-            path: self.path.clone(),
-            source,
-        };
+        let io = |source| Error::Io { path: self.path.clone(), source };
         match self.encoding {
-            Encoding::Utf8 | Encoding::Utf8Bom => {
-                self.out.write_all(text.as_bytes()).map_err(io)?
-            }
+            Encoding::Utf8 | Encoding::Utf8Bom => self.out.write_all(text.as_bytes()).map_err(io)?,
             Encoding::Cp932 => {
                 let (bytes, _, unmappable) = encoding_rs::SHIFT_JIS.encode(&text);
                 if unmappable {
-                    return Err(Error::Unencodable {
-                        path: self.path.clone(),
-                    });
+                    return Err(Error::Unencodable { path: self.path.clone() });
                 }
                 self.out.write_all(&bytes).map_err(io)?;
             }
@@ -125,10 +92,7 @@ impl TableWriter {
 
     pub fn finish(mut self) -> Result<u64, Error> {
         self.drain()?;
-        self.out.flush().map_err(|source| Error::Io {
-            path: self.path.clone(),
-            source,
-        })?;
+        self.out.flush().map_err(|source| Error::Io { path: self.path.clone(), source })?;
         Ok(self.line - 1)
     }
 }

@@ -54,9 +54,7 @@ pub fn generalize_address(address: &str, level: AddressLevel) -> Option<String> 
             let (pref, rest) = split_prefecture(address)?;
             Some(format!("{}{}", pref.name, municipality(&rest)?))
         }
-        AddressLevel::Prefecture => {
-            split_prefecture(address).map(|(pref, _)| pref.name.to_string())
-        }
+        AddressLevel::Prefecture => split_prefecture(address).map(|(pref, _)| pref.name.to_string()),
         AddressLevel::Region => split_prefecture(address).map(|(pref, _)| pref.region.to_string()),
     }
 }
@@ -72,10 +70,7 @@ fn strip_block_number(address: &str) -> String {
             break;
         }
         if kanji_numeral(c) {
-            let run_end = chars[i..]
-                .iter()
-                .position(|&c| !kanji_numeral(c))
-                .map_or(chars.len(), |p| i + p);
+            let run_end = chars[i..].iter().position(|&c| !kanji_numeral(c)).map_or(chars.len(), |p| i + p);
             if matches!(chars.get(run_end), Some('丁' | '番')) {
                 cut = i;
                 break;
@@ -92,26 +87,13 @@ fn municipality(rest: &str) -> Option<String> {
     }
     let chars: Vec<char> = rest.chars().collect();
     let mut start = 0;
-    if let Some(gun) = chars
-        .iter()
-        .position(|&c| c == '郡')
-        .filter(|&p| p >= 1 && p <= 4)
-    {
+    if let Some(gun) = chars.iter().position(|&c| c == '郡').filter(|p| (1..=4).contains(p)) {
         start = gun + 1;
     }
-    let end = chars
-        .iter()
-        .enumerate()
-        .skip(start + 1)
-        .find(|(_, c)| matches!(c, '市' | '区' | '町' | '村'))?
-        .0;
+    let end = chars.iter().enumerate().skip(start + 1).find(|(_, c)| matches!(c, '市' | '区' | '町' | '村'))?.0;
     let name: String = chars[..=end].iter().collect();
     let after: String = chars[end + 1..].iter().collect();
-    Some(if chars[end] == '市' {
-        format!("{name}{}", ward(&after))
-    } else {
-        name
-    })
+    Some(if chars[end] == '市' { format!("{name}{}", ward(&after)) } else { name })
 }
 
 /// A 政令市's ward directly after the city name (`横浜市中区` keeps `中区`).
@@ -131,14 +113,8 @@ mod tests {
     #[test]
     fn ladder() {
         let a = "東京都千代田区千代田１－１－１　皇居マンション101";
-        assert_eq!(
-            generalize_address(a, Street).unwrap(),
-            "東京都千代田区千代田"
-        );
-        assert_eq!(
-            generalize_address(a, Municipality).unwrap(),
-            "東京都千代田区"
-        );
+        assert_eq!(generalize_address(a, Street).unwrap(), "東京都千代田区千代田");
+        assert_eq!(generalize_address(a, Municipality).unwrap(), "東京都千代田区");
         assert_eq!(generalize_address(a, Prefecture).unwrap(), "東京都");
         assert_eq!(generalize_address(a, Region).unwrap(), "関東");
     }
@@ -156,14 +132,8 @@ mod tests {
 
     #[test]
     fn kanji_block_numbers() {
-        assert_eq!(
-            generalize_address("大阪府大阪市北区梅田三丁目1番", Street).unwrap(),
-            "大阪府大阪市北区梅田"
-        );
-        assert_eq!(
-            generalize_address("京都府京都市上京区一条通", Street).unwrap(),
-            "京都府京都市上京区一条通"
-        );
+        assert_eq!(generalize_address("大阪府大阪市北区梅田三丁目1番", Street).unwrap(), "大阪府大阪市北区梅田");
+        assert_eq!(generalize_address("京都府京都市上京区一条通", Street).unwrap(), "京都府京都市上京区一条通");
     }
 
     #[test]

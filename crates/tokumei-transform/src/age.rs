@@ -38,11 +38,7 @@ impl AgeBands {
         let width = self.widths[level].max(1);
         let low = self.bottom + (age - self.bottom) / width * width;
         let high = (low + width - 1).min(self.top - 1);
-        if width == 1 {
-            low.to_string()
-        } else {
-            format!("{low}-{high}")
-        }
+        if width == 1 { low.to_string() } else { format!("{low}-{high}") }
     }
 }
 
@@ -51,12 +47,7 @@ mod tests {
     use super::*;
 
     fn bands() -> AgeBands {
-        AgeBands {
-            reference: CivilDate::new(2026, 4, 1).unwrap(),
-            widths: vec![1, 5, 10],
-            top: 90,
-            bottom: 0,
-        }
+        AgeBands { reference: CivilDate::new(2026, 4, 1).unwrap(), widths: vec![1, 5, 10], top: 90, bottom: 0 }
     }
 
     fn born(y: i32, m: u32, d: u32) -> i32 {
@@ -74,10 +65,7 @@ mod tests {
 
     #[test]
     fn top_and_bottom_coding() {
-        let b = AgeBands {
-            bottom: 15,
-            ..bands()
-        };
+        let b = AgeBands { bottom: 15, ..bands() };
         assert_eq!(b.label(born(1910, 1, 1), 1), "90+");
         assert_eq!(b.label(born(1936, 4, 1), 2), "90+");
         assert_eq!(b.label(born(1936, 4, 2), 2), "85-89");

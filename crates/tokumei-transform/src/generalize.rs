@@ -60,10 +60,7 @@ impl Generalizer {
         }
         match self {
             Generalizer::Identity => "as is".into(),
-            Generalizer::AgeBand(b) => format!(
-                "{}-year age bands at {}, top {}+",
-                b.widths[level], b.reference, b.top
-            ),
+            Generalizer::AgeBand(b) => format!("{}-year age bands at {}, top {}+", b.widths[level], b.reference, b.top),
             Generalizer::Month => ["year-month", "year"][level].into(),
             Generalizer::Address(levels) => format!("{:?}", levels[level]).to_lowercase(),
             Generalizer::DigitsPrefix(l) => format!("first {} digits", l[level]),
@@ -81,9 +78,7 @@ impl Generalizer {
             (Generalizer::Identity, Value::Text(s)) => Some(s.to_string()),
             (Generalizer::Identity, Value::Int(i)) => Some(i.to_string()),
             (Generalizer::Identity, Value::Float(x)) => Some(x.to_string()),
-            (Generalizer::Identity, Value::Date(d)) => {
-                Some(CivilDate::from_epoch_days(d).to_string())
-            }
+            (Generalizer::Identity, Value::Date(d)) => Some(CivilDate::from_epoch_days(d).to_string()),
             (Generalizer::AgeBand(bands), Value::Date(d)) => Some(bands.label(d, level)),
             (Generalizer::Month, Value::Date(d)) => {
                 let date = CivilDate::from_epoch_days(d);
@@ -134,10 +129,7 @@ mod tests {
     #[test]
     fn postal_prefixes() {
         let g = Generalizer::DigitsPrefix(vec![3, 1]);
-        assert_eq!(
-            g.label(Value::Text("１００－０００１"), 0).as_deref(),
-            Some("100")
-        );
+        assert_eq!(g.label(Value::Text("１００－０００１"), 0).as_deref(), Some("100"));
         assert_eq!(g.label(Value::Text("100-0001"), 1).as_deref(), Some("1"));
         assert_eq!(g.label(Value::Text("abc"), 0), None);
     }
@@ -148,41 +140,22 @@ mod tests {
         assert_eq!(g.levels(), 3);
         assert_eq!(g.label(Value::Text("100-0001"), 2).as_deref(), Some("*"));
         assert_eq!(Generalizer::Identity.levels(), 2);
-        assert_eq!(
-            Generalizer::Identity.label(Value::Int(1), 1).as_deref(),
-            Some("*")
-        );
+        assert_eq!(Generalizer::Identity.label(Value::Int(1), 1).as_deref(), Some("*"));
         assert_eq!(g.describe(2), "suppressed (*)");
     }
 
     #[test]
     fn month_levels() {
         let d = CivilDate::new(2024, 3, 15).unwrap().to_epoch_days();
-        assert_eq!(
-            Generalizer::Month.label(Value::Date(d), 0).as_deref(),
-            Some("2024-03")
-        );
-        assert_eq!(
-            Generalizer::Month.label(Value::Date(d), 1).as_deref(),
-            Some("2024")
-        );
+        assert_eq!(Generalizer::Month.label(Value::Date(d), 0).as_deref(), Some("2024-03"));
+        assert_eq!(Generalizer::Month.label(Value::Date(d), 1).as_deref(), Some("2024"));
     }
 
     #[test]
     fn expr_maps_a_lazy_column() {
         let df = df!("postal" => ["100-0001", "060-0000"]).unwrap();
-        let out = df
-            .lazy()
-            .with_column(Generalizer::DigitsPrefix(vec![3]).expr("postal", 0))
-            .collect()
-            .unwrap();
-        let values: Vec<_> = out
-            .column("postal")
-            .unwrap()
-            .str()
-            .unwrap()
-            .iter()
-            .collect();
+        let out = df.lazy().with_column(Generalizer::DigitsPrefix(vec![3]).expr("postal", 0)).collect().unwrap();
+        let values: Vec<_> = out.column("postal").unwrap().str().unwrap().iter().collect();
         assert_eq!(values, [Some("100"), Some("060")]);
     }
 }

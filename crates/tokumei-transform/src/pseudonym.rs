@@ -18,10 +18,7 @@ pub struct PseudonymKey([u8; 32]);
 impl PseudonymKey {
     /// Derives the key for `purpose` (e.g. `"2026-11 charts.patient_id"`) from the master key.
     pub fn derive(master: &[u8; 32], purpose: &str) -> PseudonymKey {
-        PseudonymKey(blake3::derive_key(
-            &format!("tokumei pseudonym v1 {purpose}"),
-            master,
-        ))
+        PseudonymKey(blake3::derive_key(&format!("tokumei pseudonym v1 {purpose}"), master))
     }
 
     /// The pseudonym of `bytes` (already normalized): 20 lowercase hex characters.
@@ -36,11 +33,8 @@ impl PseudonymKey {
         col(name).map(
             move |column| {
                 let text = column.cast(&DataType::String)?;
-                let out: StringChunked = text
-                    .str()?
-                    .iter()
-                    .map(|v| v.map(|s| key.pseudonym(code_key(s).as_bytes())))
-                    .collect();
+                let out: StringChunked =
+                    text.str()?.iter().map(|v| v.map(|s| key.pseudonym(code_key(s).as_bytes()))).collect();
                 Ok(out.with_name(column.name().clone()).into_column())
             },
             |_, field| Ok(Field::new(field.name().clone(), DataType::String)),

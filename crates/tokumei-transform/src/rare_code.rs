@@ -48,11 +48,7 @@ impl RareCodes {
         let lookup = Arc::new(rare.clone());
         let category_of = col(code).map(
             move |column| {
-                let out: StringChunked = column
-                    .str()?
-                    .iter()
-                    .map(|v| v.and_then(|s| lookup.get(s).cloned()))
-                    .collect();
+                let out: StringChunked = column.str()?.iter().map(|v| v.and_then(|s| lookup.get(s).cloned())).collect();
                 Ok(out.with_name(column.name().clone()).into_column())
             },
             |_, field| Ok(Field::new(field.name().clone(), DataType::String)),
@@ -110,11 +106,7 @@ fn person_counts(frame: LazyFrame, code: Expr, person: &str) -> PolarsResult<Has
     let codes = out.column("code")?.str()?.clone();
     let counts = out.column("n")?.cast(&DataType::UInt32)?;
     let counts = counts.u32()?;
-    Ok(codes
-        .iter()
-        .zip(counts.iter())
-        .filter_map(|(c, n)| Some((c?.to_string(), n?)))
-        .collect())
+    Ok(codes.iter().zip(counts.iter()).filter_map(|(c, n)| Some((c?.to_string(), n?))).collect())
 }
 
 #[cfg(test)]
@@ -126,32 +118,15 @@ mod tests {
         // I10 common (6 persons); E75.2 rare (2 persons) but E75 category gets 5 with E75.0;
         // Q87.4 rare alone → suppressed.
         let persons: Vec<u32> = vec![1, 2, 3, 4, 5, 6, 1, 2, 3, 4, 5, 9, 9];
-        let codes = [
-            "I10", "I10", "I10", "I10", "I10", "I10", "E75.2", "E75.2", "E75.0", "E75.0", "E75.0",
-            "Q87.4", "Q87.4",
-        ];
+        let codes =
+            ["I10", "I10", "I10", "I10", "I10", "I10", "E75.2", "E75.2", "E75.0", "E75.0", "E75.0", "Q87.4", "Q87.4"];
         let df = df!("person" => persons, "icd" => codes).unwrap();
-        let map = RareCodes {
-            min_persons: 5,
-            category_chars: 3,
-        }
-        .plan(df.clone().lazy(), "icd", "person")
-        .unwrap();
-        assert_eq!(
-            map.replacements.get("E75.2"),
-            Some(&Some("E75".to_string()))
-        );
+        let map = RareCodes { min_persons: 5, category_chars: 3 }.plan(df.clone().lazy(), "icd", "person").unwrap();
+        assert_eq!(map.replacements.get("E75.2"), Some(&Some("E75".to_string())));
         assert_eq!(map.replacements.get("Q87.4"), Some(&None));
         assert_eq!(map.replacements.get("I10"), None);
         let out = df.lazy().with_column(map.expr("icd")).collect().unwrap();
-        let icd: Vec<_> = out
-            .column("icd")
-            .unwrap()
-            .str()
-            .unwrap()
-            .iter()
-            .flatten()
-            .collect();
+        let icd: Vec<_> = out.column("icd").unwrap().str().unwrap().iter().flatten().collect();
         assert_eq!(icd[0], "I10");
         assert_eq!(icd[6], "E75");
         assert_eq!(icd[12], "*");
@@ -160,15 +135,8 @@ mod tests {
 
     #[test]
     fn without_categories_rare_values_are_suppressed() {
-        let df =
-            df!("person" => [1u32, 2, 3, 4, 5, 6], "drug" => ["A", "A", "A", "A", "A", "Rare"])
-                .unwrap();
-        let map = RareCodes {
-            min_persons: 5,
-            category_chars: 0,
-        }
-        .plan(df.lazy(), "drug", "person")
-        .unwrap();
+        let df = df!("person" => [1u32, 2, 3, 4, 5, 6], "drug" => ["A", "A", "A", "A", "A", "Rare"]).unwrap();
+        let map = RareCodes { min_persons: 5, category_chars: 0 }.plan(df.lazy(), "drug", "person").unwrap();
         assert_eq!(map.replacements.get("Rare"), Some(&None));
         assert_eq!(map.replacements.len(), 1);
     }

@@ -31,10 +31,7 @@ impl TopBottom {
     /// Computes the bounds over column `name` of `frame` (one aggregation pass).
     pub fn bounds(&self, frame: LazyFrame, name: &str) -> PolarsResult<Bounds> {
         let quantile = |q: f64, alias: &str| {
-            col(name)
-                .cast(DataType::Float64)
-                .quantile(lit(q), QuantileMethod::Nearest)
-                .alias(alias)
+            col(name).cast(DataType::Float64).quantile(lit(q), QuantileMethod::Nearest).alias(alias)
         };
         let mut exprs = Vec::new();
         if let Some(q) = self.lower {
@@ -44,10 +41,7 @@ impl TopBottom {
             exprs.push(quantile(q, "upper"));
         }
         if exprs.is_empty() {
-            return Ok(Bounds {
-                lower: None,
-                upper: None,
-            });
+            return Ok(Bounds { lower: None, upper: None });
         }
         let out = frame.select(exprs).collect()?;
         let get = |alias: &str| -> PolarsResult<Option<f64>> {
@@ -56,10 +50,7 @@ impl TopBottom {
                 Err(_) => Ok(None),
             }
         };
-        Ok(Bounds {
-            lower: get("lower")?,
-            upper: get("upper")?,
-        })
+        Ok(Bounds { lower: get("lower")?, upper: get("upper")? })
     }
 }
 
@@ -70,14 +61,8 @@ impl Bounds {
             move |column| {
                 let dtype = column.dtype().clone();
                 let values = column.cast(&DataType::Float64)?;
-                let out: Float64Chunked = values
-                    .f64()?
-                    .iter()
-                    .map(|v| v.map(|x| self.clamp(x)))
-                    .collect();
-                out.with_name(column.name().clone())
-                    .into_column()
-                    .cast(&dtype)
+                let out: Float64Chunked = values.f64()?.iter().map(|v| v.map(|x| self.clamp(x))).collect();
+                out.with_name(column.name().clone()).into_column().cast(&dtype)
             },
             |_, field| Ok(field.clone()),
         )
@@ -97,12 +82,7 @@ mod tests {
     fn clamps_to_quantiles() {
         let values: Vec<f64> = (1..=100).map(f64::from).collect();
         let df = df!("tg" => values).unwrap();
-        let bounds = TopBottom {
-            lower: Some(0.05),
-            upper: Some(0.95),
-        }
-        .bounds(df.clone().lazy(), "tg")
-        .unwrap();
+        let bounds = TopBottom { lower: Some(0.05), upper: Some(0.95) }.bounds(df.clone().lazy(), "tg").unwrap();
         assert_eq!(bounds.lower, Some(6.0));
         assert_eq!(bounds.upper, Some(95.0));
         let out = df.lazy().with_column(bounds.expr("tg")).collect().unwrap();

@@ -35,40 +35,17 @@ impl<'a> Value<'a> {
 
 /// Calls `f` on every cell of `column` and collects the labels into a `String` column of the
 /// same name. Used by every generalizer so that the per-cell rule is written once.
-pub(crate) fn map_to_labels(
-    column: &Column,
-    f: impl Fn(Value<'_>) -> Option<String>,
-) -> PolarsResult<Column> {
+pub(crate) fn map_to_labels(column: &Column, f: impl Fn(Value<'_>) -> Option<String>) -> PolarsResult<Column> {
     let name = column.name().clone();
     let labels: StringChunked = match column.dtype() {
-        DataType::String => column
-            .str()?
-            .iter()
-            .map(|v| v.and_then(|s| f(Value::Text(s))))
-            .collect(),
+        DataType::String => column.str()?.iter().map(|v| v.and_then(|s| f(Value::Text(s)))).collect(),
         DataType::Date => {
             let physical = column.to_physical_repr();
-            physical
-                .i32()?
-                .iter()
-                .map(|v| v.and_then(|d| f(Value::Date(d))))
-                .collect()
+            physical.i32()?.iter().map(|v| v.and_then(|d| f(Value::Date(d)))).collect()
         }
-        DataType::Int32 => column
-            .i32()?
-            .iter()
-            .map(|v| v.and_then(|i| f(Value::Int(i64::from(i)))))
-            .collect(),
-        DataType::Int64 => column
-            .i64()?
-            .iter()
-            .map(|v| v.and_then(|i| f(Value::Int(i))))
-            .collect(),
-        DataType::Float64 => column
-            .f64()?
-            .iter()
-            .map(|v| v.and_then(|x| f(Value::Float(x))))
-            .collect(),
+        DataType::Int32 => column.i32()?.iter().map(|v| v.and_then(|i| f(Value::Int(i64::from(i))))).collect(),
+        DataType::Int64 => column.i64()?.iter().map(|v| v.and_then(|i| f(Value::Int(i)))).collect(),
+        DataType::Float64 => column.f64()?.iter().map(|v| v.and_then(|x| f(Value::Float(x)))).collect(),
         other => {
             polars_bail!(InvalidOperation: "column `{}` has type {} which no generalizer reads", name, other)
         }

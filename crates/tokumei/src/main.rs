@@ -90,8 +90,7 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(err) => {
             let broken_pipe = err.chain().any(|e| {
-                e.downcast_ref::<std::io::Error>()
-                    .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+                e.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
             });
             if broken_pipe {
                 return ExitCode::SUCCESS;
@@ -112,19 +111,10 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
     match &cli.command {
         Command::Check { config } => check(cli, config),
         Command::Run { config, out } => run_release(cli, config, out.clone()),
-        Command::Synth {
-            persons,
-            seed,
-            opt_out_rate,
-            out,
-        } => {
-            let spec = SynthSpec {
-                persons: *persons,
-                seed: *seed,
-                opt_out_rate: *opt_out_rate,
-            };
-            let summary = write_population(&spec, out)
-                .with_context(|| format!("writing synthetic data to {}", out.display()))?;
+        Command::Synth { persons, seed, opt_out_rate, out } => {
+            let spec = SynthSpec { persons: *persons, seed: *seed, opt_out_rate: *opt_out_rate };
+            let summary =
+                write_population(&spec, out).with_context(|| format!("writing synthetic data to {}", out.display()))?;
             say(
                 cli,
                 format!(
@@ -148,8 +138,10 @@ fn check(cli: &Cli, config: &Path) -> anyhow::Result<ExitCode> {
     match Plan::load(config) {
         Ok(plan) => {
             let mut problems = Vec::new();
-            if let tokumei::config::KeySource::File(path) = &plan.key {
-                if !path.exists() {
+            if let tokumei::config::KeySource::File(path) = &plan.key
+                && !path.exists()
+            {
+                {
                     problems.push(format!(
                         "key file {} does not exist (tokumei keygen --out … writes one)",
                         path.display()
@@ -167,10 +159,7 @@ fn check(cli: &Cli, config: &Path) -> anyhow::Result<ExitCode> {
             }
             for list in &plan.opt_outs {
                 if !list.source.path.exists() {
-                    problems.push(format!(
-                        "opt-out list {} does not exist",
-                        list.source.path.display()
-                    ));
+                    problems.push(format!("opt-out list {} does not exist", list.source.path.display()));
                 }
             }
             if problems.is_empty() {
@@ -217,20 +206,14 @@ fn run_release(cli: &Cli, config: &Path, out: Option<PathBuf>) -> anyhow::Result
         }
         Err(e) => return Err(e.into()),
     };
-    if let tokumei::config::KeySource::File(path) = &plan.key {
-        if MasterKey::file_is_exposed(path) {
-            say(
-                cli,
-                format!(
-                    "warning: key file {} is readable by other users; `chmod 600` it",
-                    path.display()
-                ),
-            );
+    if let tokumei::config::KeySource::File(path) = &plan.key
+        && MasterKey::file_is_exposed(path)
+    {
+        {
+            say(cli, format!("warning: key file {} is readable by other users; `chmod 600` it", path.display()));
         }
     }
-    let progress = !cli.quiet
-        && cli.color != Color::Never
-        && std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let progress = !cli.quiet && cli.color != Color::Never && std::io::IsTerminal::is_terminal(&std::io::stderr());
     let outcome = tokumei::run(&plan, &RunOptions { out, progress })?;
     let report = &outcome.report;
     if !cli.quiet {
@@ -239,13 +222,7 @@ fn run_release(cli: &Cli, config: &Path, out: Option<PathBuf>) -> anyhow::Result
             writeln!(
                 err,
                 "{:>12}: {} rows read, {} quarantined, {} opted out, {} suppressed, {} written ({} persons)",
-                a.table,
-                a.rows_read,
-                a.quarantined,
-                a.opted_out,
-                a.suppressed,
-                a.written,
-                a.persons_written
+                a.table, a.rows_read, a.quarantined, a.opted_out, a.suppressed, a.written, a.persons_written
             )?;
         }
         if let Some(privacy) = report.stages.get("privacy") {
@@ -265,13 +242,7 @@ fn run_release(cli: &Cli, config: &Path, out: Option<PathBuf>) -> anyhow::Result
     }
     match outcome.status {
         Status::Released => {
-            say(
-                cli,
-                format!(
-                    "released to {}",
-                    outcome.out.as_deref().unwrap_or(Path::new("?")).display()
-                ),
-            );
+            say(cli, format!("released to {}", outcome.out.as_deref().unwrap_or(Path::new("?")).display()));
             Ok(ExitCode::SUCCESS)
         }
         Status::PrivacyTargetUnmet | Status::OptOutCheckFailed => {
@@ -284,9 +255,7 @@ fn run_release(cli: &Cli, config: &Path, out: Option<PathBuf>) -> anyhow::Result
 fn keygen(cli: &Cli, out: &Path) -> anyhow::Result<ExitCode> {
     use rand::TryRngCore;
     let mut bytes = [0u8; 32];
-    rand::rngs::OsRng
-        .try_fill_bytes(&mut bytes)
-        .context("reading the operating system's random source")?;
+    rand::rngs::OsRng.try_fill_bytes(&mut bytes).context("reading the operating system's random source")?;
     let text = MasterKey::file_text(
         &bytes,
         "tokumei master key. Keep secret; never commit. Derived keys pseudonymize releases.",
@@ -295,12 +264,9 @@ fn keygen(cli: &Cli, out: &Path) -> anyhow::Result<ExitCode> {
     options.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(out).with_context(|| {
-        format!(
-            "creating {} (an existing key is never overwritten)",
-            out.display()
-        )
-    })?;
+    let mut file = options
+        .open(out)
+        .with_context(|| format!("creating {} (an existing key is never overwritten)", out.display()))?;
     file.write_all(text.as_bytes())?;
     say(cli, format!("wrote a new key to {}", out.display()));
     Ok(ExitCode::SUCCESS)

@@ -19,9 +19,7 @@ pub struct CivilDate {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum DateError {
     /// The text matches none of the accepted forms.
-    #[error(
-        "not a date in any accepted form (YYYY-MM-DD, YYYYMMDD, 昭和45年3月2日, S45.03.02, GYYMMDD)"
-    )]
+    #[error("not a date in any accepted form (YYYY-MM-DD, YYYYMMDD, 昭和45年3月2日, S45.03.02, GYYMMDD)")]
     Unrecognized,
     /// The fields are numbers but name no calendar day (e.g. 2月30日).
     #[error("no such calendar day")]
@@ -71,13 +69,8 @@ impl Era {
     }
 
     fn first_day(self) -> CivilDate {
-        let (year, month, day) = [
-            (1868, 1, 1),
-            (1912, 7, 30),
-            (1926, 12, 25),
-            (1989, 1, 8),
-            (2019, 5, 1),
-        ][self as usize];
+        let (year, month, day) =
+            [(1868, 1, 1), (1912, 7, 30), (1926, 12, 25), (1989, 1, 8), (2019, 5, 1)][self as usize];
         CivilDate { year, month, day }
     }
 
@@ -93,11 +86,7 @@ impl Era {
 
     /// The era a Western date falls in, if any.
     pub fn of(date: CivilDate) -> Option<Era> {
-        Era::ALL
-            .iter()
-            .rev()
-            .copied()
-            .find(|era| date >= era.first_day())
+        Era::ALL.iter().rev().copied().find(|era| date >= era.first_day())
     }
 
     /// Year within the era (元年 = 1).
@@ -118,11 +107,7 @@ impl CivilDate {
     /// Days since 1970-01-01 (the Arrow / polars `Date` representation).
     pub fn to_epoch_days(self) -> i32 {
         // Howard Hinnant's days_from_civil.
-        let y = if self.month <= 2 {
-            self.year - 1
-        } else {
-            self.year
-        };
+        let y = if self.month <= 2 { self.year - 1 } else { self.year };
         let era = if y >= 0 { y } else { y - 399 } / 400;
         let yoe = y - era * 400;
         let m = self.month as i32;
@@ -179,11 +164,7 @@ fn era_date(era: Era, era_year: i32, month: u32, day: u32) -> Result<CivilDate, 
     let date = CivilDate::new(era.first_day().year + era_year - 1, month, day)?;
     let after_start = date >= era.first_day();
     let before_end = era.last_day().is_none_or(|last| date <= last);
-    if after_start && before_end {
-        Ok(date)
-    } else {
-        Err(DateError::OutsideEra)
-    }
+    if after_start && before_end { Ok(date) } else { Err(DateError::OutsideEra) }
 }
 
 /// Reads a date in any form Japanese exports use.
@@ -244,11 +225,7 @@ pub fn parse_date(raw: &str) -> Result<CivilDate, DateError> {
     {
         return Err(DateError::Unrecognized);
     }
-    let number = |i: usize| {
-        groups[i]
-            .parse::<u32>()
-            .map_err(|_| DateError::Unrecognized)
-    };
+    let number = |i: usize| groups[i].parse::<u32>().map_err(|_| DateError::Unrecognized);
     let (year, month, day) = (number(0)?, number(1)?, number(2)?);
     match era {
         Some(era) if groups[0].len() <= 2 => era_date(era, year as i32, month, day),

@@ -8,11 +8,7 @@ use super::text::digits_key;
 /// r = Σ mod 11; 0 if r ≤ 1 else 11 − r).
 pub fn my_number_check_digit(payload: &[u8; 11]) -> u8 {
     const WEIGHTS: [u32; 11] = [6, 5, 4, 3, 2, 7, 6, 5, 4, 3, 2];
-    let sum: u32 = payload
-        .iter()
-        .zip(WEIGHTS)
-        .map(|(&d, w)| u32::from(d) * w)
-        .sum();
+    let sum: u32 = payload.iter().zip(WEIGHTS).map(|(&d, w)| u32::from(d) * w).sum();
     match sum % 11 {
         0 | 1 => 0,
         r => (11 - r) as u8,
@@ -83,11 +79,7 @@ impl Sex {
 
     /// From `1`/`2`, `男`/`女`, `男性`/`女性`, `M`/`F`, `male`/`female` (any width or case).
     pub fn parse(raw: &str) -> Option<Sex> {
-        let text: String = raw
-            .nfkc()
-            .filter(|c| !c.is_whitespace())
-            .collect::<String>()
-            .to_lowercase();
+        let text: String = raw.nfkc().filter(|c| !c.is_whitespace()).collect::<String>().to_lowercase();
         match text.as_str() {
             "1" | "男" | "男性" | "m" | "male" => Some(Sex::Male),
             "2" | "女" | "女性" | "f" | "female" => Some(Sex::Female),
@@ -122,10 +114,7 @@ mod tests {
         // 国保 6 digits, zero-padded to 8 in some exports.
         let kokuho = [1, 3, 1, 2, 3];
         let six = format!("13123{}", insurer_check_digit(&kokuho));
-        assert_eq!(
-            insurer_key(&format!("00{six}")).as_deref(),
-            Some(six.as_str())
-        );
+        assert_eq!(insurer_key(&format!("00{six}")).as_deref(), Some(six.as_str()));
     }
 
     #[test]

@@ -74,18 +74,12 @@ fn fold_kana_char(c: char) -> char {
 /// assert_eq!(kana_key("ﾔﾏﾀﾞ ﾀﾛｳ"), kana_key("やまだ　たろう"));
 /// ```
 pub fn kana_key(raw: &str) -> String {
-    raw.nfkc()
-        .filter(|&c| !is_separator(c))
-        .map(fold_kana_char)
-        .collect()
+    raw.nfkc().filter(|&c| !is_separator(c)).map(fold_kana_char).collect()
 }
 
 /// 氏名 (kanji name) → matching key: NFKC, 旧字体 folded (髙 → 高), spaces and dots removed.
 pub fn kanji_key(raw: &str) -> String {
-    raw.nfkc()
-        .filter(|&c| !is_separator(c))
-        .map(|c| fold_kana_char(fold_variant(c)))
-        .collect()
+    raw.nfkc().filter(|&c| !is_separator(c)).map(|c| fold_kana_char(fold_variant(c))).collect()
 }
 
 /// Card symbols, numbers and local codes → matching key.
@@ -156,10 +150,7 @@ mod tests {
     fn codes_fold_width_and_hyphens() {
         assert_eq!(code_key("１２－３４"), "1234");
         assert_eq!(code_key("あいう 12"), "アイウ12");
-        assert_eq!(
-            digits_key("０３-１２３４-５６７８").as_deref(),
-            Some("0312345678")
-        );
+        assert_eq!(digits_key("０３-１２３４-５６７８").as_deref(), Some("0312345678"));
         assert_eq!(digits_key("03-12a4"), None);
     }
 

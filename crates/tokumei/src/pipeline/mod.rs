@@ -98,18 +98,12 @@ pub fn load_key(source: &KeySource) -> Result<MasterKey, KeyError> {
 fn bar(options: &RunOptions, len: u64, message: String) -> ProgressBar {
     let bar = ProgressBar::with_draw_target(
         Some(len),
-        if options.progress {
-            ProgressDrawTarget::stderr()
-        } else {
-            ProgressDrawTarget::hidden()
-        },
+        if options.progress { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() },
     );
     bar.set_style(
-        ProgressStyle::with_template(
-            "{msg:>24} [{bar:30}] {human_pos}/{human_len} rows ({per_sec})",
-        )
-        .expect("static template")
-        .progress_chars("=> "),
+        ProgressStyle::with_template("{msg:>24} [{bar:30}] {human_pos}/{human_len} rows ({per_sec})")
+            .expect("static template")
+            .progress_chars("=> "),
     );
     bar.set_message(message);
     bar
@@ -119,11 +113,7 @@ fn person_of_row(rows: Arc<Vec<u32>>) -> Expr {
     col(ROW_COLUMN)
         .map(
             move |c| {
-                let out: UInt32Chunked = c
-                    .u64()?
-                    .iter()
-                    .map(|r| r.map(|r| rows[r as usize]))
-                    .collect();
+                let out: UInt32Chunked = c.u64()?.iter().map(|r| r.map(|r| rows[r as usize])).collect();
                 Ok(out.with_name(PERSON_INDEX.into()).into_column())
             },
             |_, _| Ok(Field::new(PERSON_INDEX.into(), DataType::UInt32)),
@@ -134,11 +124,7 @@ fn person_of_row(rows: Arc<Vec<u32>>) -> Expr {
 fn person_kept(removed: Arc<Vec<bool>>) -> Expr {
     col(PERSON_INDEX).map(
         move |c| {
-            let out: BooleanChunked = c
-                .u32()?
-                .iter()
-                .map(|p| p.map(|p| !removed[p as usize]))
-                .collect();
+            let out: BooleanChunked = c.u32()?.iter().map(|p| p.map(|p| !removed[p as usize])).collect();
             Ok(out.with_name("kept".into()).into_column())
         },
         |_, _| Ok(Field::new("kept".into(), DataType::Boolean)),
@@ -148,11 +134,8 @@ fn person_kept(removed: Arc<Vec<bool>>) -> Expr {
 fn person_pseudonym(key: PseudonymKey, representatives: Arc<Vec<u128>>) -> Expr {
     col(PERSON_INDEX).map(
         move |c| {
-            let out: StringChunked = c
-                .u32()?
-                .iter()
-                .map(|p| p.map(|p| key.pseudonym(&representatives[p as usize].to_le_bytes())))
-                .collect();
+            let out: StringChunked =
+                c.u32()?.iter().map(|p| p.map(|p| key.pseudonym(&representatives[p as usize].to_le_bytes()))).collect();
             Ok(out.with_name(PERSON_INDEX.into()).into_column())
         },
         |_, _| Ok(Field::new(PERSON_INDEX.into(), DataType::String)),
@@ -164,51 +147,30 @@ fn scan(path: &Path) -> PolarsResult<LazyFrame> {
 }
 
 fn distinct_strings(frame: LazyFrame, column: &str) -> PolarsResult<HashSet<String>> {
-    let df = frame
-        .select([col(column)])
-        .unique(None, UniqueKeepStrategy::Any)
-        .collect()?;
-    Ok(df
-        .column(column)?
-        .str()?
-        .iter()
-        .flatten()
-        .map(str::to_string)
-        .collect())
+    let df = frame.select([col(column)]).unique(None, UniqueKeepStrategy::Any).collect()?;
+    Ok(df.column(column)?.str()?.iter().flatten().map(str::to_string).collect())
 }
 
 /// Runs `plan`.
 pub fn run(plan: &Plan, options: &RunOptions) -> Result<RunOutcome, PipelineError> {
     let master = load_key(&plan.key)?;
     let out = options.out.clone().unwrap_or_else(|| plan.out.clone());
-    let parent = out
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+    let parent =
+        out.parent().filter(|p| !p.as_os_str().is_empty()).map_or_else(|| PathBuf::from("."), Path::to_path_buf);
     std::fs::create_dir_all(&parent)?;
-    let work = tempfile::Builder::new()
-        .prefix(".tokumei-work-")
-        .tempdir_in(&parent)?;
+    let work = tempfile::Builder::new().prefix(".tokumei-work-").tempdir_in(&parent)?;
 
     // Ingest → staged Parquet, feeding the linker.
     let link = KeyHasher::new(&master, "link");
     let tokens = KeyHasher::new(&master, "submission-token");
     let hashes = staging::RowHashes::new(&master, &plan.label);
     let mut linker = Linker::new(plan.tables.len());
+    let stager =
+        staging::Stager { profile: plan.profile, link: &link, tokens: &tokens, hashes: &hashes, work: work.path() };
     let mut staged = Vec::new();
     for (i, table) in plan.tables.iter().enumerate() {
         let progress = bar(options, 0, format!("reading {}", table.source.table));
-        let result = staging::stage_table(
-            i,
-            table,
-            plan.profile,
-            &link,
-            &tokens,
-            &hashes,
-            &mut linker,
-            work.path(),
-            &progress,
-        )?;
+        let result = stager.stage(i, table, &mut linker, &progress)?;
         progress.finish_and_clear();
         staged.push(result);
     }
@@ -219,10 +181,8 @@ pub fn run(plan: &Plan, options: &RunOptions) -> Result<RunOutcome, PipelineErro
         opt_out_reads.push(staging::read_opt_outs(list, &link)?);
     }
     let persons = linker.finish();
-    let matches: Vec<OptOutMatch> = opt_out_reads
-        .iter()
-        .map(|(entries, _)| match_opt_outs(entries, &persons))
-        .collect();
+    let matches: Vec<OptOutMatch> =
+        opt_out_reads.iter().map(|(entries, _)| match_opt_outs(entries, &persons)).collect();
     let mut opted_out = vec![false; persons.len()];
     for m in &matches {
         for &p in &m.persons {
@@ -230,20 +190,13 @@ pub fn run(plan: &Plan, options: &RunOptions) -> Result<RunOutcome, PipelineErro
         }
     }
     let opted_out = Arc::new(opted_out);
-    let row_person: Vec<Arc<Vec<u32>>> = persons
-        .row_person
-        .iter()
-        .map(|r| Arc::new(r.clone()))
-        .collect();
+    let row_person: Vec<Arc<Vec<u32>>> = persons.row_person.iter().map(|r| Arc::new(r.clone())).collect();
     let base: Vec<LazyFrame> = staged
         .iter()
         .zip(&row_person)
         .map(|(s, rows)| Ok(scan(&s.path)?.with_column(person_of_row(rows.clone()))))
         .collect::<PolarsResult<_>>()?;
-    let after_opt_out: Vec<LazyFrame> = base
-        .iter()
-        .map(|f| f.clone().filter(person_kept(opted_out.clone())))
-        .collect();
+    let after_opt_out: Vec<LazyFrame> = base.iter().map(|f| f.clone().filter(person_kept(opted_out.clone()))).collect();
 
     // Privacy model.
     let mut stages: BTreeMap<String, serde_json::Value> = BTreeMap::new();
@@ -257,16 +210,9 @@ pub fn run(plan: &Plan, options: &RunOptions) -> Result<RunOutcome, PipelineErro
             .tables
             .iter()
             .zip(&after_opt_out)
-            .map(|(t, f)| {
-                (
-                    f.clone(),
-                    t.columns.iter().map(|c| c.name.clone()).collect(),
-                )
-            })
+            .map(|(t, f)| (f.clone(), t.columns.iter().map(|c| c.name.clone()).collect()))
             .collect();
-        let present = privacy::Present::new(persons.len(), &persons.row_person, &|p| {
-            opted_out[p as usize]
-        });
+        let present = privacy::Present::new(persons.len(), &persons.row_person, &|p| opted_out[p as usize]);
         let (qis, tuples) = privacy::person_tuples(&specs, &frames, &present, &persons.row_person)?;
         let solution = model.search(&qis, &tuples)?;
         for &c in &solution.suppressed_persons {
@@ -336,10 +282,7 @@ pub fn run(plan: &Plan, options: &RunOptions) -> Result<RunOutcome, PipelineErro
         })
         .collect();
     opt_out_section.insert("lists".into(), lists.into());
-    opt_out_section.insert(
-        "persons_removed".into(),
-        opted_out.iter().filter(|&&b| b).count().into(),
-    );
+    opt_out_section.insert("persons_removed".into(), opted_out.iter().filter(|&&b| b).count().into());
     opt_out_section.insert(
         "rows_removed".into(),
         accounting
@@ -349,21 +292,13 @@ pub fn run(plan: &Plan, options: &RunOptions) -> Result<RunOutcome, PipelineErro
             .into(),
     );
     stages.insert("opt_out".into(), opt_out_section.into());
-    stages.insert(
-        "linkage".into(),
-        serde_json::to_value(&persons.stats).map_err(tokumei_report::Error::Json)?,
-    );
+    stages.insert("linkage".into(), serde_json::to_value(&persons.stats).map_err(tokumei_report::Error::Json)?);
     stages.insert(
         "ingest".into(),
         plan.tables
             .iter()
             .zip(&staged)
-            .map(|(t, s)| {
-                (
-                    t.source.table.clone(),
-                    serde_json::to_value(&s.stats).unwrap_or_default(),
-                )
-            })
+            .map(|(t, s)| (t.source.table.clone(), serde_json::to_value(&s.stats).unwrap_or_default()))
             .collect::<serde_json::Map<_, _>>()
             .into(),
     );
@@ -401,32 +336,26 @@ pub fn run(plan: &Plan, options: &RunOptions) -> Result<RunOutcome, PipelineErro
     };
     if !target_met {
         report.status = "privacy target not met: no release written".into();
-        return Ok(RunOutcome {
-            status: Status::PrivacyTargetUnmet,
-            report,
-            out: None,
-        });
+        return Ok(RunOutcome { status: Status::PrivacyTargetUnmet, report, out: None });
     }
 
     // Transform and write.
     let release = Release::begin(&out)?;
     let pseudonyms = PseudonymKey::derive(master.expose(), &format!("{} person", plan.label));
     let representatives = Arc::new(persons.representative.clone());
+    let releaser = output::Releaser {
+        profile: plan.profile,
+        label: &plan.label,
+        master: &master,
+        levels: &levels,
+        person_pseudonym: person_pseudonym(pseudonyms.clone(), representatives),
+    };
     for (i, table) in plan.tables.iter().enumerate() {
         let name = &table.source.table;
         let progress = bar(options, 0, format!("writing {name}"));
         progress.tick();
         let frame = base[i].clone().filter(person_kept(removed.clone()));
-        let released = output::release_frame(
-            table,
-            plan.profile,
-            &plan.label,
-            &master,
-            frame,
-            &levels,
-            person_pseudonym(pseudonyms.clone(), representatives.clone()),
-            &mut report.transforms,
-        )?;
+        let released = releaser.frame(table, frame, &mut report.transforms)?;
         release.sink_parquet(released, &format!("{name}.parquet"))?;
         progress.finish_and_clear();
     }
@@ -452,18 +381,12 @@ pub fn run(plan: &Plan, options: &RunOptions) -> Result<RunOutcome, PipelineErro
     for table in &plan.tables {
         let path = release.path(&format!("{}.parquet", table.source.table));
         for column in &identity_columns {
-            leaked |= distinct_strings(scan(&path)?, column)?
-                .iter()
-                .any(|v| forbidden.contains(v));
+            leaked |= distinct_strings(scan(&path)?, column)?.iter().any(|v| forbidden.contains(v));
         }
     }
     if leaked {
         report.status = "final opt-out check found an opted-out person: no release written".into();
-        return Ok(RunOutcome {
-            status: Status::OptOutCheckFailed,
-            report,
-            out: None,
-        });
+        return Ok(RunOutcome { status: Status::OptOutCheckFailed, report, out: None });
     }
 
     // Count what was written; the accounting must agree exactly.
@@ -480,11 +403,7 @@ pub fn run(plan: &Plan, options: &RunOptions) -> Result<RunOutcome, PipelineErro
         if rows != account.written || !account.balanced() {
             return Err(PipelineError::Accounting(account.table.clone()));
         }
-        report.outputs.push(OutputFile {
-            file: file.clone(),
-            rows: Some(rows),
-            blake3: release.digest(&file)?,
-        });
+        report.outputs.push(OutputFile { file: file.clone(), rows: Some(rows), blake3: release.digest(&file)? });
     }
     if plan.profile == Profile::Submission {
         let record = provision_record(plan, &report);
@@ -499,17 +418,10 @@ pub fn run(plan: &Plan, options: &RunOptions) -> Result<RunOutcome, PipelineErro
         });
     }
     report.status = "released".into();
-    release.write_text(
-        "report.json",
-        &report.to_json().map_err(tokumei_report::Error::Json)?,
-    )?;
+    release.write_text("report.json", &report.to_json().map_err(tokumei_report::Error::Json)?)?;
     release.write_text("report.md", &report.to_markdown())?;
     let out = release.commit()?;
-    Ok(RunOutcome {
-        status: Status::Released,
-        report,
-        out: Some(out),
-    })
+    Ok(RunOutcome { status: Status::Released, report, out: Some(out) })
 }
 
 /// 提供記録: what was provided, when, to whom.

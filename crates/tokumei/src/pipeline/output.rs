@@ -11,18 +11,38 @@ use tokumei_transform::{PseudonymKey, RareCodes, TopBottom};
 
 use super::{ORDER_COLUMN, PERSON_INDEX, PipelineError, TOKEN_COLUMNS};
 
-/// Builds the release frame of `table` from `frame` (already filtered to released rows), and
-/// records what was done to each column.
-pub(crate) fn release_frame(
+/// What every table of a release is built with.
+pub(crate) struct Releaser<'a> {
+    pub profile: Profile,
+    pub label: &'a str,
+    pub master: &'a MasterKey,
+    /// Level chosen per quasi-identifier (others use level 0).
+    pub levels: &'a BTreeMap<String, usize>,
+    /// The person pseudonym, computed from the internal person index.
+    pub person_pseudonym: Expr,
+}
+
+impl Releaser<'_> {
+    /// Builds the release frame of `table` from `frame` (already filtered to released rows), and
+    /// records what was done to each column.
+    pub fn frame(
+        &self,
+        table: &TablePlan,
+        frame: LazyFrame,
+        treatments: &mut Vec<ColumnTreatment>,
+    ) -> Result<LazyFrame, PipelineError> {
+        release_frame(self, table, frame, treatments)
+    }
+}
+
+fn release_frame(
+    releaser: &Releaser<'_>,
     table: &TablePlan,
-    profile: Profile,
-    label: &str,
-    master: &MasterKey,
     frame: LazyFrame,
-    levels: &BTreeMap<String, usize>,
-    person_pseudonym: Expr,
     treatments: &mut Vec<ColumnTreatment>,
 ) -> Result<LazyFrame, PipelineError> {
+    let Releaser { profile, label, master, levels, .. } = *releaser;
+    let person_pseudonym = releaser.person_pseudonym.clone();
     let name = &table.source.table;
     let mut exprs = Vec::new();
     let mut record = |column: &str, role: String, transform: &str, detail: String| {
@@ -93,19 +113,11 @@ pub(crate) fn release_frame(
                 let bounds = TopBottom::bounds(rule, frame.clone(), c)?;
                 exprs.push(bounds.expr(c));
                 let show = |b: Option<f64>| b.map_or("open".to_string(), |v| format!("{v}"));
-                record(
-                    c,
-                    role,
-                    "top-bottom",
-                    format!("lower {}, upper {}", show(bounds.lower), show(bounds.upper)),
-                );
+                record(c, role, "top-bottom", format!("lower {}, upper {}", show(bounds.lower), show(bounds.upper)));
             }
         }
     }
     Ok(frame
-        .sort_by_exprs(
-            [col(ORDER_COLUMN), col(tokumei_core::ROW_COLUMN)],
-            SortMultipleOptions::default(),
-        )
+        .sort_by_exprs([col(ORDER_COLUMN), col(tokumei_core::ROW_COLUMN)], SortMultipleOptions::default())
         .select(exprs))
 }

@@ -31,9 +31,7 @@ pub(crate) fn qi_specs(plan: &Plan) -> Result<Vec<QiSpec>, PipelineError> {
         for column in &table.columns {
             let ladder = match (column.role, &column.transform) {
                 (Role::QuasiIdentifier, Transform::Keep) => Generalizer::Identity,
-                (Role::QuasiIdentifier | Role::DirectIdentifier, Transform::Generalize(g)) => {
-                    g.clone()
-                }
+                (Role::QuasiIdentifier | Role::DirectIdentifier, Transform::Generalize(g)) => g.clone(),
                 _ => continue,
             };
             match specs.iter().find(|s| s.name == column.name) {
@@ -44,10 +42,7 @@ pub(crate) fn qi_specs(plan: &Plan) -> Result<Vec<QiSpec>, PipelineError> {
                     )));
                 }
                 Some(_) => {}
-                None => specs.push(QiSpec {
-                    name: column.name.clone(),
-                    ladder,
-                }),
+                None => specs.push(QiSpec { name: column.name.clone(), ladder }),
             }
         }
     }
@@ -90,11 +85,7 @@ pub(crate) struct Present {
 }
 
 impl Present {
-    pub fn new(
-        total_persons: usize,
-        row_person: &[Vec<u32>],
-        removed: &dyn Fn(u32) -> bool,
-    ) -> Present {
+    pub fn new(total_persons: usize, row_person: &[Vec<u32>], removed: &dyn Fn(u32) -> bool) -> Present {
         let mut compact = vec![u32::MAX; total_persons];
         let mut persons = Vec::new();
         for &p in row_person.iter().flatten() {
@@ -138,16 +129,9 @@ pub(crate) fn person_tuples(
         }
         let mut select = vec![col(PERSON_INDEX)];
         select.extend(qi_columns.iter().map(|(_, c)| col(c.as_str())));
-        let distinct = frame
-            .clone()
-            .select(select)
-            .unique(None, UniqueKeepStrategy::Any)
-            .collect()?;
+        let distinct = frame.clone().select(select).unique(None, UniqueKeepStrategy::Any).collect()?;
         let person = distinct.column(PERSON_INDEX)?.u32()?.clone();
-        let cells: Vec<&Column> = qi_columns
-            .iter()
-            .map(|(_, c)| distinct.column(c))
-            .collect::<PolarsResult<_>>()?;
+        let cells: Vec<&Column> = qi_columns.iter().map(|(_, c)| distinct.column(c)).collect::<PolarsResult<_>>()?;
         let mut tuple = vec![NULL_CODE; width];
         for row in 0..distinct.height() {
             let Some(p) = person.get(row) else { continue };

@@ -28,10 +28,7 @@ pub(crate) struct RowHashes {
 
 impl RowHashes {
     pub fn new(master: &MasterKey, label: &str) -> RowHashes {
-        RowHashes {
-            shuffle: master.derive(&format!("{label} shuffle")),
-            keyless: master.derive("keyless row"),
-        }
+        RowHashes { shuffle: master.derive(&format!("{label} shuffle")), keyless: master.derive("keyless row") }
     }
 
     fn hash(key: &[u8; 32], table: &str, row: u64) -> [u8; 32] {
@@ -43,69 +40,65 @@ impl RowHashes {
     }
 
     fn order(&self, table: &str, row: u64) -> u64 {
-        u64::from_le_bytes(
-            Self::hash(&self.shuffle, table, row)[..8]
-                .try_into()
-                .expect("8 bytes"),
-        )
+        u64::from_le_bytes(Self::hash(&self.shuffle, table, row)[..8].try_into().expect("8 bytes"))
     }
 
     fn keyless(&self, table: &str, row: u64) -> u128 {
-        u128::from_le_bytes(
-            Self::hash(&self.keyless, table, row)[..16]
-                .try_into()
-                .expect("16 bytes"),
-        )
+        u128::from_le_bytes(Self::hash(&self.keyless, table, row)[..16].try_into().expect("16 bytes"))
     }
 }
 
-/// Reads table `index` of the plan into `work/<table>.parquet`, feeding `linker`.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn stage_table(
-    index: usize,
-    table: &TablePlan,
-    profile: Profile,
-    link: &KeyHasher,
-    tokens: &KeyHasher,
-    hashes: &RowHashes,
-    linker: &mut Linker,
-    work: &Path,
-    progress: &indicatif::ProgressBar,
-) -> Result<Staged, PipelineError> {
-    let name = table.source.table.clone();
-    let path = work.join(format!("{name}.parquet"));
-    let mut writer: Option<polars::io::parquet::write::BatchedWriter<File>> = None;
-    let mut first_row = 0u64;
-    let stats = read_source(&table.source, |mut batch| {
-        let keys = link.row_keys(&batch, &table.link)?;
-        let start = first_row;
-        // `add_rows` passes each row's number within the source.
-        linker.add_rows(index, &keys, |row| hashes.keyless(&name, row as u64));
-        let orders: Vec<u64> = (0..batch.height() as u64)
-            .map(|r| hashes.order(&name, start + r))
-            .collect();
-        batch.with_column(Column::new(ORDER_COLUMN.into(), orders))?;
-        if profile == Profile::Submission {
-            let row_tokens = tokens.row_keys(&batch, &table.link)?;
-            add_tokens(&mut batch, row_tokens)?;
+/// What staging needs for every table of a run.
+pub(crate) struct Stager<'a> {
+    pub profile: Profile,
+    /// Linkage keys.
+    pub link: &'a KeyHasher,
+    /// Submission tokens.
+    pub tokens: &'a KeyHasher,
+    pub hashes: &'a RowHashes,
+    /// The run's work folder.
+    pub work: &'a Path,
+}
+
+impl Stager<'_> {
+    /// Reads table `index` of the plan into `work/<table>.parquet`, feeding `linker`.
+    pub fn stage(
+        &self,
+        index: usize,
+        table: &TablePlan,
+        linker: &mut Linker,
+        progress: &indicatif::ProgressBar,
+    ) -> Result<Staged, PipelineError> {
+        let name = table.source.table.clone();
+        let path = self.work.join(format!("{name}.parquet"));
+        let mut writer: Option<polars::io::parquet::write::BatchedWriter<File>> = None;
+        let mut first_row = 0u64;
+        let stats = read_source(&table.source, |mut batch| {
+            let keys = self.link.row_keys(&batch, &table.link)?;
+            let start = first_row;
+            // `add_rows` passes each row's number within the source.
+            linker.add_rows(index, &keys, |row| self.hashes.keyless(&name, row as u64));
+            let orders: Vec<u64> = (0..batch.height() as u64).map(|r| self.hashes.order(&name, start + r)).collect();
+            batch.with_column(Column::new(ORDER_COLUMN.into(), orders))?;
+            if self.profile == Profile::Submission {
+                let row_tokens = self.tokens.row_keys(&batch, &table.link)?;
+                add_tokens(&mut batch, row_tokens)?;
+            }
+            let _ = batch.drop_in_place(LINE_COLUMN)?;
+            first_row += batch.height() as u64;
+            progress.inc(batch.height() as u64);
+            if writer.is_none() {
+                let file = File::create(&path)?;
+                writer = Some(ParquetWriter::new(file).batched(batch.schema())?);
+            }
+            writer.as_mut().expect("created above").write_batch(&batch)?;
+            Ok(())
+        })?;
+        if let Some(writer) = writer {
+            writer.finish()?;
         }
-        let _ = batch.drop_in_place(LINE_COLUMN)?;
-        first_row += batch.height() as u64;
-        progress.inc(batch.height() as u64);
-        if writer.is_none() {
-            let file = File::create(&path)?;
-            writer = Some(ParquetWriter::new(file).batched(batch.schema())?);
-        }
-        writer
-            .as_mut()
-            .expect("created above")
-            .write_batch(&batch)?;
-        Ok(())
-    })?;
-    if let Some(writer) = writer {
-        writer.finish()?;
+        Ok(Staged { path, stats })
     }
-    Ok(Staged { path, stats })
 }
 
 fn add_tokens(batch: &mut DataFrame, keys: Vec<RowKeys>) -> PolarsResult<()> {

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# End-to-end benchmark: generate populations with ~1 M and ~10 M dispensing rows, run the
+# anonymized profile on each with the release build, and print rows/s and peak memory.
+#
+#   benches/e2e.sh            # 1 M and 10 M
+#   benches/e2e.sh 1000000    # only the sizes given (dispensing rows)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/tokumei-target}"
+cargo build --release --quiet --bin tokumei
+bin="$CARGO_TARGET_DIR/release/tokumei"
+work="${TOKUMEI_BENCH_DIR:-$(mktemp -d)}"
+sizes=("$@")
+[[ ${#sizes[@]} -gt 0 ]] || sizes=(1000000 10000000)
+command -v /usr/bin/time >/dev/null || { echo "needs GNU time (apt-get install time)"; exit 2; }
+printf '%-12s %-10s %12s %12s %10s %14s %10s\n' "dispensing" "persons" "rows (all)" "seconds" "rows/s" "peak memory" "stage"
+for rows in "${sizes[@]}"; do
+  # The generator writes about 3.5 dispensing rows per person.
+  persons=$(( rows * 10 / 35 ))
+  dir="$work/$rows"
+  rm -rf "$dir" && mkdir -p "$dir" && cp -r configs "$dir/"
+  /usr/bin/time -f '%e %M' -o "$dir/synth.time" "$bin" -q synth --persons "$persons" --seed 1 --out "$dir/datasets/sample"
+  read -r s_sec s_kb < "$dir/synth.time"
+  /usr/bin/time -f '%e %M' -o "$dir/run.time" "$bin" -q run --config "$dir/configs/anonymized.toml" --out "$dir/out"
+  read -r r_sec r_kb < "$dir/run.time"
+  all=$(python3 -c "import json,sys; r=json.load(open('$dir/out/report.json')); print(sum(a['rows_read'] for a in r['accounting']))")
+  disp=$(python3 -c "import json,sys; r=json.load(open('$dir/out/report.json')); print([a['rows_read'] for a in r['accounting'] if a['table']=='dispensing'][0])")
+  for stage in synth run; do
+    if [[ $stage == synth ]]; then sec=$s_sec kb=$s_kb; else sec=$r_sec kb=$r_kb; fi
+    awk -v d="$disp" -v p="$persons" -v a="$all" -v s="$sec" -v k="$kb" -v st="$stage" \
+      'BEGIN { printf "%-12s %-10s %12s %12s %10.0f %11.0f MB %10s\n", d, p, a, s, a / (s > 0 ? s : 0.001), k / 1024, st }'
+  done
+  rm -rf "$dir/datasets" "$dir/out"
+done
