@@ -33,7 +33,7 @@ fn end_to_end(c: &mut Criterion) {
     group.sample_size(10);
     for profile in ["pseudonymized", "anonymized"] {
         let plan = Plan::load(&ws.path().join(format!("configs/{profile}.toml"))).unwrap();
-        let options = RunOptions { out: Some(ws.path().join("out").join(profile)), progress: false };
+        let options = RunOptions { out: Some(ws.path().join("out").join(profile)), ..RunOptions::default() };
         let rows: u64 = run(&plan, &options).unwrap().report.accounting.iter().map(|a| a.rows_read).sum();
         group.throughput(Throughput::Elements(rows));
         group.bench_function(profile, |b| b.iter(|| run(&plan, &options).unwrap()));

@@ -38,6 +38,15 @@ impl Workspace {
         Workspace { dir }
     }
 
+    /// A copy of the repository's `configs/` and bundled `datasets/sample/`.
+    pub fn bundled() -> Workspace {
+        let dir = tempfile::tempdir().unwrap();
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        copy_dir(&root.join("configs"), &dir.path().join("configs"));
+        copy_dir(&root.join("datasets/sample"), &dir.path().join("datasets/sample"));
+        Workspace { dir }
+    }
+
     pub fn path(&self, relative: &str) -> PathBuf {
         self.dir.path().join(relative)
     }
@@ -47,8 +56,12 @@ impl Workspace {
     }
 
     pub fn run(&self, profile: &str, out: &str) -> RunOutcome {
+        self.run_with(profile, out, RunOptions::default())
+    }
+
+    pub fn run_with(&self, profile: &str, out: &str, options: RunOptions) -> RunOutcome {
         let plan = self.plan(profile);
-        tokumei::run(&plan, &RunOptions { out: Some(self.path(out)), progress: false }).unwrap()
+        tokumei::run(&plan, &RunOptions { out: Some(self.path(out)), ..options }).unwrap()
     }
 
     /// person → table → source lines, and the opted-out persons.

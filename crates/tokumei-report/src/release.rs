@@ -3,7 +3,6 @@
 //! no partial release (the temporary folder is removed on drop).
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use polars::prelude::*;
 
@@ -64,21 +63,41 @@ impl Release {
         self.staging.join(file)
     }
 
-    /// Streams `frame` into `file` as Parquet with polars' streaming engine.
-    pub fn sink_parquet(&self, frame: LazyFrame, file: &str) -> Result<()> {
+    /// Writes the frames `parts` yields, in order, into one Parquet file `file`. Each part is
+    /// collected and written before the next is asked for, so memory holds one part; the bytes
+    /// depend only on the data (same parts, same file).
+    pub fn write_parquet_parts(
+        &self,
+        file: &str,
+        parts: impl IntoIterator<Item = PolarsResult<DataFrame>>,
+    ) -> Result<u64> {
         let path = self.path(file);
         let parquet = |source| Error::Parquet { file: file.to_string(), source };
-        let target = SinkTarget::Path(PlRefPath::try_from_path(&path).map_err(parquet)?);
-        let options = ParquetWriteOptions { row_group_size: Some(128 * 1024), ..ParquetWriteOptions::default() };
-        frame
-            .sink(
-                SinkDestination::File { target },
-                FileWriteFormat::Parquet(Arc::new(options)),
-                UnifiedSinkArgs::default(),
-            )
-            .and_then(|sink| sink.collect_with_engine(Engine::Streaming))
-            .map_err(parquet)?;
-        Ok(())
+        let mut writer = None;
+        let mut rows = 0u64;
+        for part in parts {
+            let part = part.map_err(parquet)?;
+            if writer.is_none() {
+                let out = std::fs::File::create(&path).map_err(io(&path))?;
+                writer = Some(
+                    ParquetWriter::new(out)
+                        .with_row_group_size(Some(128 * 1024))
+                        .batched(part.schema())
+                        .map_err(parquet)?,
+                );
+            }
+            rows += part.height() as u64;
+            if part.height() > 0 {
+                writer.as_mut().expect("created above").write_batch(&part).map_err(parquet)?;
+            }
+        }
+        match writer {
+            Some(writer) => {
+                writer.finish().map_err(parquet)?;
+                Ok(rows)
+            }
+            None => Err(parquet(PolarsError::NoData("no part to write".into()))),
+        }
     }
 
     /// Writes `text` to `file`.
@@ -138,10 +157,18 @@ mod tests {
 
         let release = Release::begin(&out).unwrap();
         let df = df!("a" => [1i64, 2, 3]).unwrap();
-        release.sink_parquet(df.lazy(), "t.parquet").unwrap();
+        release.write_parquet_parts("t.parquet", [Ok(df)]).unwrap();
         release.commit().unwrap();
         let back = ParquetReader::new(std::fs::File::open(out.join("t.parquet")).unwrap()).finish().unwrap();
         assert_eq!(back.height(), 3);
+
+        // Parts are written in order into one file.
+        let release = Release::begin(&out).unwrap();
+        let parts = [df!("a" => [1i64, 2]), df!("a" => Vec::<i64>::new()), df!("a" => [3i64])];
+        assert_eq!(release.write_parquet_parts("p.parquet", parts).unwrap(), 3);
+        let back = ParquetReader::new(std::fs::File::open(release.path("p.parquet")).unwrap()).finish().unwrap();
+        assert_eq!(back.column("a").unwrap().i64().unwrap().iter().flatten().collect::<Vec<_>>(), [1, 2, 3]);
+        drop(release);
 
         // A second release replaces the first whole.
         let release = Release::begin(&out).unwrap();

@@ -101,17 +101,6 @@ impl Generalizer {
         }
     }
 
-    /// Whether this ladder can read a column of `dtype`.
-    pub fn accepts(&self, dtype: &DataType) -> bool {
-        match self {
-            Generalizer::Identity => true,
-            Generalizer::AgeBand(_) | Generalizer::Month => dtype == &DataType::Date,
-            Generalizer::Address(_) | Generalizer::DigitsPrefix(_) | Generalizer::Prefix(_) => {
-                dtype == &DataType::String
-            }
-        }
-    }
-
     /// A lazy expression replacing column `name` by its labels at `level` (a `String` column).
     pub fn expr(&self, name: &str, level: usize) -> Expr {
         let ladder = self.clone();

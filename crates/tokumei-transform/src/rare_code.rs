@@ -101,8 +101,8 @@ fn person_counts(frame: LazyFrame, code: Expr, person: &str) -> PolarsResult<Has
         .select([code.alias("code"), col(person)])
         .filter(col("code").is_not_null())
         .group_by([col("code")])
-        .agg([col(person).n_unique().alias("n")])
-        .collect()?;
+        .agg([col(person).n_unique().alias("n")]);
+    let out = tokumei_core::collect_streaming(out)?;
     let codes = out.column("code")?.str()?.clone();
     let counts = out.column("n")?.cast(&DataType::UInt32)?;
     let counts = counts.u32()?;

@@ -30,27 +30,36 @@ pub struct Bounds {
 impl TopBottom {
     /// Computes the bounds over column `name` of `frame` (one aggregation pass).
     pub fn bounds(&self, frame: LazyFrame, name: &str) -> PolarsResult<Bounds> {
-        let quantile = |q: f64, alias: &str| {
+        Ok(TopBottom::bounds_of_many(frame, &[(name, *self)])?.remove(0))
+    }
+
+    /// Computes the bounds of several columns of `frame` in one aggregation pass.
+    pub fn bounds_of_many(frame: LazyFrame, rules: &[(&str, TopBottom)]) -> PolarsResult<Vec<Bounds>> {
+        let quantile = |name: &str, q: f64, alias: String| {
             col(name).cast(DataType::Float64).quantile(lit(q), QuantileMethod::Nearest).alias(alias)
         };
         let mut exprs = Vec::new();
-        if let Some(q) = self.lower {
-            exprs.push(quantile(q, "lower"));
-        }
-        if let Some(q) = self.upper {
-            exprs.push(quantile(q, "upper"));
+        for (i, (name, rule)) in rules.iter().enumerate() {
+            if let Some(q) = rule.lower {
+                exprs.push(quantile(name, q, format!("lower{i}")));
+            }
+            if let Some(q) = rule.upper {
+                exprs.push(quantile(name, q, format!("upper{i}")));
+            }
         }
         if exprs.is_empty() {
-            return Ok(Bounds { lower: None, upper: None });
+            return Ok(vec![Bounds { lower: None, upper: None }; rules.len()]);
         }
-        let out = frame.select(exprs).collect()?;
-        let get = |alias: &str| -> PolarsResult<Option<f64>> {
-            match out.column(alias) {
+        let out = tokumei_core::collect_streaming(frame.select(exprs))?;
+        let get = |alias: String| -> PolarsResult<Option<f64>> {
+            match out.column(&alias) {
                 Ok(c) => Ok(c.f64()?.get(0)),
                 Err(_) => Ok(None),
             }
         };
-        Ok(Bounds { lower: get("lower")?, upper: get("upper")? })
+        (0..rules.len())
+            .map(|i| Ok(Bounds { lower: get(format!("lower{i}"))?, upper: get(format!("upper{i}"))? }))
+            .collect()
     }
 }
 
@@ -89,5 +98,18 @@ mod tests {
         let tg = out.column("tg").unwrap().f64().unwrap();
         assert_eq!(tg.min(), Some(6.0));
         assert_eq!(tg.max(), Some(95.0));
+    }
+
+    #[test]
+    fn many_columns_in_one_pass_match_one_at_a_time() {
+        let df =
+            df!("a" => (0..50).map(f64::from).collect::<Vec<_>>(), "b" => (0..50).map(|x| x * 2).collect::<Vec<i64>>())
+                .unwrap();
+        let upper = TopBottom { lower: None, upper: Some(0.9) };
+        let both = TopBottom { lower: Some(0.1), upper: Some(0.9) };
+        let many = TopBottom::bounds_of_many(df.clone().lazy(), &[("a", upper), ("b", both)]).unwrap();
+        assert_eq!(many[0], upper.bounds(df.clone().lazy(), "a").unwrap());
+        assert_eq!(many[1], both.bounds(df.lazy(), "b").unwrap());
+        assert_eq!(many[0].lower, None);
     }
 }

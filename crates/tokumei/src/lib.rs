@@ -11,7 +11,7 @@
 //!
 //! | Crate | Owns |
 //! |---|---|
-//! | `tokumei-core` | Column roles; `Dataset`; value normalizers (kana, 旧字体, 和暦 dates, check digits). No I/O. |
+//! | `tokumei-core` | Column roles; shared column names; value normalizers (kana, 旧字体, 和暦 dates, check digits). No I/O. |
 //! | `tokumei-config` | TOML wire types, defaults, validation → typed `Plan` |
 //! | `tokumei-ingest` | Charts, dispensing receipts, checkup tables → typed batches; cp932, 和暦 dates |
 //! | `tokumei-link` | Master key, linkage keys, union-find persons, opt-out matching |

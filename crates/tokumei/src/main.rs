@@ -214,7 +214,7 @@ fn run_release(cli: &Cli, config: &Path, out: Option<PathBuf>) -> anyhow::Result
         }
     }
     let progress = !cli.quiet && cli.color != Color::Never && std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let outcome = tokumei::run(&plan, &RunOptions { out, progress })?;
+    let outcome = tokumei::run(&plan, &RunOptions { out, progress, ..RunOptions::default() })?;
     let report = &outcome.report;
     if !cli.quiet {
         let mut err = std::io::stderr().lock();

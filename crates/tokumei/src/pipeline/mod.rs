@@ -15,7 +15,7 @@ use std::sync::Arc;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use polars::prelude::*;
 use tokumei_config::{KeySource, Plan, Profile};
-use tokumei_core::ROW_COLUMN;
+use tokumei_core::{ROW_COLUMN, collect_streaming};
 use tokumei_link::{KeyError, KeyHasher, Linker, MasterKey, OptOutMatch, match_opt_outs};
 use tokumei_report::{InputFile, OutputFile, Release, RunReport, TableAccount, digest_file};
 use tokumei_transform::PseudonymKey;
@@ -85,6 +85,8 @@ pub struct RunOptions {
     pub out: Option<PathBuf>,
     /// Show progress bars on stderr.
     pub progress: bool,
+    /// Input bytes per shuffle bucket (memory holds one bucket while writing). Default: 64 MiB.
+    pub bucket_bytes: Option<u64>,
 }
 
 /// Loads the master key named by the plan.
@@ -147,7 +149,7 @@ fn scan(path: &Path) -> PolarsResult<LazyFrame> {
 }
 
 fn distinct_strings(frame: LazyFrame, column: &str) -> PolarsResult<HashSet<String>> {
-    let df = frame.select([col(column)]).unique(None, UniqueKeepStrategy::Any).collect()?;
+    let df = collect_streaming(frame.select([col(column)]).unique(None, UniqueKeepStrategy::Any))?;
     Ok(df.column(column)?.str()?.iter().flatten().map(str::to_string).collect())
 }
 
@@ -165,8 +167,14 @@ pub fn run(plan: &Plan, options: &RunOptions) -> Result<RunOutcome, PipelineErro
     let tokens = KeyHasher::new(&master, "submission-token");
     let hashes = staging::RowHashes::new(&master, &plan.label);
     let mut linker = Linker::new(plan.tables.len());
-    let stager =
-        staging::Stager { profile: plan.profile, link: &link, tokens: &tokens, hashes: &hashes, work: work.path() };
+    let stager = staging::Stager {
+        profile: plan.profile,
+        link: &link,
+        tokens: &tokens,
+        hashes: &hashes,
+        work: work.path(),
+        bucket_bytes: options.bucket_bytes.unwrap_or(staging::BUCKET_BYTES).max(1),
+    };
     let mut staged = Vec::new();
     for (i, table) in plan.tables.iter().enumerate() {
         let progress = bar(options, 0, format!("reading {}", table.source.table));
@@ -180,7 +188,7 @@ pub fn run(plan: &Plan, options: &RunOptions) -> Result<RunOutcome, PipelineErro
     for list in &plan.opt_outs {
         opt_out_reads.push(staging::read_opt_outs(list, &link)?);
     }
-    let persons = linker.finish();
+    let mut persons = linker.finish();
     let matches: Vec<OptOutMatch> =
         opt_out_reads.iter().map(|(entries, _)| match_opt_outs(entries, &persons)).collect();
     let mut opted_out = vec![false; persons.len()];
@@ -190,12 +198,17 @@ pub fn run(plan: &Plan, options: &RunOptions) -> Result<RunOutcome, PipelineErro
         }
     }
     let opted_out = Arc::new(opted_out);
-    let row_person: Vec<Arc<Vec<u32>>> = persons.row_person.iter().map(|r| Arc::new(r.clone())).collect();
-    let base: Vec<LazyFrame> = staged
+    // Shared with the row-level expressions; moved, not copied (one u32 per row).
+    let row_person: Vec<Arc<Vec<u32>>> = std::mem::take(&mut persons.row_person).into_iter().map(Arc::new).collect();
+    // Per table, per bucket: the staged rows with their person index.
+    let buckets: Vec<Vec<LazyFrame>> = staged
         .iter()
         .zip(&row_person)
-        .map(|(s, rows)| Ok(scan(&s.path)?.with_column(person_of_row(rows.clone()))))
+        .map(|(s, rows)| s.buckets.iter().map(|b| Ok(scan(b)?.with_column(person_of_row(rows.clone())))).collect())
         .collect::<PolarsResult<_>>()?;
+    // The whole table, for aggregations (privacy tuples, rare codes, quantiles); they stream.
+    let base: Vec<LazyFrame> =
+        buckets.iter().map(|parts| concat(parts.as_slice(), UnionArgs::default())).collect::<PolarsResult<_>>()?;
     let after_opt_out: Vec<LazyFrame> = base.iter().map(|f| f.clone().filter(person_kept(opted_out.clone()))).collect();
 
     // Privacy model.
@@ -212,8 +225,8 @@ pub fn run(plan: &Plan, options: &RunOptions) -> Result<RunOutcome, PipelineErro
             .zip(&after_opt_out)
             .map(|(t, f)| (f.clone(), t.columns.iter().map(|c| c.name.clone()).collect()))
             .collect();
-        let present = privacy::Present::new(persons.len(), &persons.row_person, &|p| opted_out[p as usize]);
-        let (qis, tuples) = privacy::person_tuples(&specs, &frames, &present, &persons.row_person)?;
+        let present = privacy::Present::new(persons.len(), &row_person, &|p| opted_out[p as usize]);
+        let (qis, tuples) = privacy::person_tuples(&specs, &frames, &present, &row_person)?;
         let solution = model.search(&qis, &tuples)?;
         for &c in &solution.suppressed_persons {
             let p = present.persons[c as usize];
@@ -237,7 +250,7 @@ pub fn run(plan: &Plan, options: &RunOptions) -> Result<RunOutcome, PipelineErro
 
     // Accounting from the person index (checked against the written files below).
     let mut accounting: Vec<TableAccount> = Vec::new();
-    for ((table, s), rows) in plan.tables.iter().zip(&staged).zip(&persons.row_person) {
+    for ((table, s), rows) in plan.tables.iter().zip(&staged).zip(&row_person) {
         let mut a = TableAccount {
             table: table.source.table.clone(),
             rows_read: s.stats.rows_read,
@@ -246,7 +259,7 @@ pub fn run(plan: &Plan, options: &RunOptions) -> Result<RunOutcome, PipelineErro
         };
         let mut persons_in = BTreeSet::new();
         let mut persons_out = BTreeSet::new();
-        for &p in rows {
+        for &p in rows.iter() {
             persons_in.insert(p);
             if opted_out[p as usize] {
                 a.opted_out += 1;
@@ -354,9 +367,18 @@ pub fn run(plan: &Plan, options: &RunOptions) -> Result<RunOutcome, PipelineErro
         let name = &table.source.table;
         let progress = bar(options, 0, format!("writing {name}"));
         progress.tick();
-        let frame = base[i].clone().filter(person_kept(removed.clone()));
-        let released = releaser.frame(table, frame, &mut report.transforms)?;
-        release.sink_parquet(released, &format!("{name}.parquet"))?;
+        let kept = person_kept(removed.clone());
+        let select = releaser.columns(table, base[i].clone().filter(kept.clone()), &mut report.transforms)?;
+        // Bucket by bucket, each in shuffle order: one bucket in memory at a time.
+        let parts = buckets[i].iter().map(|bucket| {
+            bucket
+                .clone()
+                .filter(kept.clone())
+                .sort_by_exprs([col(ORDER_COLUMN), col(ROW_COLUMN)], SortMultipleOptions::default())
+                .select(select.clone())
+                .collect()
+        });
+        release.write_parquet_parts(&format!("{name}.parquet"), parts)?;
         progress.finish_and_clear();
     }
 

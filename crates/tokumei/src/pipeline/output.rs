@@ -9,7 +9,7 @@ use tokumei_link::MasterKey;
 use tokumei_report::ColumnTreatment;
 use tokumei_transform::{PseudonymKey, RareCodes, TopBottom};
 
-use super::{ORDER_COLUMN, PERSON_INDEX, PipelineError, TOKEN_COLUMNS};
+use super::{PERSON_INDEX, PipelineError, TOKEN_COLUMNS};
 
 /// What every table of a release is built with.
 pub(crate) struct Releaser<'a> {
@@ -23,27 +23,39 @@ pub(crate) struct Releaser<'a> {
 }
 
 impl Releaser<'_> {
-    /// Builds the release frame of `table` from `frame` (already filtered to released rows), and
-    /// records what was done to each column.
-    pub fn frame(
+    /// The released columns of `table` as expressions, and a record of what was done to each.
+    /// `frame` is the whole table, already filtered to released rows: the aggregates some
+    /// transforms need (rare-code counts, quantile bounds) are computed over it.
+    pub fn columns(
         &self,
         table: &TablePlan,
         frame: LazyFrame,
         treatments: &mut Vec<ColumnTreatment>,
-    ) -> Result<LazyFrame, PipelineError> {
-        release_frame(self, table, frame, treatments)
+    ) -> Result<Vec<Expr>, PipelineError> {
+        release_columns(self, table, frame, treatments)
     }
 }
 
-fn release_frame(
+fn release_columns(
     releaser: &Releaser<'_>,
     table: &TablePlan,
     frame: LazyFrame,
     treatments: &mut Vec<ColumnTreatment>,
-) -> Result<LazyFrame, PipelineError> {
+) -> Result<Vec<Expr>, PipelineError> {
     let Releaser { profile, label, master, levels, .. } = *releaser;
     let person_pseudonym = releaser.person_pseudonym.clone();
     let name = &table.source.table;
+    // All quantile bounds of the table in one pass over it.
+    let rules: Vec<(&str, TopBottom)> = table
+        .columns
+        .iter()
+        .filter_map(|c| match &c.transform {
+            Transform::TopBottom(rule) => Some((c.name.as_str(), *rule)),
+            _ => None,
+        })
+        .collect();
+    let all_bounds = TopBottom::bounds_of_many(frame.clone(), &rules)?;
+    let bounds_of = |column: &str| rules.iter().position(|(c, _)| *c == column).map(|i| all_bounds[i]);
     let mut exprs = Vec::new();
     let mut record = |column: &str, role: String, transform: &str, detail: String| {
         treatments.push(ColumnTreatment {
@@ -109,15 +121,13 @@ fn release_frame(
                     ),
                 );
             }
-            Transform::TopBottom(rule) => {
-                let bounds = TopBottom::bounds(rule, frame.clone(), c)?;
+            Transform::TopBottom(_) => {
+                let bounds = bounds_of(c).expect("computed above for every top-bottom column");
                 exprs.push(bounds.expr(c));
                 let show = |b: Option<f64>| b.map_or("open".to_string(), |v| format!("{v}"));
                 record(c, role, "top-bottom", format!("lower {}, upper {}", show(bounds.lower), show(bounds.upper)));
             }
         }
     }
-    Ok(frame
-        .sort_by_exprs([col(ORDER_COLUMN), col(tokumei_core::ROW_COLUMN)], SortMultipleOptions::default())
-        .select(exprs))
+    Ok(exprs)
 }

@@ -5,6 +5,7 @@
 //! touches rows.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use polars::prelude::*;
 use tokumei_config::{Plan, Transform};
@@ -85,10 +86,10 @@ pub(crate) struct Present {
 }
 
 impl Present {
-    pub fn new(total_persons: usize, row_person: &[Vec<u32>], removed: &dyn Fn(u32) -> bool) -> Present {
+    pub fn new(total_persons: usize, row_person: &[Arc<Vec<u32>>], removed: &dyn Fn(u32) -> bool) -> Present {
         let mut compact = vec![u32::MAX; total_persons];
         let mut persons = Vec::new();
-        for &p in row_person.iter().flatten() {
+        for &p in row_person.iter().flat_map(|rows| rows.iter()) {
             if compact[p as usize] == u32::MAX && !removed(p) {
                 compact[p as usize] = persons.len() as u32;
                 persons.push(p);
@@ -104,14 +105,14 @@ pub(crate) fn person_tuples(
     specs: &[QiSpec],
     frames: &[(LazyFrame, Vec<String>)],
     present: &Present,
-    row_person: &[Vec<u32>],
+    row_person: &[Arc<Vec<u32>>],
 ) -> Result<(Vec<QuasiIdentifier>, PersonTuples), PipelineError> {
     let width = specs.len();
     let mut dictionaries: Vec<HashMap<Key, u32>> = vec![HashMap::new(); width];
     let mut values: Vec<Vec<Key>> = vec![Vec::new(); width];
     let mut tuples = PersonTuples::new(present.persons.len(), width);
     for rows in row_person {
-        for &p in rows {
+        for &p in rows.iter() {
             let c = present.compact[p as usize];
             if c != u32::MAX {
                 tuples.records[c as usize] += 1;
@@ -129,7 +130,8 @@ pub(crate) fn person_tuples(
         }
         let mut select = vec![col(PERSON_INDEX)];
         select.extend(qi_columns.iter().map(|(_, c)| col(c.as_str())));
-        let distinct = frame.clone().select(select).unique(None, UniqueKeepStrategy::Any).collect()?;
+        let distinct =
+            tokumei_core::collect_streaming(frame.clone().select(select).unique(None, UniqueKeepStrategy::Any))?;
         let person = distinct.column(PERSON_INDEX)?.u32()?.clone();
         let cells: Vec<&Column> = qi_columns.iter().map(|(_, c)| distinct.column(c)).collect::<PolarsResult<_>>()?;
         let mut tuple = vec![NULL_CODE; width];

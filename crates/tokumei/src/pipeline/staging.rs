@@ -1,8 +1,13 @@
 //! Ingest → linkage keys → staged Parquet, one streaming pass per input.
 //!
 //! Each batch from ingest gets its linkage keys computed (and fed to the union-find), a keyed
-//! shuffle key, and for submissions its row tokens; then it is appended to a staged Parquet file
-//! in the run's work folder. Only the keys stay in memory.
+//! shuffle key, and for submissions its row tokens; then its rows are appended to the staged
+//! Parquet file of their **bucket** in the run's work folder. Only the keys stay in memory.
+//!
+//! Buckets are the first half of an external shuffle: a row's bucket comes from its keyed shuffle
+//! key, and the release is written bucket by bucket, each sorted by that key. The output is a
+//! uniformly random permutation, while memory holds one bucket (about [`BUCKET_BYTES`] of input)
+//! however large the table.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -14,9 +19,12 @@ use tokumei_link::{KeyHasher, Linker, MasterKey, RowKeys, token_hex};
 
 use super::{ORDER_COLUMN, PipelineError, TOKEN_COLUMNS};
 
-/// A staged table.
+/// Default input bytes per bucket: the release holds one bucket in memory at a time.
+pub(crate) const BUCKET_BYTES: u64 = 64 << 20;
+
+/// A staged table: its bucket files (in bucket order; bucket 0 always exists) and ingest stats.
 pub(crate) struct Staged {
-    pub path: PathBuf,
+    pub buckets: Vec<PathBuf>,
     pub stats: IngestStats,
 }
 
@@ -58,10 +66,12 @@ pub(crate) struct Stager<'a> {
     pub hashes: &'a RowHashes,
     /// The run's work folder.
     pub work: &'a Path,
+    /// Input bytes per bucket.
+    pub bucket_bytes: u64,
 }
 
 impl Stager<'_> {
-    /// Reads table `index` of the plan into `work/<table>.parquet`, feeding `linker`.
+    /// Reads table `index` of the plan into `work/<table>.<bucket>.parquet`, feeding `linker`.
     pub fn stage(
         &self,
         index: usize,
@@ -70,8 +80,11 @@ impl Stager<'_> {
         progress: &indicatif::ProgressBar,
     ) -> Result<Staged, PipelineError> {
         let name = table.source.table.clone();
-        let path = self.work.join(format!("{name}.parquet"));
-        let mut writer: Option<polars::io::parquet::write::BatchedWriter<File>> = None;
+        let input_bytes = std::fs::metadata(&table.source.path).map(|m| m.len()).unwrap_or(0);
+        let buckets = input_bytes.div_ceil(self.bucket_bytes).clamp(1, 1024) as usize;
+        let paths: Vec<PathBuf> = (0..buckets).map(|b| self.work.join(format!("{name}.{b:04}.parquet"))).collect();
+        let mut writers: Vec<Option<polars::io::parquet::write::BatchedWriter<File>>> =
+            (0..buckets).map(|_| None).collect();
         let mut first_row = 0u64;
         let stats = read_source(&table.source, |mut batch| {
             let keys = self.link.row_keys(&batch, &table.link)?;
@@ -79,6 +92,10 @@ impl Stager<'_> {
             // `add_rows` passes each row's number within the source.
             linker.add_rows(index, &keys, |row| self.hashes.keyless(&name, row as u64));
             let orders: Vec<u64> = (0..batch.height() as u64).map(|r| self.hashes.order(&name, start + r)).collect();
+            let mut rows_of_bucket: Vec<Vec<IdxSize>> = vec![Vec::new(); buckets];
+            for (row, order) in orders.iter().enumerate() {
+                rows_of_bucket[(order % buckets as u64) as usize].push(row as IdxSize);
+            }
             batch.with_column(Column::new(ORDER_COLUMN.into(), orders))?;
             if self.profile == Profile::Submission {
                 let row_tokens = self.tokens.row_keys(&batch, &table.link)?;
@@ -87,17 +104,28 @@ impl Stager<'_> {
             let _ = batch.drop_in_place(LINE_COLUMN)?;
             first_row += batch.height() as u64;
             progress.inc(batch.height() as u64);
-            if writer.is_none() {
-                let file = File::create(&path)?;
-                writer = Some(ParquetWriter::new(file).batched(batch.schema())?);
+            for (bucket, rows) in rows_of_bucket.into_iter().enumerate() {
+                // Bucket 0 is written even when empty, so every table has a schema on disk.
+                if rows.is_empty() && (bucket > 0 || writers[0].is_some()) {
+                    continue;
+                }
+                let part = batch.take(&IdxCa::from_vec("rows".into(), rows))?;
+                if writers[bucket].is_none() {
+                    let file = File::create(&paths[bucket])?;
+                    writers[bucket] = Some(ParquetWriter::new(file).batched(part.schema())?);
+                }
+                writers[bucket].as_mut().expect("created above").write_batch(&part)?;
             }
-            writer.as_mut().expect("created above").write_batch(&batch)?;
             Ok(())
         })?;
-        if let Some(writer) = writer {
-            writer.finish()?;
+        let mut written = Vec::new();
+        for (path, writer) in paths.into_iter().zip(writers) {
+            if let Some(writer) = writer {
+                writer.finish()?;
+                written.push(path);
+            }
         }
-        Ok(Staged { path, stats })
+        Ok(Staged { buckets: written, stats })
     }
 }
 
