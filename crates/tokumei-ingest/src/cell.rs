@@ -6,9 +6,9 @@ use unicode_normalization::UnicodeNormalization;
 
 /// A typed cell.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Cell {
+pub(crate) enum Cell<'a> {
     Null,
-    Text(String),
+    Text(&'a str),
     Date(i32),
     Int(i64),
     Float(f64),
@@ -46,29 +46,32 @@ impl CellProblem {
     }
 }
 
-pub(crate) fn type_cell(raw: &str, value_type: ValueType) -> Result<Cell, CellProblem> {
+/// The cell's text after NFKC (full-width digits → ASCII); borrowed when already normalized.
+fn nfkc(text: &str) -> std::borrow::Cow<'_, str> {
+    if unicode_normalization::is_nfkc_quick(text.chars()) == unicode_normalization::IsNormalized::Yes {
+        std::borrow::Cow::Borrowed(text)
+    } else {
+        std::borrow::Cow::Owned(text.nfkc().collect())
+    }
+}
+
+pub(crate) fn type_cell(raw: &str, value_type: ValueType) -> Result<Cell<'_>, CellProblem> {
     let trimmed = raw.trim_matches(|c: char| c.is_whitespace());
     if trimmed.is_empty() {
         return Ok(Cell::Null);
     }
     match value_type {
-        ValueType::Text => Ok(Cell::Text(trimmed.to_string())),
+        ValueType::Text => Ok(Cell::Text(trimmed)),
         ValueType::Date => parse_date(trimmed).map(|d| Cell::Date(d.to_epoch_days())).map_err(|e| match e {
             DateError::Unrecognized => CellProblem::UnreadableDate,
             DateError::NoSuchDay => CellProblem::NoSuchDate,
             DateError::OutsideEra => CellProblem::DateOutsideEra,
         }),
-        ValueType::Integer => {
-            let text: String = trimmed.nfkc().collect();
-            text.parse::<i64>().map(Cell::Int).map_err(|_| CellProblem::NotAnInteger)
-        }
-        ValueType::Decimal => {
-            let text: String = trimmed.nfkc().collect();
-            match text.parse::<f64>() {
-                Ok(x) if x.is_finite() => Ok(Cell::Float(x)),
-                _ => Err(CellProblem::NotANumber),
-            }
-        }
+        ValueType::Integer => nfkc(trimmed).parse::<i64>().map(Cell::Int).map_err(|_| CellProblem::NotAnInteger),
+        ValueType::Decimal => match nfkc(trimmed).parse::<f64>() {
+            Ok(x) if x.is_finite() => Ok(Cell::Float(x)),
+            _ => Err(CellProblem::NotANumber),
+        },
         ValueType::Sex => {
             Sex::parse(trimmed).map(|s| Cell::Int(i64::from(s.code()))).ok_or(CellProblem::UnknownSexCode)
         }

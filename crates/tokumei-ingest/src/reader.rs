@@ -132,7 +132,7 @@ struct Batch {
 }
 
 enum ColumnBuffer {
-    Text(Vec<Option<String>>),
+    Text(StringChunkedBuilder),
     Date(Vec<Option<i32>>),
     Int(Vec<Option<i64>>),
     Int32(Vec<Option<i32>>),
@@ -140,9 +140,9 @@ enum ColumnBuffer {
 }
 
 impl ColumnBuffer {
-    fn new(value_type: ValueType, capacity: usize) -> ColumnBuffer {
+    fn new(name: &str, value_type: ValueType, capacity: usize) -> ColumnBuffer {
         match value_type {
-            ValueType::Text => ColumnBuffer::Text(Vec::with_capacity(capacity)),
+            ValueType::Text => ColumnBuffer::Text(StringChunkedBuilder::new(name.into(), capacity)),
             ValueType::Date => ColumnBuffer::Date(Vec::with_capacity(capacity)),
             ValueType::Integer => ColumnBuffer::Int(Vec::with_capacity(capacity)),
             ValueType::Sex => ColumnBuffer::Int32(Vec::with_capacity(capacity)),
@@ -150,14 +150,14 @@ impl ColumnBuffer {
         }
     }
 
-    fn push(&mut self, cell: Cell) {
+    fn push(&mut self, cell: Cell<'_>) {
         match (self, cell) {
-            (ColumnBuffer::Text(v), Cell::Text(s)) => v.push(Some(s)),
+            (ColumnBuffer::Text(v), Cell::Text(s)) => v.append_value(s),
             (ColumnBuffer::Date(v), Cell::Date(d)) => v.push(Some(d)),
             (ColumnBuffer::Int(v), Cell::Int(i)) => v.push(Some(i)),
             (ColumnBuffer::Int32(v), Cell::Int(i)) => v.push(i32::try_from(i).ok()),
             (ColumnBuffer::Float(v), Cell::Float(x)) => v.push(Some(x)),
-            (ColumnBuffer::Text(v), _) => v.push(None),
+            (ColumnBuffer::Text(v), _) => v.append_null(),
             (ColumnBuffer::Date(v), _) | (ColumnBuffer::Int32(v), _) => v.push(None),
             (ColumnBuffer::Int(v), _) => v.push(None),
             (ColumnBuffer::Float(v), _) => v.push(None),
@@ -167,7 +167,7 @@ impl ColumnBuffer {
     fn into_column(self, name: &str) -> PolarsResult<Column> {
         let name = PlSmallStr::from(name);
         Ok(match self {
-            ColumnBuffer::Text(v) => Column::new(name, v),
+            ColumnBuffer::Text(v) => v.finish().with_name(name).into_column(),
             ColumnBuffer::Date(v) => Column::new(name, v).cast(&DataType::Date)?,
             ColumnBuffer::Int(v) => Column::new(name, v),
             ColumnBuffer::Int32(v) => Column::new(name, v),
@@ -181,7 +181,6 @@ struct Reading<'a, F> {
     stats: IngestStats,
     batch: Batch,
     on_batch: F,
-    parsed: Vec<Cell>,
 }
 
 impl<F> Reading<'_, F>
@@ -190,7 +189,11 @@ where
 {
     fn new_batch(source: &Source) -> Batch {
         Batch {
-            columns: source.columns.iter().map(|c| ColumnBuffer::new(c.value_type, source.batch_rows)).collect(),
+            columns: source
+                .columns
+                .iter()
+                .map(|c| ColumnBuffer::new(&c.name, c.value_type, source.batch_rows))
+                .collect(),
             lines: Vec::with_capacity(source.batch_rows),
             rows: Vec::with_capacity(source.batch_rows),
         }
@@ -199,10 +202,10 @@ where
     /// Types one row's cells (given in column order) and buffers it, or quarantines it.
     fn row<'c>(&mut self, line: u64, cells: impl Iterator<Item = Option<&'c str>>) -> Result<()> {
         self.stats.rows_read += 1;
-        self.parsed.clear();
+        let mut parsed = Vec::with_capacity(self.source.columns.len());
         for (spec, raw) in self.source.columns.iter().zip(cells) {
             match raw.map_or(Ok(Cell::Null), |raw| type_cell(raw, spec.value_type)) {
-                Ok(cell) => self.parsed.push(cell),
+                Ok(cell) => parsed.push(cell),
                 Err(problem) => {
                     self.stats.rows_quarantined += 1;
                     if self.stats.quarantine.len() < QUARANTINE_LISTED {
@@ -212,7 +215,7 @@ where
                 }
             }
         }
-        for (buffer, cell) in self.batch.columns.iter_mut().zip(self.parsed.drain(..)) {
+        for (buffer, cell) in self.batch.columns.iter_mut().zip(parsed) {
             buffer.push(cell);
         }
         self.batch.lines.push(line);
@@ -249,13 +252,8 @@ pub fn read_source<F>(source: &Source, on_batch: F) -> Result<IngestStats>
 where
     F: FnMut(DataFrame) -> Result<(), Box<dyn std::error::Error + Send + Sync>>,
 {
-    let mut reading = Reading {
-        source,
-        stats: IngestStats::default(),
-        batch: Reading::<F>::new_batch(source),
-        on_batch,
-        parsed: Vec::with_capacity(source.columns.len()),
-    };
+    let mut reading =
+        Reading { source, stats: IngestStats::default(), batch: Reading::<F>::new_batch(source), on_batch };
     match source.format {
         Format::Csv => read_csv(&mut reading)?,
         Format::Parquet => read_parquet(&mut reading)?,

@@ -1,15 +1,39 @@
 //! 名寄せ: rows that share any key are one person (union-find over keys).
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use crate::keys::{KeyKind, RowKeys};
+
+/// Keys are keyed blake3 hashes, already uniform: hashing them again (SipHash) is wasted work.
+#[derive(Default)]
+pub(crate) struct PrehashedKey(u64);
+
+impl Hasher for PrehashedKey {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // Only reached for non-u128 keys; fold the bytes in.
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+
+    fn write_u128(&mut self, key: u128) {
+        self.0 = key as u64 ^ (key >> 64) as u64;
+    }
+}
+
+type KeyMap<V> = HashMap<u128, V, BuildHasherDefault<PrehashedKey>>;
 
 /// Builds persons from the keys of every row of every source.
 #[derive(Default)]
 pub struct Linker {
     parent: Vec<u32>,
     node_key: Vec<u128>,
-    node_of_key: HashMap<u128, u32>,
+    node_of_key: KeyMap<u32>,
     /// Per source, per row: the row's node.
     rows: Vec<Vec<u32>>,
     /// Rows that carried each key kind, for the report.
@@ -24,7 +48,7 @@ pub struct Persons {
     pub row_person: Vec<Vec<u32>>,
     /// Per person: a stable representative (the smallest key hash in its cluster).
     pub representative: Vec<u128>,
-    person_of_key: HashMap<u128, u32>,
+    person_of_key: KeyMap<u32>,
     /// Linkage statistics.
     pub stats: LinkStats,
 }
@@ -112,8 +136,7 @@ impl Linker {
         let mut root_keys: Vec<u128> =
             roots.iter().enumerate().filter(|(n, r)| *n as u32 == **r).map(|(n, _)| self.node_key[n]).collect();
         root_keys.sort_unstable();
-        let person_of_root_key: HashMap<u128, u32> =
-            root_keys.iter().enumerate().map(|(i, k)| (*k, i as u32)).collect();
+        let person_of_root_key: KeyMap<u32> = root_keys.iter().enumerate().map(|(i, k)| (*k, i as u32)).collect();
         let person_of_node = |node: u32| person_of_root_key[&self.node_key[roots[node as usize] as usize]];
         let row_person: Vec<Vec<u32>> =
             self.rows.iter().map(|rows| rows.iter().map(|&n| person_of_node(n)).collect()).collect();

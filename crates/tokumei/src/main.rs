@@ -239,6 +239,11 @@ fn run_release(cli: &Cli, config: &Path, out: Option<PathBuf>) -> anyhow::Result
                 writeln!(err, "levels: {}", privacy["level_names"])?;
             }
         }
+        if cli.verbose {
+            for (stage, took) in &outcome.timings {
+                writeln!(err, "{stage:>28}: {:.2} s", took.as_secs_f64())?;
+            }
+        }
     }
     match outcome.status {
         Status::Released => {

@@ -2,8 +2,6 @@
 
 use std::fmt;
 
-use unicode_normalization::UnicodeNormalization;
-
 /// A calendar date that has been checked to exist.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct CivilDate {
@@ -182,7 +180,7 @@ fn era_date(era: Era, era_year: i32, month: u32, day: u32) -> Result<CivilDate, 
 /// }
 /// ```
 pub fn parse_date(raw: &str) -> Result<CivilDate, DateError> {
-    let text: String = raw.nfkc().filter(|c| !c.is_whitespace()).collect();
+    let text: String = super::text::nfkc_chars(raw).filter(|c| !c.is_whitespace()).collect();
     if text.is_empty() {
         return Err(DateError::Unrecognized);
     }

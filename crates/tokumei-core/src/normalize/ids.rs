@@ -1,7 +1,5 @@
 //! Identification codes: 個人番号 (My Number), 保険者番号 (insurer number), and sex codes.
 
-use unicode_normalization::UnicodeNormalization;
-
 use super::text::digits_key;
 
 /// The check digit of an 11-digit My Number payload (weights 6,5,4,3,2,7,6,5,4,3,2 left to right;
@@ -79,7 +77,8 @@ impl Sex {
 
     /// From `1`/`2`, `男`/`女`, `男性`/`女性`, `M`/`F`, `male`/`female` (any width or case).
     pub fn parse(raw: &str) -> Option<Sex> {
-        let text: String = raw.nfkc().filter(|c| !c.is_whitespace()).collect::<String>().to_lowercase();
+        let text: String =
+            super::text::nfkc_chars(raw).filter(|c| !c.is_whitespace()).collect::<String>().to_lowercase();
         match text.as_str() {
             "1" | "男" | "男性" | "m" | "male" => Some(Sex::Male),
             "2" | "女" | "女性" | "f" | "female" => Some(Sex::Female),

@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
-use unicode_normalization::UnicodeNormalization;
+use unicode_normalization::{IsNormalized, UnicodeNormalization, is_nfkc_quick};
 
 /// 旧字体・異体字 (old and variant kanji) → the standard form, from `data/itaiji.tsv`.
 fn variant_table() -> &'static HashMap<char, char> {
@@ -25,6 +25,14 @@ fn variant_table() -> &'static HashMap<char, char> {
             })
             .collect()
     })
+}
+
+/// The characters of `raw` after NFKC, without the work when `raw` is already in NFKC (ASCII,
+/// full-width katakana, kanji: most cells).
+pub(crate) fn nfkc_chars(raw: &str) -> impl Iterator<Item = char> + '_ {
+    let normalized = is_nfkc_quick(raw.chars()) == IsNormalized::Yes;
+    let (quick, slow) = if normalized { (Some(raw.chars()), None) } else { (None, Some(raw.nfkc())) };
+    quick.into_iter().flatten().chain(slow.into_iter().flatten())
 }
 
 /// Folds one kanji to its standard form (髙 → 高); other characters pass through.
@@ -74,12 +82,12 @@ fn fold_kana_char(c: char) -> char {
 /// assert_eq!(kana_key("ﾔﾏﾀﾞ ﾀﾛｳ"), kana_key("やまだ　たろう"));
 /// ```
 pub fn kana_key(raw: &str) -> String {
-    raw.nfkc().filter(|&c| !is_separator(c)).map(fold_kana_char).collect()
+    nfkc_chars(raw).filter(|&c| !is_separator(c)).map(fold_kana_char).collect()
 }
 
 /// 氏名 (kanji name) → matching key: NFKC, 旧字体 folded (髙 → 高), spaces and dots removed.
 pub fn kanji_key(raw: &str) -> String {
-    raw.nfkc().filter(|&c| !is_separator(c)).map(|c| fold_kana_char(fold_variant(c))).collect()
+    nfkc_chars(raw).filter(|&c| !is_separator(c)).map(|c| fold_kana_char(fold_variant(c))).collect()
 }
 
 /// Card symbols, numbers and local codes → matching key.
@@ -87,7 +95,7 @@ pub fn kanji_key(raw: &str) -> String {
 /// NFKC (full-width digits and kana become half/standard), hiragana → katakana, ASCII upper-cased,
 /// and spaces, hyphens and middle dots removed (`１２－３４` and `12 34` are the same 記号).
 pub fn code_key(raw: &str) -> String {
-    raw.nfkc()
+    nfkc_chars(raw)
         .filter(|&c| !is_separator(c) && !is_hyphen(c))
         .map(|c| match c {
             '\u{3041}'..='\u{3096}' => char::from_u32(c as u32 + 0x60).unwrap_or(c),
@@ -104,7 +112,7 @@ fn is_hyphen(c: char) -> bool {
 /// anything other than digits, spaces and hyphens is present.
 pub fn digits_key(raw: &str) -> Option<String> {
     let mut out = String::with_capacity(raw.len());
-    for c in raw.nfkc() {
+    for c in nfkc_chars(raw) {
         if c.is_ascii_digit() {
             out.push(c);
         } else if !(is_separator(c) || is_hyphen(c)) {

@@ -76,6 +76,29 @@ pub struct RunOutcome {
     pub report: RunReport,
     /// Where the release is, when written.
     pub out: Option<PathBuf>,
+    /// Wall time per stage, for `-v` (not in the report, which must not depend on the clock).
+    pub timings: Vec<(&'static str, std::time::Duration)>,
+}
+
+/// Wall-clock time per stage.
+#[derive(Default)]
+struct Timings {
+    stages: Vec<(&'static str, std::time::Duration)>,
+    started: Option<(&'static str, std::time::Instant)>,
+}
+
+impl Timings {
+    fn stage(&mut self, name: &'static str) {
+        self.finish();
+        self.started = Some((name, std::time::Instant::now()));
+    }
+
+    fn finish(&mut self) -> Vec<(&'static str, std::time::Duration)> {
+        if let Some((name, start)) = self.started.take() {
+            self.stages.push((name, start.elapsed()));
+        }
+        self.stages.clone()
+    }
 }
 
 /// Options of a run that are not in the config.
@@ -162,6 +185,8 @@ pub fn run(plan: &Plan, options: &RunOptions) -> Result<RunOutcome, PipelineErro
     std::fs::create_dir_all(&parent)?;
     let work = tempfile::Builder::new().prefix(".tokumei-work-").tempdir_in(&parent)?;
 
+    let mut timings = Timings::default();
+    timings.stage("ingest and linkage keys");
     // Ingest → staged Parquet, feeding the linker.
     let link = KeyHasher::new(&master, "link");
     let tokens = KeyHasher::new(&master, "submission-token");
@@ -183,6 +208,7 @@ pub fn run(plan: &Plan, options: &RunOptions) -> Result<RunOutcome, PipelineErro
         staged.push(result);
     }
 
+    timings.stage("linkage and opt-out");
     // Linkage and opt-out.
     let mut opt_out_reads = Vec::new();
     for list in &plan.opt_outs {
@@ -211,6 +237,7 @@ pub fn run(plan: &Plan, options: &RunOptions) -> Result<RunOutcome, PipelineErro
         buckets.iter().map(|parts| concat(parts.as_slice(), UnionArgs::default())).collect::<PolarsResult<_>>()?;
     let after_opt_out: Vec<LazyFrame> = base.iter().map(|f| f.clone().filter(person_kept(opted_out.clone()))).collect();
 
+    timings.stage("privacy model");
     // Privacy model.
     let mut stages: BTreeMap<String, serde_json::Value> = BTreeMap::new();
     let mut removed = (*opted_out).clone();
@@ -349,9 +376,10 @@ pub fn run(plan: &Plan, options: &RunOptions) -> Result<RunOutcome, PipelineErro
     };
     if !target_met {
         report.status = "privacy target not met: no release written".into();
-        return Ok(RunOutcome { status: Status::PrivacyTargetUnmet, report, out: None });
+        return Ok(RunOutcome { status: Status::PrivacyTargetUnmet, report, out: None, timings: timings.finish() });
     }
 
+    timings.stage("transform and write");
     // Transform and write.
     let release = Release::begin(&out)?;
     let pseudonyms = PseudonymKey::derive(master.expose(), &format!("{} person", plan.label));
@@ -382,6 +410,7 @@ pub fn run(plan: &Plan, options: &RunOptions) -> Result<RunOutcome, PipelineErro
         progress.finish_and_clear();
     }
 
+    timings.stage("final opt-out check");
     // Second opt-out pass, on the files about to be released.
     let identity_columns: Vec<&str> = match plan.profile {
         Profile::Submission => TOKEN_COLUMNS.to_vec(),
@@ -408,9 +437,10 @@ pub fn run(plan: &Plan, options: &RunOptions) -> Result<RunOutcome, PipelineErro
     }
     if leaked {
         report.status = "final opt-out check found an opted-out person: no release written".into();
-        return Ok(RunOutcome { status: Status::OptOutCheckFailed, report, out: None });
+        return Ok(RunOutcome { status: Status::OptOutCheckFailed, report, out: None, timings: timings.finish() });
     }
 
+    timings.stage("accounting and report");
     // Count what was written; the accounting must agree exactly.
     for (table, account) in plan.tables.iter().zip(&mut report.accounting) {
         let file = format!("{}.parquet", table.source.table);
@@ -443,7 +473,7 @@ pub fn run(plan: &Plan, options: &RunOptions) -> Result<RunOutcome, PipelineErro
     release.write_text("report.json", &report.to_json().map_err(tokumei_report::Error::Json)?)?;
     release.write_text("report.md", &report.to_markdown())?;
     let out = release.commit()?;
-    Ok(RunOutcome { status: Status::Released, report, out: Some(out) })
+    Ok(RunOutcome { status: Status::Released, report, out: Some(out), timings: timings.finish() })
 }
 
 /// 提供記録: what was provided, when, to whom.

@@ -112,7 +112,9 @@ impl Stager<'_> {
                 let part = batch.take(&IdxCa::from_vec("rows".into(), rows))?;
                 if writers[bucket].is_none() {
                     let file = File::create(&paths[bucket])?;
-                    writers[bucket] = Some(ParquetWriter::new(file).batched(part.schema())?);
+                    // Staged files live for one run: no compression, to spend no CPU on them.
+                    let writer = ParquetWriter::new(file).with_compression(ParquetCompression::Uncompressed);
+                    writers[bucket] = Some(writer.batched(part.schema())?);
                 }
                 writers[bucket].as_mut().expect("created above").write_batch(&part)?;
             }
