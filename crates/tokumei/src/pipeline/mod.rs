@@ -8,7 +8,7 @@ mod output;
 mod privacy;
 mod staging;
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -276,61 +276,8 @@ pub fn run(plan: &Plan, options: &RunOptions) -> Result<RunOutcome, PipelineErro
     let removed = Arc::new(removed);
 
     // Accounting from the person index (checked against the written files below).
-    let mut accounting: Vec<TableAccount> = Vec::new();
-    for ((table, s), rows) in plan.tables.iter().zip(&staged).zip(&row_person) {
-        let mut a = TableAccount {
-            table: table.source.table.clone(),
-            rows_read: s.stats.rows_read,
-            quarantined: s.stats.rows_quarantined,
-            ..Default::default()
-        };
-        let mut persons_in = BTreeSet::new();
-        let mut persons_out = BTreeSet::new();
-        for &p in rows.iter() {
-            persons_in.insert(p);
-            if opted_out[p as usize] {
-                a.opted_out += 1;
-            } else if suppressed[p as usize] {
-                a.suppressed += 1;
-            } else {
-                a.written += 1;
-                persons_out.insert(p);
-            }
-        }
-        a.persons_in = persons_in.len() as u64;
-        a.persons_written = persons_out.len() as u64;
-        accounting.push(a);
-    }
-
-    let mut opt_out_section = serde_json::Map::new();
-    let lists: Vec<serde_json::Value> = plan
-        .opt_outs
-        .iter()
-        .zip(&matches)
-        .zip(&opt_out_reads)
-        .map(|((list, m), (_, stats))| {
-            serde_json::json!({
-                "path": list.source.path.display().to_string(),
-                "scope": "person",
-                "entries": m.entries,
-                "matched": m.matched,
-                "unmatched_lines": m.unmatched_lines,
-                "unusable_lines": m.unusable_lines,
-                "matched_by": m.matched_by,
-                "quarantined_entries": stats.rows_quarantined,
-            })
-        })
-        .collect();
-    opt_out_section.insert("lists".into(), lists.into());
-    opt_out_section.insert("persons_removed".into(), opted_out.iter().filter(|&&b| b).count().into());
-    opt_out_section.insert(
-        "rows_removed".into(),
-        accounting
-            .iter()
-            .map(|a| (a.table.clone(), serde_json::Value::from(a.opted_out)))
-            .collect::<serde_json::Map<_, _>>()
-            .into(),
-    );
+    let accounting = account(plan, &staged, &row_person, &opted_out, &suppressed);
+    let opt_out_section = opt_out_report(plan, &matches, &opt_out_reads, &opted_out, &accounting);
     stages.insert("opt_out".into(), opt_out_section.into());
     stages.insert("linkage".into(), serde_json::to_value(&persons.stats).map_err(tokumei_report::Error::Json)?);
     stages.insert(
@@ -343,25 +290,7 @@ pub fn run(plan: &Plan, options: &RunOptions) -> Result<RunOutcome, PipelineErro
             .into(),
     );
 
-    let mut inputs = vec![InputFile {
-        kind: "config".into(),
-        path: plan.config_path.display().to_string(),
-        blake3: digest_file(&plan.config_path)?,
-    }];
-    for table in &plan.tables {
-        inputs.push(InputFile {
-            kind: format!("input:{}", table.source.table),
-            path: table.source.path.display().to_string(),
-            blake3: digest_file(&table.source.path)?,
-        });
-    }
-    for list in &plan.opt_outs {
-        inputs.push(InputFile {
-            kind: "opt-out".into(),
-            path: list.source.path.display().to_string(),
-            blake3: digest_file(&list.source.path)?,
-        });
-    }
+    let inputs = input_digests(plan)?;
     let mut report = RunReport {
         tokumei_version: env!("CARGO_PKG_VERSION").into(),
         profile: format!("{:?}", plan.profile).to_lowercase(),
@@ -412,29 +341,9 @@ pub fn run(plan: &Plan, options: &RunOptions) -> Result<RunOutcome, PipelineErro
 
     timings.stage("final opt-out check");
     // Second opt-out pass, on the files about to be released.
-    let identity_columns: Vec<&str> = match plan.profile {
-        Profile::Submission => TOKEN_COLUMNS.to_vec(),
-        _ => vec![tokumei_core::PERSON_COLUMN],
-    };
-    let mut forbidden: HashSet<String> = HashSet::new();
-    for (p, _) in opted_out.iter().enumerate().filter(|(_, o)| **o) {
-        forbidden.insert(pseudonyms.pseudonym(&persons.representative[p].to_le_bytes()));
-    }
-    if plan.profile == Profile::Submission {
-        for frame in &base {
-            let opted = frame.clone().filter(person_kept(opted_out.clone()).not());
-            for token in TOKEN_COLUMNS {
-                forbidden.extend(distinct_strings(opted.clone(), token)?);
-            }
-        }
-    }
-    let mut leaked = false;
-    for table in &plan.tables {
-        let path = release.path(&format!("{}.parquet", table.source.table));
-        for column in &identity_columns {
-            leaked |= distinct_strings(scan(&path)?, column)?.iter().any(|v| forbidden.contains(v));
-        }
-    }
+    let forbidden_persons: Vec<u128> =
+        opted_out.iter().enumerate().filter(|(_, o)| **o).map(|(p, _)| persons.representative[p]).collect();
+    let leaked = final_opt_out_check(plan, &release, &pseudonyms, &forbidden_persons, &base, &opted_out)?;
     if leaked {
         report.status = "final opt-out check found an opted-out person: no release written".into();
         return Ok(RunOutcome { status: Status::OptOutCheckFailed, report, out: None, timings: timings.finish() });
@@ -474,6 +383,141 @@ pub fn run(plan: &Plan, options: &RunOptions) -> Result<RunOutcome, PipelineErro
     release.write_text("report.md", &report.to_markdown())?;
     let out = release.commit()?;
     Ok(RunOutcome { status: Status::Released, report, out: Some(out), timings: timings.finish() })
+}
+
+/// Rows and persons per table, from the person index: every row is opted out, suppressed or
+/// written (quarantined rows never reached the index).
+fn account(
+    plan: &Plan,
+    staged: &[staging::Staged],
+    row_person: &[Arc<Vec<u32>>],
+    opted_out: &[bool],
+    suppressed: &[bool],
+) -> Vec<TableAccount> {
+    let mut accounting = Vec::new();
+    for ((table, s), rows) in plan.tables.iter().zip(staged).zip(row_person) {
+        let mut a = TableAccount {
+            table: table.source.table.clone(),
+            rows_read: s.stats.rows_read,
+            quarantined: s.stats.rows_quarantined,
+            ..Default::default()
+        };
+        let mut seen = vec![false; opted_out.len()];
+        for &p in rows.iter() {
+            let first = !std::mem::replace(&mut seen[p as usize], true);
+            a.persons_in += u64::from(first);
+            if opted_out[p as usize] {
+                a.opted_out += 1;
+            } else if suppressed[p as usize] {
+                a.suppressed += 1;
+            } else {
+                a.written += 1;
+                a.persons_written += u64::from(first);
+            }
+        }
+        accounting.push(a);
+    }
+
+    accounting
+}
+
+/// The report's `opt_out` section: per list what matched, by line numbers only.
+fn opt_out_report(
+    plan: &Plan,
+    matches: &[OptOutMatch],
+    reads: &[(Vec<(u64, tokumei_link::RowKeys)>, tokumei_ingest::IngestStats)],
+    opted_out: &[bool],
+    accounting: &[TableAccount],
+) -> serde_json::Map<String, serde_json::Value> {
+    let mut opt_out_section = serde_json::Map::new();
+    let lists: Vec<serde_json::Value> = plan
+        .opt_outs
+        .iter()
+        .zip(matches)
+        .zip(reads)
+        .map(|((list, m), (_, stats))| {
+            serde_json::json!({
+                "path": list.source.path.display().to_string(),
+                "scope": "person",
+                "entries": m.entries,
+                "matched": m.matched,
+                "unmatched_lines": m.unmatched_lines,
+                "unusable_lines": m.unusable_lines,
+                "matched_by": m.matched_by,
+                "quarantined_entries": stats.rows_quarantined,
+            })
+        })
+        .collect();
+    opt_out_section.insert("lists".into(), lists.into());
+    opt_out_section.insert("persons_removed".into(), opted_out.iter().filter(|&&b| b).count().into());
+    opt_out_section.insert(
+        "rows_removed".into(),
+        accounting
+            .iter()
+            .map(|a| (a.table.clone(), serde_json::Value::from(a.opted_out)))
+            .collect::<serde_json::Map<_, _>>()
+            .into(),
+    );
+    opt_out_section
+}
+
+/// blake3 of the config, every input and every opt-out list.
+fn input_digests(plan: &Plan) -> Result<Vec<InputFile>, PipelineError> {
+    let mut inputs = vec![InputFile {
+        kind: "config".into(),
+        path: plan.config_path.display().to_string(),
+        blake3: digest_file(&plan.config_path)?,
+    }];
+    for table in &plan.tables {
+        inputs.push(InputFile {
+            kind: format!("input:{}", table.source.table),
+            path: table.source.path.display().to_string(),
+            blake3: digest_file(&table.source.path)?,
+        });
+    }
+    for list in &plan.opt_outs {
+        inputs.push(InputFile {
+            kind: "opt-out".into(),
+            path: list.source.path.display().to_string(),
+            blake3: digest_file(&list.source.path)?,
+        });
+    }
+    Ok(inputs)
+}
+
+/// The second opt-out pass: reads the identity columns of the files about to be released and
+/// looks for any value of an opted-out person (their person pseudonym, or for submissions any
+/// token of their rows).
+fn final_opt_out_check(
+    plan: &Plan,
+    release: &Release,
+    pseudonyms: &PseudonymKey,
+    opted_out_representatives: &[u128],
+    base: &[LazyFrame],
+    opted_out: &Arc<Vec<bool>>,
+) -> Result<bool, PipelineError> {
+    let identity_columns: Vec<&str> = match plan.profile {
+        Profile::Submission => TOKEN_COLUMNS.to_vec(),
+        _ => vec![tokumei_core::PERSON_COLUMN],
+    };
+    let mut forbidden: HashSet<String> =
+        opted_out_representatives.iter().map(|r| pseudonyms.pseudonym(&r.to_le_bytes())).collect();
+    if plan.profile == Profile::Submission {
+        for frame in base {
+            let opted = frame.clone().filter(person_kept(opted_out.clone()).not());
+            for token in TOKEN_COLUMNS {
+                forbidden.extend(distinct_strings(opted.clone(), token)?);
+            }
+        }
+    }
+    let mut leaked = false;
+    for table in &plan.tables {
+        let path = release.path(&format!("{}.parquet", table.source.table));
+        for column in &identity_columns {
+            leaked |= distinct_strings(scan(&path)?, column)?.iter().any(|v| forbidden.contains(v));
+        }
+    }
+    Ok(leaked)
 }
 
 /// 提供記録: what was provided, when, to whom.
