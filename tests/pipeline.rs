@@ -187,6 +187,12 @@ fn every_row_is_accounted_for_in_every_profile() {
             );
             assert_eq!(account.written as usize, released[&account.table].height(), "{profile}: {}", account.table);
             assert_eq!(account.opted_out as usize, truth.opted_out_lines(&account.table).len());
+            let opted_persons = truth.opted_out.iter().filter(|p| truth.lines[*p].contains_key(&account.table)).count();
+            assert_eq!(account.persons_opted_out as usize, opted_persons, "{profile}: {}", account.table);
+            assert_eq!(
+                account.persons_in,
+                account.persons_opted_out + account.persons_suppressed + account.persons_written
+            );
         }
         let json: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(ws.path(&format!("out/{profile}/report.json"))).unwrap())

@@ -15,8 +15,12 @@ pub struct TableAccount {
     pub quarantined: u64,
     /// Rows removed because their person opted out.
     pub opted_out: u64,
+    /// Persons of this table removed by opt-out.
+    pub persons_opted_out: u64,
     /// Rows removed because their person was suppressed for k-anonymity.
     pub suppressed: u64,
+    /// Persons of this table suppressed for k-anonymity.
+    pub persons_suppressed: u64,
     /// Rows written to the release.
     pub written: u64,
     /// Distinct persons among the rows read (after linkage).
@@ -118,20 +122,23 @@ impl RunReport {
         line(&mut md, format!("- tokumei {}\n", self.tokumei_version));
         line(&mut md, "## Rows\n".into());
         line(&mut md, "Every input row is written, quarantined, removed by opt-out, or suppressed.\n".into());
-        line(&mut md, "| table | read | quarantined | opted out | suppressed | written | persons in | persons written | adds up |".into());
-        line(&mut md, "|---|---:|---:|---:|---:|---:|---:|---:|---|".into());
+        line(&mut md, "Rows, with distinct persons in parentheses.\n".into());
+        line(&mut md, "| table | read | quarantined | opted out | suppressed | written | adds up |".into());
+        line(&mut md, "|---|---:|---:|---:|---:|---:|---|".into());
         for a in &self.accounting {
             line(
                 &mut md,
                 format!(
-                    "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                    "| {} | {} ({}) | {} | {} ({}) | {} ({}) | {} ({}) | {} |",
                     a.table,
                     a.rows_read,
+                    a.persons_in,
                     a.quarantined,
                     a.opted_out,
+                    a.persons_opted_out,
                     a.suppressed,
+                    a.persons_suppressed,
                     a.written,
-                    a.persons_in,
                     a.persons_written,
                     if a.balanced() { "yes" } else { "**NO**" }
                 ),

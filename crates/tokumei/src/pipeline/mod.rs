@@ -408,8 +408,10 @@ fn account(
             a.persons_in += u64::from(first);
             if opted_out[p as usize] {
                 a.opted_out += 1;
+                a.persons_opted_out += u64::from(first);
             } else if suppressed[p as usize] {
                 a.suppressed += 1;
+                a.persons_suppressed += u64::from(first);
             } else {
                 a.written += 1;
                 a.persons_written += u64::from(first);
