@@ -23,12 +23,16 @@ for rows in "${sizes[@]}"; do
   read -r s_sec s_kb < "$dir/synth.time"
   /usr/bin/time -f '%e %M' -o "$dir/run.time" "$bin" -q run --config "$dir/configs/anonymized.toml" --out "$dir/out"
   read -r r_sec r_kb < "$dir/run.time"
+  /usr/bin/time -f '%e %M' -o "$dir/linkage.time" "$bin" -q linkage --config "$dir/configs/anonymized.toml" \
+    --truth "$dir/datasets/sample/truth.csv" --json "$dir/linkage.json"
+  read -r l_sec l_kb < "$dir/linkage.time"
   all=$(python3 -c "import json,sys; r=json.load(open('$dir/out/report.json')); print(sum(a['rows_read'] for a in r['accounting']))")
   disp=$(python3 -c "import json,sys; r=json.load(open('$dir/out/report.json')); print([a['rows_read'] for a in r['accounting'] if a['table']=='dispensing'][0])")
-  for stage in synth run; do
-    if [[ $stage == synth ]]; then sec=$s_sec kb=$s_kb; else sec=$r_sec kb=$r_kb; fi
+  for stage in synth run linkage; do
+    case $stage in synth) sec=$s_sec kb=$s_kb ;; run) sec=$r_sec kb=$r_kb ;; linkage) sec=$l_sec kb=$l_kb ;; esac
     awk -v d="$disp" -v p="$persons" -v a="$all" -v s="$sec" -v k="$kb" -v st="$stage" \
       'BEGIN { printf "%-12s %-10s %12s %12s %10.0f %11.0f MB %10s\n", d, p, a, s, a / (s > 0 ? s : 0.001), k / 1024, st }'
   done
+  python3 -c "import json; q=json.load(open('$dir/linkage.json')); print(f\"{'':12} linkage precision {q['precision']:.6f}, recall {q['recall']:.6f} ({q['linked_persons']} persons linked, {q['true_persons']} true, {q['stats']['name_conflicts']} name conflicts)\")"
   rm -rf "$dir/datasets" "$dir/out"
 done

@@ -89,7 +89,7 @@ fn released_rows(frame: &polars::prelude::DataFrame, columns: &[(&str, &str, Kin
 
 /// Opted-out persons' rows are gone, and every other row is there: the released rows equal the
 /// input rows of the persons who did not opt out, as multisets of their clinical values.
-fn assert_exactly_opted_out_removed(ws: &Workspace, profile: &str) {
+pub(crate) fn assert_exactly_opted_out_removed(ws: &Workspace, profile: &str) {
     let outcome = ws.run(profile, &format!("out/{profile}"));
     assert_eq!(outcome.status, Status::Released);
     let truth = ws.truth();

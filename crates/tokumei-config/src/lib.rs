@@ -9,6 +9,6 @@ mod wire;
 
 pub use plan::{ColumnPlan, Error, KeySource, OptOutPlan, Plan, Problem, TablePlan, Transform, default_transform};
 pub use wire::{
-    ColumnToml, ConfigToml, InputToml, KeyToml, OptOutToml, PrivacyToml, Profile, ReleaseToml, SchemaToml,
+    ColumnToml, ConfigToml, InputToml, KeyToml, LinkageToml, OptOutToml, PrivacyToml, Profile, ReleaseToml, SchemaToml,
     TransformToml,
 };

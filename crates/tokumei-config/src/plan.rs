@@ -6,7 +6,7 @@ use std::path::{Component, Path, PathBuf};
 use tokumei_core::normalize::{CivilDate, parse_date};
 use tokumei_core::{LinkField, Role, ValueType};
 use tokumei_ingest::{ColumnSpec, Format, Source, TextEncoding};
-use tokumei_link::LinkColumns;
+use tokumei_link::{ConflictRule, LinkColumns};
 use tokumei_privacy::KAnonymity;
 use tokumei_transform::{AgeBands, Generalizer, RareCodes, TopBottom};
 
@@ -148,6 +148,8 @@ pub struct Plan {
     pub opt_outs: Vec<OptOutPlan>,
     /// k-anonymity (anonymized profile).
     pub privacy: Option<KAnonymity>,
+    /// Linkage conflict rule.
+    pub conflict_rule: ConflictRule,
 }
 
 impl Plan {
@@ -300,6 +302,7 @@ impl Validator {
             tables,
             opt_outs,
             privacy,
+            conflict_rule: wire.linkage.as_ref().and_then(|l| l.conflict).unwrap_or_default(),
         }
     }
 

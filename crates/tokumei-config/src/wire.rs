@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use serde::Deserialize;
 use tokumei_core::{LinkField, Role, ValueType};
 use tokumei_ingest::{Format, TextEncoding};
+use tokumei_link::ConflictRule;
 use tokumei_transform::AddressLevel;
 
 /// A whole configuration file.
@@ -23,6 +24,8 @@ pub struct ConfigToml {
     /// Opt-out (提供停止) lists, one `[[opt-out]]` each. Default: none.
     #[serde(default)]
     pub opt_out: Vec<OptOutToml>,
+    /// How records are linked into persons (名寄せ). Default: `conflict = "merge"`.
+    pub linkage: Option<LinkageToml>,
     /// Person-level k-anonymity. Anonymized profile only; default there: k = 5, 5 % suppression.
     pub privacy: Option<PrivacyToml>,
     /// Per-column transforms, keyed by `column` (every table) or `table.column` (one table; wins).
@@ -144,6 +147,16 @@ pub struct OptOutToml {
     pub schema: Option<PathBuf>,
     /// Inline columns instead of `schema`.
     pub column: Option<Vec<ColumnToml>>,
+}
+
+/// `[linkage]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct LinkageToml {
+    /// When a name key (kana + birth date + sex) would join two persons that each have an
+    /// insurance key: `merge` (join them; an opt-out of either removes both) or `insurance-wins`
+    /// (keep them apart; an opt-out by name still removes both). Default: `merge`.
+    pub conflict: Option<ConflictRule>,
 }
 
 /// `[privacy]`

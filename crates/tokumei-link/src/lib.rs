@@ -13,4 +13,4 @@ mod persons;
 pub use key::{KeyError, MasterKey};
 pub use keys::{KeyHasher, KeyKind, LinkColumns, RowKeys, token_hex};
 pub use optout::{OptOutMatch, match_opt_outs};
-pub use persons::{LinkStats, Linker, Persons};
+pub use persons::{ConflictRule, LinkStats, Linker, Persons};

@@ -28,16 +28,41 @@ impl Hasher for PrehashedKey {
 
 type KeyMap<V> = HashMap<u128, V, BuildHasherDefault<PrehashedKey>>;
 
+/// How a shared name key (K2: kana name + birth date + sex) may join two persons.
+///
+/// Namesakes born on the same day share K2; so does one person seen under two insurances (a job
+/// change). Nothing in K2 tells the two apart, so the rule is a choice the report makes visible.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ConflictRule {
+    /// Any shared key joins (NDB's ID2 style). Namesakes may be merged: for opt-out the safe side,
+    /// since a merged person's opt-out removes both.
+    #[default]
+    Merge,
+    /// K2 does not join two persons that each already carry an insurance key (K1): they stay
+    /// apart, and an opt-out that names them by K2 removes both.
+    InsuranceWins,
+}
+
 /// Builds persons from the keys of every row of every source.
 #[derive(Default)]
 pub struct Linker {
+    rule: ConflictRule,
     parent: Vec<u32>,
     node_key: Vec<u128>,
     node_of_key: KeyMap<u32>,
+    /// Per node (valid at roots): whether the cluster carries an insurance key.
+    insured: Vec<bool>,
     /// Per source, per row: the row's node.
     rows: Vec<Vec<u32>>,
+    /// Name-key edges (a row's other key, its K2 node), joined in `finish` under `InsuranceWins`.
+    name_edges: Vec<(u32, u32)>,
     /// Rows that carried each key kind, for the report.
     key_rows: [u64; 4],
+    /// Unions that joined two clusters, by the key kind that caused them.
+    merges: [u64; 4],
+    /// Name-key joins between two insured clusters: merged under `Merge`, refused otherwise.
+    name_conflicts: u64,
     /// Rows with no key at all (each becomes a person of its own).
     keyless_rows: u64,
 }
@@ -49,6 +74,8 @@ pub struct Persons {
     /// Per person: a stable representative (the smallest key hash in its cluster).
     pub representative: Vec<u128>,
     person_of_key: KeyMap<u32>,
+    /// Persons a refused name join kept apart, both ways: an opt-out of one covers the others.
+    kept_apart: HashMap<u32, Vec<u32>>,
     /// Linkage statistics.
     pub stats: LinkStats,
 }
@@ -56,10 +83,17 @@ pub struct Persons {
 /// What linkage did, for the report.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct LinkStats {
+    /// The conflict rule used.
+    pub conflict_rule: ConflictRule,
     /// Persons found.
     pub persons: u64,
     /// Rows that carried K1, K2, K3, K4.
     pub rows_with_key: BTreeMapCounts,
+    /// Joins of two clusters, by the key kind that caused them.
+    pub merges: BTreeMapCounts,
+    /// Name-key (K2) joins between two persons that each carry an insurance key: merged under
+    /// `merge`, kept apart under `insurance-wins`.
+    pub name_conflicts: u64,
     /// Rows with no usable key: each is its own person.
     pub keyless_rows: u64,
     /// Persons whose rows come from more than one source.
@@ -70,9 +104,9 @@ pub struct LinkStats {
 pub type BTreeMapCounts = std::collections::BTreeMap<KeyKind, u64>;
 
 impl Linker {
-    /// A linker for `sources` sources.
-    pub fn new(sources: usize) -> Linker {
-        Linker { rows: vec![Vec::new(); sources], ..Linker::default() }
+    /// A linker for `sources` sources under `rule`.
+    pub fn new(sources: usize, rule: ConflictRule) -> Linker {
+        Linker { rule, rows: vec![Vec::new(); sources], ..Linker::default() }
     }
 
     fn node(&mut self, key: u128) -> u32 {
@@ -82,6 +116,7 @@ impl Linker {
         let node = self.parent.len() as u32;
         self.parent.push(node);
         self.node_key.push(key);
+        self.insured.push(false);
         self.node_of_key.insert(key, node);
         node
     }
@@ -95,33 +130,53 @@ impl Linker {
         node
     }
 
-    fn union(&mut self, a: u32, b: u32) {
+    /// Joins the clusters of `a` and `b`; counts the join under `kind`.
+    fn union(&mut self, a: u32, b: u32, kind: KeyKind) {
         let (ra, rb) = (self.find(a), self.find(b));
-        if ra != rb {
-            // Keep the smaller key as root so the representative needs no second pass.
-            let (root, child) =
-                if self.node_key[ra as usize] <= self.node_key[rb as usize] { (ra, rb) } else { (rb, ra) };
-            self.parent[child as usize] = root;
+        if ra == rb {
+            return;
         }
+        if kind == KeyKind::Name && self.insured[ra as usize] && self.insured[rb as usize] {
+            self.name_conflicts += 1;
+        }
+        self.merges[kind as usize] += 1;
+        // Keep the smaller key as root so the representative needs no second pass.
+        let (root, child) = if self.node_key[ra as usize] <= self.node_key[rb as usize] { (ra, rb) } else { (rb, ra) };
+        self.parent[child as usize] = root;
+        self.insured[root as usize] |= self.insured[child as usize];
     }
 
     /// Adds the next rows of `source` (in order). `keyless_id` gives a row with no key a stable
-    /// identity of its own (e.g. a keyed hash of source name and row number).
+    /// identity of its own from its row number within the source.
     pub fn add_rows(&mut self, source: usize, keys: &[RowKeys], keyless_id: impl Fn(usize) -> u128) {
         for row_keys in keys {
             let row = self.rows[source].len();
-            let mut first = None;
-            for (kind, key) in row_keys.iter().enumerate() {
-                if let Some(key) = key {
-                    self.key_rows[kind] += 1;
-                    let node = self.node(*key);
-                    match first {
-                        None => first = Some(node),
-                        Some(f) => self.union(f, node),
+            let mut anchor = None;
+            // Insurance, local and My Number keys join at once.
+            for kind in [KeyKind::Insurance, KeyKind::Local, KeyKind::MyNumber] {
+                if let Some(key) = row_keys[kind as usize] {
+                    self.key_rows[kind as usize] += 1;
+                    let node = self.node(key);
+                    if kind == KeyKind::Insurance {
+                        let root = self.find(node);
+                        self.insured[root as usize] = true;
+                    }
+                    match anchor {
+                        None => anchor = Some(node),
+                        Some(a) => self.union(a, node, kind),
                     }
                 }
             }
-            let node = first.unwrap_or_else(|| {
+            if let Some(key) = row_keys[KeyKind::Name as usize] {
+                self.key_rows[KeyKind::Name as usize] += 1;
+                let node = self.node(key);
+                match (anchor, self.rule) {
+                    (None, _) => anchor = Some(node),
+                    (Some(a), ConflictRule::Merge) => self.union(a, node, KeyKind::Name),
+                    (Some(a), ConflictRule::InsuranceWins) => self.name_edges.push((a, node)),
+                }
+            }
+            let node = anchor.unwrap_or_else(|| {
                 self.keyless_rows += 1;
                 self.node(keyless_id(row))
             });
@@ -132,6 +187,17 @@ impl Linker {
     /// Resolves persons. Person indices are ordered by representative, so they do not depend on
     /// the order sources were read in.
     pub fn finish(mut self) -> Persons {
+        // Deferred name joins (insurance-wins): refused between two insured clusters.
+        let mut refused: Vec<(u32, u32)> = Vec::new();
+        for (a, name) in std::mem::take(&mut self.name_edges) {
+            let (ra, rn) = (self.find(a), self.find(name));
+            if ra != rn && self.insured[ra as usize] && self.insured[rn as usize] {
+                self.name_conflicts += 1;
+                refused.push((name, a));
+            } else {
+                self.union(a, name, KeyKind::Name);
+            }
+        }
         let roots: Vec<u32> = (0..self.parent.len() as u32).map(|n| self.find(n)).collect();
         let mut root_keys: Vec<u128> =
             roots.iter().enumerate().filter(|(n, r)| *n as u32 == **r).map(|(n, _)| self.node_key[n]).collect();
@@ -141,6 +207,16 @@ impl Linker {
         let row_person: Vec<Vec<u32>> =
             self.rows.iter().map(|rows| rows.iter().map(|&n| person_of_node(n)).collect()).collect();
         let person_of_key = self.node_of_key.iter().map(|(k, &n)| (*k, person_of_node(n))).collect();
+        let mut kept_apart: HashMap<u32, Vec<u32>> = HashMap::new();
+        for (name, other) in refused {
+            let (a, b) = (person_of_node(name), person_of_node(other));
+            for (from, to) in [(a, b), (b, a)] {
+                let neighbours = kept_apart.entry(from).or_default();
+                if !neighbours.contains(&to) {
+                    neighbours.push(to);
+                }
+            }
+        }
 
         let mut sources_of_person = vec![0u64; root_keys.len()];
         for (source, rows) in row_person.iter().enumerate() {
@@ -149,20 +225,34 @@ impl Linker {
             }
         }
         let stats = LinkStats {
+            conflict_rule: self.rule,
             persons: root_keys.len() as u64,
             rows_with_key: KeyKind::ALL.into_iter().zip(self.key_rows).collect(),
+            merges: KeyKind::ALL.into_iter().zip(self.merges).collect(),
+            name_conflicts: self.name_conflicts,
             keyless_rows: self.keyless_rows,
             persons_in_several_sources: sources_of_person.iter().filter(|s| s.count_ones() > 1).count() as u64,
         };
-        Persons { row_person, representative: root_keys, person_of_key, stats }
+        Persons { row_person, representative: root_keys, person_of_key, kept_apart, stats }
     }
 }
 
 impl Persons {
-    /// The person holding any of `keys`, if one does. When keys point at different persons the
-    /// first (K1 before K2 …) wins; the caller may treat all of them as matched.
+    /// Every person any of `keys` names: the holder of each key, and every person a refused
+    /// name join kept apart from those (transitively), so that an opt-out misses nobody the
+    /// `merge` rule would have removed.
     pub fn persons_of(&self, keys: &RowKeys) -> Vec<u32> {
         let mut found: Vec<u32> = keys.iter().flatten().filter_map(|k| self.person_of_key.get(k).copied()).collect();
+        let mut next = 0;
+        while next < found.len() {
+            for &neighbour in self.kept_apart.get(&found[next]).into_iter().flatten() {
+                if !found.contains(&neighbour) {
+                    found.push(neighbour);
+                }
+            }
+            next += 1;
+        }
+        found.sort_unstable();
         found.dedup();
         found
     }
@@ -185,7 +275,7 @@ mod tests {
 
     #[test]
     fn shared_keys_join_rows_across_sources() {
-        let mut linker = Linker::new(2);
+        let mut linker = Linker::new(2, ConflictRule::Merge);
         // Source 0: row 0 has K1=10,K2=20; row 1 has K2=30.
         linker.add_rows(0, &[[Some(10), Some(20), None, None], [None, Some(30), None, None]], |r| 1000 + r as u128);
         // Source 1: row 0 has K2=20 (joins row 0 of source 0) and K3=40; row 1 has no key.
@@ -200,12 +290,32 @@ mod tests {
         assert_eq!(persons.representative[persons.row_person[0][0] as usize], 10);
     }
 
+    #[test]
+    fn insurance_wins_keeps_namesakes_apart_but_opt_out_names_both() {
+        // Two insured persons (K1 = 1 and 2) share a name key (K2 = 9); a third row has only K2.
+        let rows = [[Some(1), Some(9), None, None], [Some(2), Some(9), None, None], [None, Some(9), None, None]];
+        let mut merged = Linker::new(1, ConflictRule::Merge);
+        merged.add_rows(0, &rows, |r| 100 + r as u128);
+        let merged = merged.finish();
+        assert_eq!(merged.len(), 1);
+        assert_eq!(merged.stats.name_conflicts, 1);
+
+        let mut apart = Linker::new(1, ConflictRule::InsuranceWins);
+        apart.add_rows(0, &rows, |r| 100 + r as u128);
+        let apart = apart.finish();
+        assert_eq!(apart.len(), 2);
+        assert_eq!(apart.stats.name_conflicts, 1);
+        assert_ne!(apart.row_person[0][0], apart.row_person[0][1]);
+        assert_eq!(apart.persons_of(&[None, Some(9), None, None]).len(), 2, "an opt-out by name removes both");
+        assert_eq!(apart.persons_of(&[Some(2), None, None, None]).len(), 2, "so does one by either card");
+    }
+
     proptest! {
         /// Union-find agrees with a naive transitive closure, and person numbering does not
         /// depend on the order rows arrive in.
         #[test]
         fn matches_naive_closure(rows in proptest::collection::vec(proptest::array::uniform4(proptest::option::of(0u128..12)), 1..40)) {
-            let mut linker = Linker::new(1);
+            let mut linker = Linker::new(1, ConflictRule::Merge);
             linker.add_rows(0, &rows, |r| 1_000 + r as u128);
             let persons = linker.finish();
             // Naive: repeatedly merge rows that share a key.
@@ -232,7 +342,7 @@ mod tests {
             }
             let mut reversed = rows.clone();
             reversed.reverse();
-            let mut linker = Linker::new(1);
+            let mut linker = Linker::new(1, ConflictRule::Merge);
             linker.add_rows(0, &reversed, |r| 1_000 + (rows.len() - 1 - r) as u128);
             let again = linker.finish();
             let n = rows.len();

@@ -73,6 +73,8 @@ struct Person {
     insurer: String,
     symbol: String,
     number: String,
+    /// A job change: the pharmacy sees a new card (insurer, symbol, number), the checkups the old.
+    new_card: Option<(String, String, String)>,
     branch: String,
     my_number: String,
     conditions: Vec<&'static Diagnosis>,
@@ -102,6 +104,14 @@ impl Person {
         let pref = prefecture_by_code(self.prefecture).map_or("", |p| p.name);
         let (_, municipality, _, _) = MUNICIPALITIES[self.municipality];
         format!("{pref}{municipality}{}{}-{}-{}", self.town, self.block.0, self.block.1, self.block.2)
+    }
+
+    /// The card the pharmacy sees: the new one after a job change.
+    fn dispensing_card(&self) -> (&str, &str, &str) {
+        match &self.new_card {
+            Some((insurer, symbol, number)) => (insurer, symbol, number),
+            None => (&self.insurer, &self.symbol, &self.number),
+        }
     }
 
     fn sex_code(&self) -> &'static str {
@@ -195,6 +205,11 @@ fn make_person(rng: &mut ChaCha8Rng, id: u64) -> Person {
         let len = rng.random_range(4..=8);
         digits(rng, len)
     };
+    // About 2 % changed insurance (a job change) between the checkups and the receipts.
+    let new_card = (age < 75 && rng.random::<f64>() < 0.02).then(|| {
+        let (insurer, _) = insurer_number(rng, prefecture, age.min(74));
+        (insurer, digits(rng, 6), format!("{}", rng.random_range(1_000_000..100_000_000)))
+    });
     let bucket = age_bucket(age);
     let sex_ok = |d: &Diagnosis| d.sex == 0 || (d.sex == 1) == male;
     let mut conditions: Vec<&'static Diagnosis> = COMMON_DIAGNOSES
@@ -224,6 +239,7 @@ fn make_person(rng: &mut ChaCha8Rng, id: u64) -> Person {
         insurer,
         symbol,
         number: format!("{}", rng.random_range(1_000_000..100_000_000)),
+        new_card,
         branch: format!("{:02}", if rng.random::<f64>() < 0.7 { 0 } else { rng.random_range(1..4) }),
         my_number: my_number(rng),
         conditions,
@@ -348,14 +364,21 @@ pub fn write_population(spec: &SynthSpec, dir: &Path) -> Result<SynthSummary, Er
         let in_dispensing = write_dispensing(&mut rng, &person, &mut w)?;
         let visited = write_charts(&mut rng, &person, &mut w)?;
         if (in_checkups || in_dispensing || visited.is_some()) && rng.random::<f64>() < spec.opt_out_rate {
-            let line = write_opt_out(&mut rng, &person, in_checkups || in_dispensing, visited, &mut opt_out)?;
+            // A card request names a card the data holds.
+            let card = if in_checkups {
+                Some((person.insurer.as_str(), person.symbol.as_str(), person.number.as_str()))
+            } else {
+                in_dispensing.then(|| person.dispensing_card())
+            };
+            let line = write_opt_out(&mut rng, &person, card, visited, &mut opt_out)?;
             opt_out_truth.record([format!("P{id:09}").as_str(), line.to_string().as_str()])?;
             summary.opted_out_persons += 1;
         }
         // Now and then a request from someone with no records at all: it must come out unmatched.
         if rng.random::<f64>() < 0.001 {
             let stranger = make_person(&mut rng, u64::MAX);
-            write_opt_out(&mut rng, &stranger, true, None, &mut opt_out)?;
+            let card = Some((stranger.insurer.as_str(), stranger.symbol.as_str(), stranger.number.as_str()));
+            write_opt_out(&mut rng, &stranger, card, None, &mut opt_out)?;
         }
     }
     summary.checkups = w.checkups.finish()?;
@@ -477,11 +500,12 @@ fn write_dispensing(rng: &mut ChaCha8Rng, p: &Person, w: &mut Writers) -> Result
     let old_form = rng.random::<f64>() < 0.5;
     let kana = if rng.random::<f64>() < 0.5 { p.kana().replace('　', "") } else { p.kana() };
     let birth_form = if rng.random::<f64>() < 0.5 { DateForm::Receipt } else { DateForm::Compact };
-    let insurer = if p.insurer.len() == 6 { format!("00{}", p.insurer) } else { p.insurer.clone() };
-    let symbol = if p.symbol.chars().next().is_some_and(|c| !c.is_ascii_digit()) && rng.random::<f64>() < 0.5 {
-        hiragana(&p.symbol)
+    let (card_insurer, card_symbol, card_number) = p.dispensing_card();
+    let insurer = if card_insurer.len() == 6 { format!("00{card_insurer}") } else { card_insurer.to_string() };
+    let symbol = if card_symbol.chars().next().is_some_and(|c| !c.is_ascii_digit()) && rng.random::<f64>() < 0.5 {
+        hiragana(card_symbol)
     } else {
-        p.symbol.clone()
+        card_symbol.to_string()
     };
     let sex = if p.male { "男" } else { "女" };
     let doctor_surname = SURNAMES.choose(rng).unwrap().0;
@@ -517,7 +541,7 @@ fn write_dispensing(rng: &mut ChaCha8Rng, p: &Person, w: &mut Writers) -> Result
                 sex.into(),
                 insurer.clone(),
                 symbol.clone(),
-                p.number.clone(),
+                card_number.to_string(),
                 p.branch.clone(),
                 prescriber.clone(),
                 doctor.clone(),
@@ -594,12 +618,12 @@ fn write_charts(rng: &mut ChaCha8Rng, p: &Person, w: &mut Writers) -> Result<Opt
 fn write_opt_out(
     rng: &mut ChaCha8Rng,
     p: &Person,
-    has_card: bool,
+    card: Option<(&str, &str, &str)>,
     hospital: Option<usize>,
     out: &mut TableWriter,
 ) -> Result<u64, Error> {
     let mut forms = vec![1];
-    if has_card {
+    if card.is_some() {
         forms.push(0);
     }
     if hospital.is_some() {
@@ -612,9 +636,10 @@ fn write_opt_out(
     fields[8] = request;
     match forms.choose(rng).unwrap() {
         0 => {
-            fields[0] = full_width(&p.insurer);
-            fields[1] = full_width(&p.symbol);
-            fields[2] = full_width(&p.number);
+            let (insurer, symbol, number) = card.expect("form 0 only with a card");
+            fields[0] = full_width(insurer);
+            fields[1] = full_width(symbol);
+            fields[2] = full_width(number);
             fields[4] = write_date(p.birth, birth_form);
             fields[5] = sex.into();
         }

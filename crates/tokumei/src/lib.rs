@@ -24,7 +24,9 @@
 
 mod pipeline;
 
-pub use pipeline::{PipelineError, RunOptions, RunOutcome, Status, TOKEN_COLUMNS, load_key, run};
+pub use pipeline::{
+    LinkageQuality, PipelineError, RunOptions, RunOutcome, Status, TOKEN_COLUMNS, evaluate_linkage, load_key, run,
+};
 pub use tokumei_config as config;
 pub use tokumei_core as core;
 pub use tokumei_ingest as ingest;

@@ -4,9 +4,12 @@
 //! be global is materialized and nothing else: the linkage keys (union-find), one person index
 //! per row, and the distinct person × quasi-identifier tuples for the privacy search.
 
+mod linkage_quality;
 mod output;
 mod privacy;
 mod staging;
+
+pub use linkage_quality::{LinkageQuality, evaluate_linkage};
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -191,13 +194,13 @@ pub fn run(plan: &Plan, options: &RunOptions) -> Result<RunOutcome, PipelineErro
     let link = KeyHasher::new(&master, "link");
     let tokens = KeyHasher::new(&master, "submission-token");
     let hashes = staging::RowHashes::new(&master, &plan.label);
-    let mut linker = Linker::new(plan.tables.len());
+    let mut linker = Linker::new(plan.tables.len(), plan.conflict_rule);
     let stager = staging::Stager {
         profile: plan.profile,
         link: &link,
         tokens: &tokens,
         hashes: &hashes,
-        work: work.path(),
+        work: Some(work.path()),
         bucket_bytes: options.bucket_bytes.unwrap_or(staging::BUCKET_BYTES).max(1),
     };
     let mut staged = Vec::new();

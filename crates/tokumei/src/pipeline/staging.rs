@@ -22,10 +22,12 @@ use super::{ORDER_COLUMN, PipelineError, TOKEN_COLUMNS};
 /// Default input bytes per bucket: the release holds one bucket in memory at a time.
 pub(crate) const BUCKET_BYTES: u64 = 64 << 20;
 
-/// A staged table: its bucket files (in bucket order; bucket 0 always exists) and ingest stats.
+/// A staged table: its bucket files (in bucket order; bucket 0 always exists), ingest stats,
+/// and (when asked for) each accepted row's source line.
 pub(crate) struct Staged {
     pub buckets: Vec<PathBuf>,
     pub stats: IngestStats,
+    pub lines: Vec<u64>,
 }
 
 /// Keyed 64-bit shuffle keys and keyless-row identities, per release.
@@ -64,8 +66,8 @@ pub(crate) struct Stager<'a> {
     /// Submission tokens.
     pub tokens: &'a KeyHasher,
     pub hashes: &'a RowHashes,
-    /// The run's work folder.
-    pub work: &'a Path,
+    /// The run's work folder; `None` links without staging (linkage evaluation).
+    pub work: Option<&'a Path>,
     /// Input bytes per bucket.
     pub bucket_bytes: u64,
 }
@@ -82,7 +84,11 @@ impl Stager<'_> {
         let name = table.source.table.clone();
         let input_bytes = std::fs::metadata(&table.source.path).map(|m| m.len()).unwrap_or(0);
         let buckets = input_bytes.div_ceil(self.bucket_bytes).clamp(1, 1024) as usize;
-        let paths: Vec<PathBuf> = (0..buckets).map(|b| self.work.join(format!("{name}.{b:04}.parquet"))).collect();
+        let paths: Vec<PathBuf> = match self.work {
+            Some(work) => (0..buckets).map(|b| work.join(format!("{name}.{b:04}.parquet"))).collect(),
+            None => Vec::new(),
+        };
+        let mut lines = Vec::new();
         let mut writers: Vec<Option<polars::io::parquet::write::BatchedWriter<File>>> =
             (0..buckets).map(|_| None).collect();
         let mut first_row = 0u64;
@@ -91,6 +97,10 @@ impl Stager<'_> {
             let start = first_row;
             // `add_rows` passes each row's number within the source.
             linker.add_rows(index, &keys, |row| self.hashes.keyless(&name, row as u64));
+            if self.work.is_none() {
+                lines.extend(batch.column(LINE_COLUMN)?.u64()?.iter().map(|l| l.unwrap_or(0)));
+                return Ok(());
+            }
             let orders: Vec<u64> = (0..batch.height() as u64).map(|r| self.hashes.order(&name, start + r)).collect();
             let mut rows_of_bucket: Vec<Vec<IdxSize>> = vec![Vec::new(); buckets];
             for (row, order) in orders.iter().enumerate() {
@@ -127,7 +137,7 @@ impl Stager<'_> {
                 written.push(path);
             }
         }
-        Ok(Staged { buckets: written, stats })
+        Ok(Staged { buckets: written, stats, lines })
     }
 }
 
