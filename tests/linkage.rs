@@ -36,3 +36,40 @@ fn insurance_wins_keeps_job_changers_apart_yet_their_opt_out_holds() {
     // Split persons are released apart, but an opt-out of either part removes both.
     crate::pipeline::assert_exactly_opted_out_removed(&ws, "pseudonymized");
 }
+
+#[test]
+fn a_token_list_removes_the_same_persons_as_the_plain_list() {
+    let ws = crate::common::Workspace::generate(1_000, 41);
+    let plain = ws.run("pseudonymized", "out/plain");
+    let (tokens, quarantined) = tokumei::hash_opt_out_list(&ws.plan("pseudonymized"), 0).unwrap();
+    assert_eq!(quarantined, 0);
+    // No plain identifier of the list survives in the token list.
+    let list = std::fs::read_to_string(ws.path("datasets/sample/optout.csv")).unwrap();
+    for field in list.lines().skip(1).flat_map(|l| l.split(',')).filter(|f| f.chars().count() >= 4) {
+        assert!(!tokens.contains(field), "a plain identifier is in the token list");
+    }
+    std::fs::write(ws.path("datasets/sample/optout.tokens.csv"), &tokens).unwrap();
+    let config = ws.path("configs/pseudonymized.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    let replaced = text.replace(
+        "path = \"../datasets/sample/optout.csv\"\nschema = \"schemas/optout.toml\"",
+        "tokens = \"../datasets/sample/optout.tokens.csv\"",
+    );
+    assert_ne!(replaced, text);
+    std::fs::write(&config, replaced).unwrap();
+    let hashed = ws.run("pseudonymized", "out/hashed");
+    assert_eq!(plain.report.accounting, hashed.report.accounting);
+    let lists = |o: &tokumei::RunOutcome| o.report.stages["opt_out"]["lists"][0].clone();
+    assert_eq!(lists(&plain)["unmatched_lines"], lists(&hashed)["unmatched_lines"]);
+    assert_eq!(lists(&hashed)["kind"], "tokens");
+    for table in ["checkups", "dispensing", "charts"] {
+        let a = std::fs::read(ws.path(&format!("out/plain/{table}.parquet"))).unwrap();
+        assert!(a == std::fs::read(ws.path(&format!("out/hashed/{table}.parquet"))).unwrap(), "{table}");
+    }
+    // A damaged token list is an error with its line.
+    let mut lines: Vec<String> = tokens.lines().map(str::to_string).collect();
+    lines[1] = lines[1].replacen(',', ",zz", 1);
+    std::fs::write(ws.path("datasets/sample/optout.tokens.csv"), lines.join("\n")).unwrap();
+    let err = tokumei::run(&ws.plan("pseudonymized"), &tokumei::RunOptions::default()).unwrap_err().to_string();
+    assert!(err.contains("optout.tokens.csv, line 2"), "{err}");
+}

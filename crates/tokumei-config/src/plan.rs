@@ -114,11 +114,26 @@ pub struct TablePlan {
 
 /// One opt-out list, resolved.
 #[derive(Debug, Clone, PartialEq)]
-pub struct OptOutPlan {
-    /// What ingest reads.
-    pub source: Source,
-    /// Link fields of the list.
-    pub link: LinkColumns,
+pub enum OptOutPlan {
+    /// A list of identifying fields, read like an input.
+    Plain {
+        /// What ingest reads.
+        source: Source,
+        /// Link fields of the list.
+        link: LinkColumns,
+    },
+    /// A token list (`tokumei optout hash`).
+    Tokens(PathBuf),
+}
+
+impl OptOutPlan {
+    /// The list's file.
+    pub fn path(&self) -> &Path {
+        match self {
+            OptOutPlan::Plain { source, .. } => &source.path,
+            OptOutPlan::Tokens(path) => path,
+        }
+    }
 }
 
 /// A validated configuration.
@@ -537,19 +552,32 @@ impl Validator {
 
     fn opt_out(&mut self, i: usize, o: &OptOutToml) -> Option<OptOutPlan> {
         let at = format!("opt-out[{i}]");
+        let path = match (&o.path, &o.tokens) {
+            (Some(path), None) => path,
+            (None, Some(tokens)) => {
+                if o.schema.is_some() || o.column.is_some() || o.encoding.is_some() || o.format.is_some() {
+                    self.problem(&at, "a token list takes no `schema`, `column`, `format` or `encoding`");
+                }
+                return Some(OptOutPlan::Tokens(self.resolve(tokens)));
+            }
+            _ => {
+                self.problem(&at, "set exactly one of `path` (a plain list) or `tokens` (a token list)");
+                return None;
+            }
+        };
         let columns = self.columns(&at, &o.schema, &o.column)?;
         for (j, c) in columns.iter().enumerate() {
             if c.link.is_none() && c.name != "request_date" {
                 self.problem(format!("{at}.column[{j}]"), "opt-out columns need `link` (or be `request_date`)");
             }
         }
-        let file = FileSpec::of(&o.path, o.format, o.encoding, &o.delimiter);
+        let file = FileSpec::of(path, o.format, o.encoding, &o.delimiter);
         let source = self.source(&at, &format!("opt-out[{i}]"), file, &columns);
         let link = self.link_columns(&at, &columns);
         if link.0.is_empty() {
             self.problem(&at, "an opt-out list needs at least one column with `link`");
         }
-        Some(OptOutPlan { source, link })
+        Some(OptOutPlan::Plain { source, link })
     }
 }
 

@@ -135,8 +135,12 @@ pub struct SchemaToml {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct OptOutToml {
-    /// File path, relative to this file. Required.
-    pub path: PathBuf,
+    /// A plain list (CSV or Parquet with identifying columns), relative to this file. Either this
+    /// or `tokens`.
+    pub path: Option<PathBuf>,
+    /// A token list written by `tokumei optout hash` (keyed hashes, no plain identifiers),
+    /// relative to this file. Either this or `path`; `schema` and `column` do not apply.
+    pub tokens: Option<PathBuf>,
     /// As for inputs. Default: from the extension.
     pub format: Option<Format>,
     /// As for inputs. Default: `utf-8`.

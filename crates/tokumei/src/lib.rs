@@ -25,7 +25,8 @@
 mod pipeline;
 
 pub use pipeline::{
-    LinkageQuality, PipelineError, RunOptions, RunOutcome, Status, TOKEN_COLUMNS, evaluate_linkage, load_key, run,
+    LinkageQuality, PipelineError, RunOptions, RunOutcome, Status, TOKEN_COLUMNS, evaluate_linkage, hash_opt_out_list,
+    load_key, run,
 };
 pub use tokumei_config as config;
 pub use tokumei_core as core;

@@ -91,9 +91,33 @@ enum Command {
         #[arg(long)]
         json: Option<PathBuf>,
     },
+    /// Opt-out lists (提供停止).
+    #[command(subcommand)]
+    Optout(OptoutCommand),
     /// Write a new random master key file (readable by its owner only).
     Keygen {
         /// Key file to create; an existing file is never overwritten.
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum OptoutCommand {
+    /// Turn a plain opt-out list into a token list that holds no plain identifiers.
+    ///
+    /// Reads the config's opt-out list (as `[[opt-out]] path` describes it), computes each entry's
+    /// linkage keys with the config's key, and writes `line,insurance,name,local,my-number` rows of
+    /// keyed hashes. A provider hands the token list over instead of names and card numbers; the
+    /// producer's config reads it with `[[opt-out]] tokens = "…"`.
+    Hash {
+        /// Configuration file naming the list and the key.
+        #[arg(long)]
+        config: PathBuf,
+        /// Which `[[opt-out]]` list of the config (0 = the first).
+        #[arg(long, default_value_t = 0)]
+        list: usize,
+        /// Token list to write (never overwritten).
         #[arg(long)]
         out: PathBuf,
     },
@@ -146,6 +170,19 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Keygen { out } => keygen(cli, out),
+        Command::Optout(OptoutCommand::Hash { config, list, out }) => {
+            let plan = Plan::load(config)?;
+            let (tokens, quarantined) = tokumei::hash_opt_out_list(&plan, *list)?;
+            let mut file = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(out)
+                .with_context(|| format!("creating {} (an existing file is never overwritten)", out.display()))?;
+            file.write_all(tokens.as_bytes())?;
+            let entries = tokens.lines().count().saturating_sub(1);
+            say(cli, format!("wrote {entries} token entries to {} ({quarantined} entries unreadable)", out.display()));
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Linkage { config, truth, json } => {
             let plan = Plan::load(config)?;
             let quality = tokumei::evaluate_linkage(&plan, truth)?;
@@ -195,8 +232,8 @@ fn check(cli: &Cli, config: &Path) -> anyhow::Result<ExitCode> {
                 }
             }
             for list in &plan.opt_outs {
-                if !list.source.path.exists() {
-                    problems.push(format!("opt-out list {} does not exist", list.source.path.display()));
+                if !list.path().exists() {
+                    problems.push(format!("opt-out list {} does not exist", list.path().display()));
                 }
             }
             if problems.is_empty() {

@@ -11,13 +11,28 @@ mod staging;
 
 pub use linkage_quality::{LinkageQuality, evaluate_linkage};
 
+/// Reads opt-out list `index` of the plan (a plain list) and returns its token list: the same
+/// entries as keyed hashes, so a provider can hand over a list that holds no plain identifier.
+pub fn hash_opt_out_list(plan: &Plan, index: usize) -> Result<(String, u64), PipelineError> {
+    let list = plan
+        .opt_outs
+        .get(index)
+        .ok_or_else(|| PipelineError::Config(format!("the config has no opt-out list #{index}")))?;
+    if matches!(list, OptOutPlan::Tokens(_)) {
+        return Err(PipelineError::Config(format!("opt-out list #{index} is already a token list")));
+    }
+    let master = load_key(&plan.key)?;
+    let (entries, stats) = staging::read_opt_outs(list, &KeyHasher::new(&master, "link"))?;
+    Ok((staging::token_list(&entries), stats.rows_quarantined))
+}
+
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use polars::prelude::*;
-use tokumei_config::{KeySource, Plan, Profile};
+use tokumei_config::{KeySource, OptOutPlan, Plan, Profile};
 use tokumei_core::{ROW_COLUMN, collect_streaming};
 use tokumei_link::{KeyError, KeyHasher, Linker, MasterKey, OptOutMatch, match_opt_outs};
 use tokumei_report::{InputFile, OutputFile, Release, RunReport, TableAccount, digest_file};
@@ -54,6 +69,14 @@ pub enum PipelineError {
     /// A configuration problem found while running.
     #[error("configuration: {0}")]
     Config(String),
+    /// A token list that is not one `tokumei optout hash` wrote.
+    #[error("{path}, line {line}: not a token list line (expected {})", staging::TOKEN_LIST_HEADER)]
+    TokenList {
+        /// File.
+        path: String,
+        /// Line.
+        line: u64,
+    },
     /// Rows do not add up: a bug; no release is written.
     #[error("internal error: rows of table `{0}` do not add up; no release written")]
     Accounting(String),
@@ -442,7 +465,8 @@ fn opt_out_report(
         .zip(reads)
         .map(|((list, m), (_, stats))| {
             serde_json::json!({
-                "path": list.source.path.display().to_string(),
+                "path": list.path().display().to_string(),
+                "kind": match list { OptOutPlan::Plain { .. } => "plain", OptOutPlan::Tokens(_) => "tokens" },
                 "scope": "person",
                 "entries": m.entries,
                 "matched": m.matched,
@@ -483,8 +507,8 @@ fn input_digests(plan: &Plan) -> Result<Vec<InputFile>, PipelineError> {
     for list in &plan.opt_outs {
         inputs.push(InputFile {
             kind: "opt-out".into(),
-            path: list.source.path.display().to_string(),
-            blake3: digest_file(&list.source.path)?,
+            path: list.path().display().to_string(),
+            blake3: digest_file(list.path())?,
         });
     }
     Ok(inputs)

@@ -154,12 +154,74 @@ pub(crate) fn read_opt_outs(
     list: &OptOutPlan,
     link: &KeyHasher,
 ) -> Result<(Vec<(u64, RowKeys)>, IngestStats), PipelineError> {
+    match list {
+        OptOutPlan::Plain { source, link: columns } => {
+            let mut entries = Vec::new();
+            let stats = read_source(source, |batch| {
+                let keys = link.row_keys(&batch, columns)?;
+                let lines = batch.column(LINE_COLUMN)?.u64()?.clone();
+                entries.extend(lines.iter().map(|l| l.unwrap_or(0)).zip(keys));
+                Ok(())
+            })?;
+            Ok((entries, stats))
+        }
+        OptOutPlan::Tokens(path) => {
+            let entries = read_token_list(path)?;
+            let stats = IngestStats {
+                rows_read: entries.len() as u64,
+                rows_accepted: entries.len() as u64,
+                ..IngestStats::default()
+            };
+            Ok((entries, stats))
+        }
+    }
+}
+
+/// Header of a token list: the plain list's line, then one token column per key kind.
+pub const TOKEN_LIST_HEADER: &str = "line,insurance,name,local,my-number";
+
+/// Writes a token list for `entries` (keys of a plain list, with its lines).
+pub(crate) fn token_list(entries: &[(u64, RowKeys)]) -> String {
+    let mut out = String::from(TOKEN_LIST_HEADER);
+    out.push('\n');
+    for (line, keys) in entries {
+        out.push_str(&line.to_string());
+        for key in keys {
+            out.push(',');
+            if let Some(key) = key {
+                out.push_str(&token_hex(*key));
+            }
+        }
+        out.push('\n');
+    }
+    out
+}
+
+fn read_token_list(path: &Path) -> Result<Vec<(u64, RowKeys)>, PipelineError> {
+    let text = std::fs::read_to_string(path)?;
+    let bad = |n: usize| PipelineError::TokenList { path: path.display().to_string(), line: n as u64 + 1 };
+    let mut lines = text.lines().enumerate();
+    match lines.next() {
+        Some((_, header)) if header.trim() == TOKEN_LIST_HEADER => {}
+        _ => return Err(bad(0)),
+    }
     let mut entries = Vec::new();
-    let stats = read_source(&list.source, |batch| {
-        let keys = link.row_keys(&batch, &list.link)?;
-        let lines = batch.column(LINE_COLUMN)?.u64()?.clone();
-        entries.extend(lines.iter().map(|l| l.unwrap_or(0)).zip(keys));
-        Ok(())
-    })?;
-    Ok((entries, stats))
+    for (n, line) in lines.filter(|(_, l)| !l.trim().is_empty()) {
+        let fields: Vec<&str> = line.trim().split(',').collect();
+        if fields.len() != 5 {
+            return Err(bad(n));
+        }
+        let source_line: u64 = fields[0].parse().map_err(|_| bad(n))?;
+        let mut keys: RowKeys = [None; 4];
+        for (slot, field) in keys.iter_mut().zip(&fields[1..]) {
+            if field.is_empty() {
+                continue;
+            }
+            let mut bytes = [0u8; 16];
+            hex::decode_to_slice(field, &mut bytes).map_err(|_| bad(n))?;
+            *slot = Some(u128::from_le_bytes(bytes));
+        }
+        entries.push((source_line, keys));
+    }
+    Ok(entries)
 }
