@@ -95,3 +95,15 @@ fn privacy_belongs_to_the_anonymized_profile() {
     let found = problems(&BASE.replace("[key]", "[privacy]\nk = 1\n\n[key]"));
     assert!(found.iter().any(|p| p.contains("k must be at least 2")), "{found:?}");
 }
+
+#[test]
+fn opt_out_scope_is_validated() {
+    let list = "\n[[opt-out]]\npath = \"o.csv\"\ncolumn = [{ name = \"kana_name\", header = \"カナ\", link = \"kana-name\" }]\n";
+    assert!(problems(&format!("{BASE}{list}")).is_empty());
+    let found = problems(&format!("{BASE}{list}scope = \"provider\"\n"));
+    assert!(found.iter().any(|p| p.contains("needs `provider-tables`")), "{found:?}");
+    let found = problems(&format!("{BASE}{list}scope = \"provider\"\nprovider-tables = [\"nowhere\"]\n"));
+    assert!(found.iter().any(|p| p.contains("`nowhere` is not an input table")), "{found:?}");
+    let found = problems(&format!("{BASE}\n[[opt-out]]\ntokens = \"t.csv\"\npath = \"o.csv\"\n"));
+    assert!(found.iter().any(|p| p.contains("exactly one of `path`")), "{found:?}");
+}

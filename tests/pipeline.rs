@@ -409,3 +409,26 @@ fn parquet_inputs_read_like_csv() {
         assert!(a == b, "{table}: the Parquet input gave a different release");
     }
 }
+
+#[test]
+fn a_provider_scoped_list_removes_only_that_providers_rows() {
+    let ws = Workspace::generate(1_000, 43);
+    let config = ws.path("configs/pseudonymized.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    let scoped = text.replace(
+        "schema = \"schemas/optout.toml\"",
+        "schema = \"schemas/optout.toml\"\nscope = \"provider\"\nprovider-tables = [\"charts\"]",
+    );
+    assert_ne!(scoped, text);
+    std::fs::write(&config, scoped).unwrap();
+    let outcome = ws.run("pseudonymized", "out/scoped");
+    assert_eq!(outcome.status, Status::Released);
+    let truth = ws.truth();
+    let released = outputs(&ws.path("out/scoped"));
+    for (table, columns) in KEPT {
+        let removed = if table == "charts" { truth.opted_out_lines(table) } else { BTreeSet::new() };
+        let expected = expected_rows(&ws.input(table), columns, &removed);
+        assert_eq!(released_rows(&released[table], columns), expected, "{table}");
+    }
+    assert_eq!(outcome.report.stages["opt_out"]["lists"][0]["scope"], "provider: charts");
+}

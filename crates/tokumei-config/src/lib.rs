@@ -7,8 +7,10 @@
 mod plan;
 mod wire;
 
-pub use plan::{ColumnPlan, Error, KeySource, OptOutPlan, Plan, Problem, TablePlan, Transform, default_transform};
+pub use plan::{
+    ColumnPlan, Error, KeySource, OptOutList, OptOutPlan, Plan, Problem, TablePlan, Transform, default_transform,
+};
 pub use wire::{
-    ColumnToml, ConfigToml, InputToml, KeyToml, LinkageToml, OptOutToml, PrivacyToml, Profile, ReleaseToml, SchemaToml,
-    TransformToml,
+    ColumnToml, ConfigToml, InputToml, KeyToml, LinkageToml, OptOutScope, OptOutToml, PrivacyToml, Profile,
+    ReleaseToml, SchemaToml, TransformToml,
 };

@@ -10,7 +10,7 @@ use tokumei_link::{ConflictRule, LinkColumns};
 use tokumei_privacy::KAnonymity;
 use tokumei_transform::{AgeBands, Generalizer, RareCodes, TopBottom};
 
-use crate::wire::{ColumnToml, ConfigToml, InputToml, OptOutToml, Profile, SchemaToml, TransformToml};
+use crate::wire::{ColumnToml, ConfigToml, InputToml, OptOutScope, OptOutToml, Profile, SchemaToml, TransformToml};
 
 /// Rows per ingest batch.
 const BATCH_ROWS: usize = 64 * 1024;
@@ -114,7 +114,16 @@ pub struct TablePlan {
 
 /// One opt-out list, resolved.
 #[derive(Debug, Clone, PartialEq)]
-pub enum OptOutPlan {
+pub struct OptOutPlan {
+    /// The entries.
+    pub list: OptOutList,
+    /// The tables an entry's opt-out covers; `None` = every table (the whole person).
+    pub tables: Option<Vec<String>>,
+}
+
+/// Where an opt-out list's entries come from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum OptOutList {
     /// A list of identifying fields, read like an input.
     Plain {
         /// What ingest reads.
@@ -129,10 +138,15 @@ pub enum OptOutPlan {
 impl OptOutPlan {
     /// The list's file.
     pub fn path(&self) -> &Path {
-        match self {
-            OptOutPlan::Plain { source, .. } => &source.path,
-            OptOutPlan::Tokens(path) => path,
+        match &self.list {
+            OptOutList::Plain { source, .. } => &source.path,
+            OptOutList::Tokens(path) => path,
         }
+    }
+
+    /// Whether an entry of this list removes the person's rows of `table`.
+    pub fn covers(&self, table: &str) -> bool {
+        self.tables.as_ref().is_none_or(|tables| tables.iter().any(|t| t == table))
     }
 }
 
@@ -303,7 +317,7 @@ impl Validator {
                 );
             }
         }
-        let opt_outs = wire.opt_out.iter().enumerate().filter_map(|(i, o)| self.opt_out(i, o)).collect();
+        let opt_outs = wire.opt_out.iter().enumerate().filter_map(|(i, o)| self.opt_out(i, o, &names)).collect();
         Plan {
             config_path: path.to_path_buf(),
             profile: release.profile,
@@ -550,15 +564,32 @@ impl Validator {
         Some(t)
     }
 
-    fn opt_out(&mut self, i: usize, o: &OptOutToml) -> Option<OptOutPlan> {
+    fn opt_out(&mut self, i: usize, o: &OptOutToml, table_names: &BTreeSet<String>) -> Option<OptOutPlan> {
         let at = format!("opt-out[{i}]");
+        let tables = match (o.scope.unwrap_or(OptOutScope::Person), &o.provider_tables) {
+            (OptOutScope::Person, None) => None,
+            (OptOutScope::Provider, Some(tables)) if !tables.is_empty() => {
+                for t in tables.iter().filter(|t| !table_names.contains(*t)) {
+                    self.problem(format!("{at}.provider-tables"), format!("`{t}` is not an input table"));
+                }
+                Some(tables.clone())
+            }
+            (OptOutScope::Person, Some(_)) => {
+                self.problem(&at, "`provider-tables` needs `scope = \"provider\"`");
+                None
+            }
+            (OptOutScope::Provider, _) => {
+                self.problem(&at, "`scope = \"provider\"` needs `provider-tables`, e.g. [\"charts\"]");
+                None
+            }
+        };
         let path = match (&o.path, &o.tokens) {
             (Some(path), None) => path,
             (None, Some(tokens)) => {
                 if o.schema.is_some() || o.column.is_some() || o.encoding.is_some() || o.format.is_some() {
                     self.problem(&at, "a token list takes no `schema`, `column`, `format` or `encoding`");
                 }
-                return Some(OptOutPlan::Tokens(self.resolve(tokens)));
+                return Some(OptOutPlan { list: OptOutList::Tokens(self.resolve(tokens)), tables });
             }
             _ => {
                 self.problem(&at, "set exactly one of `path` (a plain list) or `tokens` (a token list)");
@@ -577,7 +608,7 @@ impl Validator {
         if link.0.is_empty() {
             self.problem(&at, "an opt-out list needs at least one column with `link`");
         }
-        Some(OptOutPlan::Plain { source, link })
+        Some(OptOutPlan { list: OptOutList::Plain { source, link }, tables })
     }
 }
 

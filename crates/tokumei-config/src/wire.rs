@@ -151,6 +151,21 @@ pub struct OptOutToml {
     pub schema: Option<PathBuf>,
     /// Inline columns instead of `schema`.
     pub column: Option<Vec<ColumnToml>>,
+    /// What an entry removes: `person` (every record of the linked person, in every table) or
+    /// `provider` (only the records in `provider-tables`). Default: `person`.
+    pub scope: Option<OptOutScope>,
+    /// The tables a `provider`-scoped list covers, e.g. `["charts"]`.
+    pub provider_tables: Option<Vec<String>>,
+}
+
+/// The reach of an opt-out list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OptOutScope {
+    /// Every record of the linked person.
+    Person,
+    /// Only the named provider's records.
+    Provider,
 }
 
 /// `[linkage]`

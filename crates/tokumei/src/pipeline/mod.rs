@@ -18,7 +18,7 @@ pub fn hash_opt_out_list(plan: &Plan, index: usize) -> Result<(String, u64), Pip
         .opt_outs
         .get(index)
         .ok_or_else(|| PipelineError::Config(format!("the config has no opt-out list #{index}")))?;
-    if matches!(list, OptOutPlan::Tokens(_)) {
+    if matches!(list.list, OptOutList::Tokens(_)) {
         return Err(PipelineError::Config(format!("opt-out list #{index} is already a token list")));
     }
     let master = load_key(&plan.key)?;
@@ -32,7 +32,7 @@ use std::sync::Arc;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use polars::prelude::*;
-use tokumei_config::{KeySource, OptOutPlan, Plan, Profile};
+use tokumei_config::{KeySource, OptOutList, Plan, Profile};
 use tokumei_core::{ROW_COLUMN, collect_streaming};
 use tokumei_link::{KeyError, KeyHasher, Linker, MasterKey, OptOutMatch, match_opt_outs};
 use tokumei_report::{InputFile, OutputFile, Release, RunReport, TableAccount, digest_file};
@@ -243,13 +243,19 @@ pub fn run(plan: &Plan, options: &RunOptions) -> Result<RunOutcome, PipelineErro
     let mut persons = linker.finish();
     let matches: Vec<OptOutMatch> =
         opt_out_reads.iter().map(|(entries, _)| match_opt_outs(entries, &persons)).collect();
-    let mut opted_out = vec![false; persons.len()];
-    for m in &matches {
-        for &p in &m.persons {
-            opted_out[p as usize] = true;
+    // Per table: the persons whose rows an opt-out removes there (a provider-scoped list covers
+    // its tables only).
+    let mut opted_out = vec![vec![false; persons.len()]; plan.tables.len()];
+    for (list, m) in plan.opt_outs.iter().zip(&matches) {
+        for (table, flags) in plan.tables.iter().zip(&mut opted_out) {
+            if list.covers(&table.source.table) {
+                for &p in &m.persons {
+                    flags[p as usize] = true;
+                }
+            }
         }
     }
-    let opted_out = Arc::new(opted_out);
+    let opted_out: Vec<Arc<Vec<bool>>> = opted_out.into_iter().map(Arc::new).collect();
     // Shared with the row-level expressions; moved, not copied (one u32 per row).
     let row_person: Vec<Arc<Vec<u32>>> = std::mem::take(&mut persons.row_person).into_iter().map(Arc::new).collect();
     // Per table, per bucket: the staged rows with their person index.
@@ -261,12 +267,12 @@ pub fn run(plan: &Plan, options: &RunOptions) -> Result<RunOutcome, PipelineErro
     // The whole table, for aggregations (privacy tuples, rare codes, quantiles); they stream.
     let base: Vec<LazyFrame> =
         buckets.iter().map(|parts| concat(parts.as_slice(), UnionArgs::default())).collect::<PolarsResult<_>>()?;
-    let after_opt_out: Vec<LazyFrame> = base.iter().map(|f| f.clone().filter(person_kept(opted_out.clone()))).collect();
+    let after_opt_out: Vec<LazyFrame> =
+        base.iter().zip(&opted_out).map(|(f, o)| f.clone().filter(person_kept(o.clone()))).collect();
 
     timings.stage("privacy model");
     // Privacy model.
     let mut stages: BTreeMap<String, serde_json::Value> = BTreeMap::new();
-    let mut removed = (*opted_out).clone();
     let mut suppressed = vec![false; persons.len()];
     let mut levels = BTreeMap::new();
     let mut target_met = true;
@@ -278,13 +284,12 @@ pub fn run(plan: &Plan, options: &RunOptions) -> Result<RunOutcome, PipelineErro
             .zip(&after_opt_out)
             .map(|(t, f)| (f.clone(), t.columns.iter().map(|c| c.name.clone()).collect()))
             .collect();
-        let present = privacy::Present::new(persons.len(), &row_person, &|p| opted_out[p as usize]);
-        let (qis, tuples) = privacy::person_tuples(&specs, &frames, &present, &row_person)?;
+        let present = privacy::Present::new(persons.len(), &row_person, &|table, p| opted_out[table][p as usize]);
+        let (qis, tuples) = privacy::person_tuples(&specs, &frames, &present)?;
         let solution = model.search(&qis, &tuples)?;
         for &c in &solution.suppressed_persons {
             let p = present.persons[c as usize];
             suppressed[p as usize] = true;
-            removed[p as usize] = true;
         }
         target_met = solution.target_met;
         levels = solution.levels.clone();
@@ -299,7 +304,9 @@ pub fn run(plan: &Plan, options: &RunOptions) -> Result<RunOutcome, PipelineErro
         );
         stages.insert("privacy".into(), section);
     }
-    let removed = Arc::new(removed);
+    // Per table: opted out there, or suppressed.
+    let removed: Vec<Arc<Vec<bool>>> =
+        opted_out.iter().map(|o| Arc::new(o.iter().zip(&suppressed).map(|(o, s)| *o || *s).collect())).collect();
 
     // Accounting from the person index (checked against the written files below).
     let accounting = account(plan, &staged, &row_person, &opted_out, &suppressed);
@@ -350,7 +357,7 @@ pub fn run(plan: &Plan, options: &RunOptions) -> Result<RunOutcome, PipelineErro
         let name = &table.source.table;
         let progress = bar(options, 0, format!("writing {name}"));
         progress.tick();
-        let kept = person_kept(removed.clone());
+        let kept = person_kept(removed[i].clone());
         let select = releaser.columns(table, base[i].clone().filter(kept.clone()), &mut report.transforms)?;
         // Bucket by bucket, each in shuffle order: one bucket in memory at a time.
         let parts = buckets[i].iter().map(|bucket| {
@@ -367,9 +374,7 @@ pub fn run(plan: &Plan, options: &RunOptions) -> Result<RunOutcome, PipelineErro
 
     timings.stage("final opt-out check");
     // Second opt-out pass, on the files about to be released.
-    let forbidden_persons: Vec<u128> =
-        opted_out.iter().enumerate().filter(|(_, o)| **o).map(|(p, _)| persons.representative[p]).collect();
-    let leaked = final_opt_out_check(plan, &release, &pseudonyms, &forbidden_persons, &base, &opted_out)?;
+    let leaked = final_opt_out_check(plan, &release, &pseudonyms, &persons.representative, &base, &opted_out)?;
     if leaked {
         report.status = "final opt-out check found an opted-out person: no release written".into();
         return Ok(RunOutcome { status: Status::OptOutCheckFailed, report, out: None, timings: timings.finish() });
@@ -417,18 +422,18 @@ fn account(
     plan: &Plan,
     staged: &[staging::Staged],
     row_person: &[Arc<Vec<u32>>],
-    opted_out: &[bool],
+    opted_out: &[Arc<Vec<bool>>],
     suppressed: &[bool],
 ) -> Vec<TableAccount> {
     let mut accounting = Vec::new();
-    for ((table, s), rows) in plan.tables.iter().zip(staged).zip(row_person) {
+    for (((table, s), rows), opted_out) in plan.tables.iter().zip(staged).zip(row_person).zip(opted_out) {
         let mut a = TableAccount {
             table: table.source.table.clone(),
             rows_read: s.stats.rows_read,
             quarantined: s.stats.rows_quarantined,
             ..Default::default()
         };
-        let mut seen = vec![false; opted_out.len()];
+        let mut seen = vec![false; suppressed.len()];
         for &p in rows.iter() {
             let first = !std::mem::replace(&mut seen[p as usize], true);
             a.persons_in += u64::from(first);
@@ -454,7 +459,7 @@ fn opt_out_report(
     plan: &Plan,
     matches: &[OptOutMatch],
     reads: &[(Vec<(u64, tokumei_link::RowKeys)>, tokumei_ingest::IngestStats)],
-    opted_out: &[bool],
+    opted_out: &[Arc<Vec<bool>>],
     accounting: &[TableAccount],
 ) -> serde_json::Map<String, serde_json::Value> {
     let mut opt_out_section = serde_json::Map::new();
@@ -466,8 +471,8 @@ fn opt_out_report(
         .map(|((list, m), (_, stats))| {
             serde_json::json!({
                 "path": list.path().display().to_string(),
-                "kind": match list { OptOutPlan::Plain { .. } => "plain", OptOutPlan::Tokens(_) => "tokens" },
-                "scope": "person",
+                "kind": match list.list { OptOutList::Plain { .. } => "plain", OptOutList::Tokens(_) => "tokens" },
+                "scope": match &list.tables { None => "person".to_string(), Some(t) => format!("provider: {}", t.join(", ")) },
                 "entries": m.entries,
                 "matched": m.matched,
                 "unmatched_lines": m.unmatched_lines,
@@ -478,7 +483,9 @@ fn opt_out_report(
         })
         .collect();
     opt_out_section.insert("lists".into(), lists.into());
-    opt_out_section.insert("persons_removed".into(), opted_out.iter().filter(|&&b| b).count().into());
+    let removed_anywhere =
+        (0..opted_out.first().map_or(0, |o| o.len())).filter(|&p| opted_out.iter().any(|o| o[p])).count();
+    opt_out_section.insert("persons_removed".into(), removed_anywhere.into());
     opt_out_section.insert(
         "rows_removed".into(),
         accounting
@@ -521,26 +528,28 @@ fn final_opt_out_check(
     plan: &Plan,
     release: &Release,
     pseudonyms: &PseudonymKey,
-    opted_out_representatives: &[u128],
+    representatives: &[u128],
     base: &[LazyFrame],
-    opted_out: &Arc<Vec<bool>>,
+    opted_out: &[Arc<Vec<bool>>],
 ) -> Result<bool, PipelineError> {
     let identity_columns: Vec<&str> = match plan.profile {
         Profile::Submission => TOKEN_COLUMNS.to_vec(),
         _ => vec![tokumei_core::PERSON_COLUMN],
     };
-    let mut forbidden: HashSet<String> =
-        opted_out_representatives.iter().map(|r| pseudonyms.pseudonym(&r.to_le_bytes())).collect();
-    if plan.profile == Profile::Submission {
-        for frame in base {
-            let opted = frame.clone().filter(person_kept(opted_out.clone()).not());
+    let mut leaked = false;
+    for ((table, frame), flags) in plan.tables.iter().zip(base).zip(opted_out) {
+        let mut forbidden: HashSet<String> = flags
+            .iter()
+            .enumerate()
+            .filter(|(_, o)| **o)
+            .map(|(p, _)| pseudonyms.pseudonym(&representatives[p].to_le_bytes()))
+            .collect();
+        if plan.profile == Profile::Submission {
+            let opted = frame.clone().filter(person_kept(flags.clone()).not());
             for token in TOKEN_COLUMNS {
                 forbidden.extend(distinct_strings(opted.clone(), token)?);
             }
         }
-    }
-    let mut leaked = false;
-    for table in &plan.tables {
         let path = release.path(&format!("{}.parquet", table.source.table));
         for column in &identity_columns {
             leaked |= distinct_strings(scan(&path)?, column)?.iter().any(|v| forbidden.contains(v));

@@ -83,19 +83,27 @@ impl Key {
 pub(crate) struct Present {
     pub compact: Vec<u32>,
     pub persons: Vec<u32>,
+    /// Per present person (compact index): rows not removed.
+    pub records: Vec<u64>,
 }
 
 impl Present {
-    pub fn new(total_persons: usize, row_person: &[Arc<Vec<u32>>], removed: &dyn Fn(u32) -> bool) -> Present {
+    /// Persons with at least one row not removed; `removed(table, person)`.
+    pub fn new(total_persons: usize, row_person: &[Arc<Vec<u32>>], removed: &dyn Fn(usize, u32) -> bool) -> Present {
         let mut compact = vec![u32::MAX; total_persons];
         let mut persons = Vec::new();
-        for &p in row_person.iter().flat_map(|rows| rows.iter()) {
-            if compact[p as usize] == u32::MAX && !removed(p) {
-                compact[p as usize] = persons.len() as u32;
-                persons.push(p);
+        let mut records = Vec::new();
+        for (table, rows) in row_person.iter().enumerate() {
+            for &p in rows.iter().filter(|&&p| !removed(table, p)) {
+                if compact[p as usize] == u32::MAX {
+                    compact[p as usize] = persons.len() as u32;
+                    persons.push(p);
+                    records.push(0);
+                }
+                records[compact[p as usize] as usize] += 1;
             }
         }
-        Present { compact, persons }
+        Present { compact, persons, records }
     }
 }
 
@@ -105,20 +113,12 @@ pub(crate) fn person_tuples(
     specs: &[QiSpec],
     frames: &[(LazyFrame, Vec<String>)],
     present: &Present,
-    row_person: &[Arc<Vec<u32>>],
 ) -> Result<(Vec<QuasiIdentifier>, PersonTuples), PipelineError> {
     let width = specs.len();
     let mut dictionaries: Vec<HashMap<Key, u32>> = vec![HashMap::new(); width];
     let mut values: Vec<Vec<Key>> = vec![Vec::new(); width];
     let mut tuples = PersonTuples::new(present.persons.len(), width);
-    for rows in row_person {
-        for &p in rows.iter() {
-            let c = present.compact[p as usize];
-            if c != u32::MAX {
-                tuples.records[c as usize] += 1;
-            }
-        }
-    }
+    tuples.records.clone_from(&present.records);
     for (frame, columns) in frames {
         let qi_columns: Vec<(usize, &String)> = specs
             .iter()

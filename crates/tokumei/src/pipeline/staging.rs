@@ -13,7 +13,7 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
-use tokumei_config::{OptOutPlan, Profile, TablePlan};
+use tokumei_config::{OptOutList, OptOutPlan, Profile, TablePlan};
 use tokumei_ingest::{IngestStats, LINE_COLUMN, read_source};
 use tokumei_link::{KeyHasher, Linker, MasterKey, RowKeys, token_hex};
 
@@ -154,8 +154,8 @@ pub(crate) fn read_opt_outs(
     list: &OptOutPlan,
     link: &KeyHasher,
 ) -> Result<(Vec<(u64, RowKeys)>, IngestStats), PipelineError> {
-    match list {
-        OptOutPlan::Plain { source, link: columns } => {
+    match &list.list {
+        OptOutList::Plain { source, link: columns } => {
             let mut entries = Vec::new();
             let stats = read_source(source, |batch| {
                 let keys = link.row_keys(&batch, columns)?;
@@ -165,7 +165,7 @@ pub(crate) fn read_opt_outs(
             })?;
             Ok((entries, stats))
         }
-        OptOutPlan::Tokens(path) => {
+        OptOutList::Tokens(path) => {
             let entries = read_token_list(path)?;
             let stats = IngestStats {
                 rows_read: entries.len() as u64,
