@@ -52,5 +52,29 @@ fn normalizers(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, end_to_end, normalizers);
+/// Linkage keys (normalization + keyed hashing of K1–K4) over a batch of dispensing rows, as ingest
+/// hands them over; rayon spreads the rows over the cores.
+fn linkage_keys(c: &mut Criterion) {
+    use tokumei::ingest::read_source;
+    use tokumei::link::{KeyHasher, MasterKey};
+    let ws = workspace(20_000);
+    let plan = Plan::load(&ws.path().join("configs/pseudonymized.toml")).unwrap();
+    let table = plan.table("dispensing").unwrap();
+    let mut batches = Vec::new();
+    read_source(&table.source, |batch| {
+        batches.push(batch);
+        Ok(())
+    })
+    .unwrap();
+    let rows: usize = batches.iter().map(|b| b.height()).sum();
+    let hasher = KeyHasher::new(&MasterKey::from_bytes([7; 32]), "link");
+    let mut group = c.benchmark_group("link");
+    group.throughput(Throughput::Elements(rows as u64));
+    group.bench_function("row_keys", |b| {
+        b.iter(|| batches.iter().map(|batch| hasher.row_keys(batch, &table.link).unwrap().len()).sum::<usize>())
+    });
+    group.finish();
+}
+
+criterion_group!(benches, end_to_end, normalizers, linkage_keys);
 criterion_main!(benches);

@@ -26,6 +26,9 @@ pub struct OptOutMatch {
     /// Persons to leave out.
     #[serde(skip)]
     pub persons: BTreeSet<u32>,
+    /// Persons matched through each key kind (a person may be matched through several).
+    #[serde(skip)]
+    pub persons_by_kind: std::collections::BTreeMap<KeyKind, BTreeSet<u32>>,
 }
 
 /// Matches `entries` (keys and source line numbers) against `persons`.
@@ -43,8 +46,12 @@ pub fn match_opt_outs(entries: &[(u64, RowKeys)], persons: &Persons) -> OptOutMa
         }
         result.matched += 1;
         for (kind, key) in KeyKind::ALL.iter().zip(keys) {
-            if key.is_some_and(|k| !persons.persons_of(&[Some(k), None, None, None]).is_empty()) {
+            let mut only = [None; 4];
+            only[*kind as usize] = *key;
+            let through = if key.is_some() { persons.persons_of(&only) } else { Vec::new() };
+            if !through.is_empty() {
                 *result.matched_by.entry(*kind).or_default() += 1;
+                result.persons_by_kind.entry(*kind).or_default().extend(through);
             }
         }
         result.persons.extend(found);
@@ -70,5 +77,6 @@ mod tests {
         assert_eq!(m.unusable_lines, vec![4]);
         assert_eq!(m.persons.len(), 1);
         assert!(m.persons.contains(&persons.row_person[0][0]));
+        assert_eq!(m.persons_by_kind[&KeyKind::Name], m.persons);
     }
 }

@@ -22,8 +22,8 @@ pub fn hash_opt_out_list(plan: &Plan, index: usize) -> Result<(String, u64), Pip
         return Err(PipelineError::Config(format!("opt-out list #{index} is already a token list")));
     }
     let master = load_key(&plan.key)?;
-    let (entries, stats) = staging::read_opt_outs(list, &KeyHasher::new(&master, "link"))?;
-    Ok((staging::token_list(&entries), stats.rows_quarantined))
+    let read = staging::read_opt_outs(list, &KeyHasher::new(&master, "link"))?;
+    Ok((staging::token_list(&read.entries), read.stats.rows_quarantined))
 }
 
 use std::collections::{BTreeMap, HashSet};
@@ -241,8 +241,7 @@ pub fn run(plan: &Plan, options: &RunOptions) -> Result<RunOutcome, PipelineErro
         opt_out_reads.push(staging::read_opt_outs(list, &link)?);
     }
     let mut persons = linker.finish();
-    let matches: Vec<OptOutMatch> =
-        opt_out_reads.iter().map(|(entries, _)| match_opt_outs(entries, &persons)).collect();
+    let matches: Vec<OptOutMatch> = opt_out_reads.iter().map(|read| match_opt_outs(&read.entries, &persons)).collect();
     // Per table: the persons whose rows an opt-out removes there (a provider-scoped list covers
     // its tables only).
     let mut opted_out = vec![vec![false; persons.len()]; plan.tables.len()];
@@ -310,7 +309,7 @@ pub fn run(plan: &Plan, options: &RunOptions) -> Result<RunOutcome, PipelineErro
 
     // Accounting from the person index (checked against the written files below).
     let accounting = account(plan, &staged, &row_person, &opted_out, &suppressed);
-    let opt_out_section = opt_out_report(plan, &matches, &opt_out_reads, &opted_out, &accounting);
+    let opt_out_section = opt_out_report(plan, &row_person, &matches, &opt_out_reads, &opted_out, &accounting);
     stages.insert("opt_out".into(), opt_out_section.into());
     stages.insert("linkage".into(), serde_json::to_value(&persons.stats).map_err(tokumei_report::Error::Json)?);
     stages.insert(
@@ -457,8 +456,9 @@ fn account(
 /// The report's `opt_out` section: per list what matched, by line numbers only.
 fn opt_out_report(
     plan: &Plan,
+    row_person: &[Arc<Vec<u32>>],
     matches: &[OptOutMatch],
-    reads: &[(Vec<(u64, tokumei_link::RowKeys)>, tokumei_ingest::IngestStats)],
+    reads: &[staging::OptOutRead],
     opted_out: &[Arc<Vec<bool>>],
     accounting: &[TableAccount],
 ) -> serde_json::Map<String, serde_json::Value> {
@@ -468,7 +468,7 @@ fn opt_out_report(
         .iter()
         .zip(matches)
         .zip(reads)
-        .map(|((list, m), (_, stats))| {
+        .map(|((list, m), read)| {
             serde_json::json!({
                 "path": list.path().display().to_string(),
                 "kind": match list.list { OptOutList::Plain { .. } => "plain", OptOutList::Tokens(_) => "tokens" },
@@ -478,11 +478,39 @@ fn opt_out_report(
                 "unmatched_lines": m.unmatched_lines,
                 "unusable_lines": m.unusable_lines,
                 "matched_by": m.matched_by,
-                "quarantined_entries": stats.rows_quarantined,
+                "quarantined_entries": read.stats.rows_quarantined,
+                "quarantine": read.stats.quarantine,
+                "requests_from": read.request_dates.map(|(from, _)| from.to_string()),
+                "requests_to": read.request_dates.map(|(_, to)| to.to_string()),
             })
         })
         .collect();
     opt_out_section.insert("lists".into(), lists.into());
+    // Rows removed per table and key kind: a row counts under every kind its person was matched by.
+    let mut by_kind = serde_json::Map::new();
+    for (table, (rows, flags)) in plan.tables.iter().zip(row_person.iter().zip(opted_out)) {
+        let mut kinds = serde_json::Map::new();
+        for kind in tokumei_link::KeyKind::ALL {
+            let matched: Vec<bool> = {
+                let mut m = vec![false; flags.len()];
+                for list in matches {
+                    for &p in list.persons_by_kind.get(&kind).into_iter().flatten() {
+                        m[p as usize] = true;
+                    }
+                }
+                m
+            };
+            let n = rows.iter().filter(|&&p| flags[p as usize] && matched[p as usize]).count();
+            if n > 0 {
+                kinds.insert(
+                    serde_json::to_value(kind).unwrap_or_default().as_str().unwrap_or_default().to_string(),
+                    n.into(),
+                );
+            }
+        }
+        by_kind.insert(table.source.table.clone(), kinds.into());
+    }
+    opt_out_section.insert("rows_removed_by_key_kind".into(), by_kind.into());
     let removed_anywhere =
         (0..opted_out.first().map_or(0, |o| o.len())).filter(|&p| opted_out.iter().any(|o| o[p])).count();
     opt_out_section.insert("persons_removed".into(), removed_anywhere.into());

@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
 use tokumei_config::{OptOutList, OptOutPlan, Profile, TablePlan};
+use tokumei_core::normalize::CivilDate;
 use tokumei_ingest::{IngestStats, LINE_COLUMN, read_source};
 use tokumei_link::{KeyHasher, Linker, MasterKey, RowKeys, token_hex};
 
@@ -149,21 +150,37 @@ fn add_tokens(batch: &mut DataFrame, keys: Vec<RowKeys>) -> PolarsResult<()> {
     Ok(())
 }
 
-/// Reads an opt-out list: per entry, its source line and its keys.
-pub(crate) fn read_opt_outs(
-    list: &OptOutPlan,
-    link: &KeyHasher,
-) -> Result<(Vec<(u64, RowKeys)>, IngestStats), PipelineError> {
+/// An opt-out list as read.
+pub(crate) struct OptOutRead {
+    /// Per entry: its line in the list and its keys.
+    pub entries: Vec<(u64, RowKeys)>,
+    pub stats: IngestStats,
+    /// Earliest and latest 申出日 (request date), when the list has a `request_date` column.
+    pub request_dates: Option<(CivilDate, CivilDate)>,
+}
+
+/// The column of an opt-out list that holds the request date (申出日).
+const REQUEST_DATE: &str = "request_date";
+
+/// Reads an opt-out list.
+pub(crate) fn read_opt_outs(list: &OptOutPlan, link: &KeyHasher) -> Result<OptOutRead, PipelineError> {
     match &list.list {
         OptOutList::Plain { source, link: columns } => {
             let mut entries = Vec::new();
+            let mut dates: Option<(i32, i32)> = None;
             let stats = read_source(source, |batch| {
                 let keys = link.row_keys(&batch, columns)?;
                 let lines = batch.column(LINE_COLUMN)?.u64()?.clone();
                 entries.extend(lines.iter().map(|l| l.unwrap_or(0)).zip(keys));
+                if let Ok(column) = batch.column(REQUEST_DATE) {
+                    for day in column.to_physical_repr().i32()?.iter().flatten() {
+                        dates = Some(dates.map_or((day, day), |(lo, hi)| (lo.min(day), hi.max(day))));
+                    }
+                }
                 Ok(())
             })?;
-            Ok((entries, stats))
+            let request_dates = dates.map(|(lo, hi)| (CivilDate::from_epoch_days(lo), CivilDate::from_epoch_days(hi)));
+            Ok(OptOutRead { entries, stats, request_dates })
         }
         OptOutList::Tokens(path) => {
             let entries = read_token_list(path)?;
@@ -172,7 +189,7 @@ pub(crate) fn read_opt_outs(
                 rows_accepted: entries.len() as u64,
                 ..IngestStats::default()
             };
-            Ok((entries, stats))
+            Ok(OptOutRead { entries, stats, request_dates: None })
         }
     }
 }
