@@ -203,6 +203,20 @@ mod tests {
             prop_assert_eq!(&kana_key(&to_hiragana(&format!("{family}・{given}"))), &canonical);
         }
 
+        /// A kanji name written with any mix of old forms (旧字体) and spaces shares the key of its
+        /// standard spelling.
+        #[test]
+        fn old_kanji_variants_share_a_key(picks in proptest::collection::vec((0usize..64, any::<bool>()), 1..6)) {
+            let mut table: Vec<(char, char)> = variant_table().iter().map(|(v, s)| (*v, *s)).collect();
+            table.sort_unstable();
+            let standard: String = picks.iter().map(|(i, _)| table[i % table.len()].1).collect();
+            let variant: String = picks
+                .iter()
+                .map(|(i, old)| { let (v, s) = table[i % table.len()]; if *old { format!("{v}　") } else { s.to_string() } })
+                .collect();
+            prop_assert_eq!(kanji_key(&variant), kanji_key(&standard));
+        }
+
         /// Full-width and half-width digit strings with hyphens share a key.
         #[test]
         fn digit_variants_share_a_key(digits in "[0-9]{1,12}") {
