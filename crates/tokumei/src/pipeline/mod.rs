@@ -146,17 +146,20 @@ pub fn load_key(source: &KeySource) -> Result<MasterKey, KeyError> {
     }
 }
 
-fn bar(options: &RunOptions, len: u64, message: String) -> ProgressBar {
+/// A spinner on stderr counting rows (the number of rows is not known before reading).
+fn bar(options: &RunOptions, message: String) -> ProgressBar {
     let bar = ProgressBar::with_draw_target(
-        Some(len),
+        None,
         if options.progress { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() },
     );
     bar.set_style(
-        ProgressStyle::with_template("{msg:>24} [{bar:30}] {human_pos}/{human_len} rows ({per_sec})")
-            .expect("static template")
-            .progress_chars("=> "),
+        ProgressStyle::with_template("{spinner} {msg:<24} {human_pos:>12} rows  {per_sec:>14}  {elapsed}")
+            .expect("static template"),
     );
     bar.set_message(message);
+    if options.progress {
+        bar.enable_steady_tick(std::time::Duration::from_millis(120));
+    }
     bar
 }
 
@@ -228,7 +231,7 @@ pub fn run(plan: &Plan, options: &RunOptions) -> Result<RunOutcome, PipelineErro
     };
     let mut staged = Vec::new();
     for (i, table) in plan.tables.iter().enumerate() {
-        let progress = bar(options, 0, format!("reading {}", table.source.table));
+        let progress = bar(options, format!("reading {}", table.source.table));
         let result = stager.stage(i, table, &mut linker, &progress)?;
         progress.finish_and_clear();
         staged.push(result);
@@ -354,7 +357,7 @@ pub fn run(plan: &Plan, options: &RunOptions) -> Result<RunOutcome, PipelineErro
     };
     for (i, table) in plan.tables.iter().enumerate() {
         let name = &table.source.table;
-        let progress = bar(options, 0, format!("writing {name}"));
+        let progress = bar(options, format!("writing {name}"));
         progress.tick();
         let kept = person_kept(removed[i].clone());
         let select = releaser.columns(table, base[i].clone().filter(kept.clone()), &mut report.transforms)?;
@@ -366,6 +369,7 @@ pub fn run(plan: &Plan, options: &RunOptions) -> Result<RunOutcome, PipelineErro
                 .sort_by_exprs([col(ORDER_COLUMN), col(ROW_COLUMN)], SortMultipleOptions::default())
                 .select(select.clone())
                 .collect()
+                .inspect(|part| progress.inc(part.height() as u64))
         });
         release.write_parquet_parts(&format!("{name}.parquet"), parts)?;
         progress.finish_and_clear();
