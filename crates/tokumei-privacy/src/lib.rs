@@ -7,6 +7,8 @@
 
 mod histogram;
 mod kanonymity;
+mod lattice;
 
 pub use histogram::{NULL_CODE, PersonTuples, QuasiIdentifier};
 pub use kanonymity::{Error, KAnonymity, Solution};
+pub use lattice::Histogram;

@@ -9,6 +9,7 @@
 mod address;
 mod age;
 mod generalize;
+mod hierarchy_file;
 mod pseudonym;
 mod rare_code;
 mod top_bottom;
@@ -17,6 +18,7 @@ mod value;
 pub use address::{AddressLevel, generalize_address};
 pub use age::AgeBands;
 pub use generalize::{Generalizer, SUPPRESSED_LABEL};
+pub use hierarchy_file::{HierarchyError, HierarchyTable};
 pub use pseudonym::PseudonymKey;
 pub use rare_code::{RareCodeMap, RareCodes, SUPPRESSED};
 pub use top_bottom::{Bounds, TopBottom};

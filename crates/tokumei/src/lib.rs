@@ -22,7 +22,10 @@
 //! | `tokumei` (this crate) | The pipeline and the CLI |
 //! | `tokumei-synth` | Seeded synthetic data for tests, benches, `datasets/` |
 
+mod anonymize;
 mod pipeline;
+
+pub use anonymize::{AnonymizeOptions, AnonymizeOutcome, anonymize, parse_hierarchy_arg};
 
 pub use pipeline::{
     LinkageQuality, PipelineError, RunOptions, RunOutcome, Status, TOKEN_COLUMNS, evaluate_linkage, hash_opt_out_list,

@@ -1,0 +1,199 @@
+//! `tokumei anonymize`: any single table, k-anonymized at the optimal generalization of its
+//! quasi-identifiers, with hierarchies in ARX's file format.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use polars::prelude::*;
+use tokumei_core::ValueType;
+use tokumei_ingest::{ColumnSpec, Format, Source, TextEncoding, read_source};
+use tokumei_privacy::{Histogram, KAnonymity, NULL_CODE, QuasiIdentifier, Solution};
+use tokumei_report::Release;
+use tokumei_transform::{HierarchyError, HierarchyTable};
+
+use crate::PipelineError;
+
+/// What to anonymize and how.
+#[derive(Debug, Clone)]
+pub struct AnonymizeOptions {
+    /// The table (CSV).
+    pub input: PathBuf,
+    /// Field delimiter of the table (and of the released table).
+    pub delimiter: u8,
+    /// Text encoding of the table.
+    pub encoding: TextEncoding,
+    /// Quasi-identifier columns, by header.
+    pub quasi_identifiers: Vec<String>,
+    /// A folder of ARX hierarchy files named `*_<column>.csv`.
+    pub hierarchies: Option<PathBuf>,
+    /// Explicit hierarchy files per column (win over the folder).
+    pub hierarchy_files: Vec<(String, PathBuf)>,
+    /// The privacy model.
+    pub model: KAnonymity,
+    /// Output folder (written atomically).
+    pub out: PathBuf,
+}
+
+/// The outcome: the solution and where the release is (when the target was met).
+#[derive(Debug)]
+pub struct AnonymizeOutcome {
+    /// The search's result.
+    pub solution: Solution,
+    /// The release folder, when written.
+    pub out: Option<PathBuf>,
+    /// `report.json` as written.
+    pub report: serde_json::Value,
+}
+
+fn hierarchy_path(options: &AnonymizeOptions, column: &str) -> Result<PathBuf, PipelineError> {
+    if let Some((_, path)) = options.hierarchy_files.iter().find(|(c, _)| c == column) {
+        return Ok(path.clone());
+    }
+    let missing = || {
+        PipelineError::Config(format!(
+            "no hierarchy for quasi-identifier `{column}` (use --hierarchies DIR with a file *_{column}.csv, or --hierarchy {column}=FILE)"
+        ))
+    };
+    let dir = options.hierarchies.as_ref().ok_or_else(missing)?;
+    let suffix = format!("_{column}.csv");
+    let mut found: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().ends_with(&suffix)))
+        .collect();
+    found.sort();
+    found.into_iter().next().ok_or_else(missing)
+}
+
+fn read_table(options: &AnonymizeOptions) -> Result<DataFrame, PipelineError> {
+    let mut source = Source {
+        table: "input".into(),
+        path: options.input.clone(),
+        format: Format::Csv,
+        encoding: options.encoding,
+        delimiter: options.delimiter,
+        columns: Vec::new(),
+        batch_rows: 64 * 1024,
+    };
+    // A first pass with no configured column lists the headers.
+    let headers = read_source(&source, |_| Ok(()))?.unmapped_headers;
+    source.columns = headers
+        .iter()
+        .map(|h| ColumnSpec { name: h.clone(), header: h.clone(), value_type: ValueType::Text })
+        .collect();
+    let mut frame: Option<DataFrame> = None;
+    read_source(&source, |batch| {
+        let batch = batch.select(headers.iter().map(|h| PlSmallStr::from(h.as_str())))?;
+        match frame.as_mut() {
+            Some(f) => {
+                f.vstack_mut(&batch)?;
+            }
+            None => frame = Some(batch),
+        }
+        Ok(())
+    })?;
+    Ok(frame.unwrap_or_default())
+}
+
+/// Reads the table, searches the lattice, writes `released.csv` and `report.json`.
+pub fn anonymize(options: &AnonymizeOptions) -> Result<AnonymizeOutcome, PipelineError> {
+    let frame = read_table(options)?;
+    let mut qis = Vec::new();
+    let mut row_codes: Vec<Vec<u32>> = Vec::new();
+    let mut tables = Vec::new();
+    for column in &options.quasi_identifiers {
+        let values = frame
+            .column(column)
+            .map_err(|_| PipelineError::Config(format!("{}: no column `{column}`", options.input.display())))?
+            .str()?
+            .clone();
+        let path = hierarchy_path(options, column)?;
+        let table = HierarchyTable::from_arx_csv(&path, ';').map_err(|e| PipelineError::Config(e.to_string()))?;
+        let mut dictionary: HashMap<&str, u32> = HashMap::new();
+        let mut base: Vec<&str> = Vec::new();
+        let mut codes = Vec::with_capacity(values.len());
+        for (row, value) in values.iter().enumerate() {
+            let Some(value) = value else {
+                codes.push(NULL_CODE);
+                continue;
+            };
+            if !table.contains(value) {
+                let e = HierarchyError::MissingValue { column: column.clone(), path: table.path.clone(), row: row + 1 };
+                return Err(PipelineError::Config(e.to_string()));
+            }
+            let next = base.len() as u32;
+            codes.push(*dictionary.entry(value).or_insert_with(|| {
+                base.push(value);
+                next
+            }));
+        }
+        let lookup = (0..table.levels())
+            .map(|level| {
+                let mut labels: HashMap<&str, u32> = HashMap::new();
+                base.iter()
+                    .map(|v| {
+                        let label = table.label(v, level).unwrap_or_default();
+                        let next = labels.len() as u32;
+                        *labels.entry(label).or_insert(next)
+                    })
+                    .collect()
+            })
+            .collect();
+        let level_names = (0..table.levels()).map(|l| format!("level {l}")).collect();
+        qis.push(QuasiIdentifier { name: column.clone(), lookup, level_names });
+        row_codes.push(codes);
+        tables.push(table);
+    }
+    // Histogram of distinct tuples, remembering each row's tuple.
+    let mut tuple_of: HashMap<Vec<u32>, u32> = HashMap::new();
+    let mut histogram = Histogram { width: qis.len(), ..Histogram::default() };
+    let mut row_tuple = Vec::with_capacity(frame.height());
+    for row in 0..frame.height() {
+        let tuple: Vec<u32> = row_codes.iter().map(|c| c[row]).collect();
+        let next = tuple_of.len() as u32;
+        let id = *tuple_of.entry(tuple.clone()).or_insert_with(|| {
+            histogram.tuples.extend(&tuple);
+            histogram.counts.push(0);
+            next
+        });
+        histogram.counts[id as usize] += 1;
+        row_tuple.push(id);
+    }
+    let solution = options.model.optimal(&qis, &histogram)?;
+    let mut report = serde_json::to_value(&solution).map_err(tokumei_report::Error::Json)?;
+    report["k"] = options.model.k.into();
+    report["max_suppression"] = options.model.max_suppression.into();
+    report["records"] = (frame.height() as u64).into();
+    report["input"] = options.input.display().to_string().into();
+    report["input_blake3"] = tokumei_report::digest_file(&options.input)?.into();
+    if !solution.target_met {
+        return Ok(AnonymizeOutcome { solution, out: None, report });
+    }
+
+    // The released table: rows of suppressed tuples left out, quasi-identifiers at their levels.
+    let suppressed: std::collections::HashSet<u32> = solution.suppressed_persons.iter().copied().collect();
+    let keep: BooleanChunked = row_tuple.iter().map(|t| Some(!suppressed.contains(t))).collect();
+    let mut released = frame.filter(&keep)?;
+    for (qi, table) in options.quasi_identifiers.iter().zip(&tables) {
+        let level = solution.levels[qi];
+        let labels: StringChunked =
+            released.column(qi)?.str()?.iter().map(|v| v.and_then(|v| table.label(v, level))).collect();
+        released.with_column(labels.with_name(qi.as_str().into()).into_column())?;
+    }
+    let release = Release::begin(&options.out)?;
+    let path = release.path("released.csv");
+    let file = std::fs::File::create(&path)?;
+    CsvWriter::new(file).with_separator(options.delimiter).finish(&mut released)?;
+    report["outputs"] = serde_json::json!({ "released.csv": release.digest("released.csv")? });
+    release.write_text(
+        "report.json",
+        &(serde_json::to_string_pretty(&report).map_err(tokumei_report::Error::Json)? + "\n"),
+    )?;
+    let out = release.commit()?;
+    Ok(AnonymizeOutcome { solution, out: Some(out), report })
+}
+
+/// Parses `col=FILE`.
+pub fn parse_hierarchy_arg(arg: &str) -> Result<(String, PathBuf), String> {
+    let (column, file) = arg.split_once('=').ok_or_else(|| format!("expected COLUMN=FILE, got `{arg}`"))?;
+    Ok((column.to_string(), Path::new(file).to_path_buf()))
+}

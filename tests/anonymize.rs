@@ -1,0 +1,96 @@
+//! `tokumei anonymize` on the field's reference table (UCI Adult with ARX hierarchies).
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn adult() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/benchmarks/adult")
+}
+
+const QIS: &str = "sex,age,race,marital-status,education,native-country,workclass,occupation";
+
+fn anonymize(out: &Path, extra: &[&str]) -> (i32, String) {
+    let adult = adult();
+    let mut args = vec![
+        "anonymize".to_string(),
+        "--input".into(),
+        adult.join("adult.csv").display().to_string(),
+        "--delimiter".into(),
+        ";".into(),
+        "--qi".into(),
+        QIS.into(),
+        "--hierarchies".into(),
+        adult.display().to_string(),
+        "--out".into(),
+        out.display().to_string(),
+    ];
+    args.extend(extra.iter().map(|s| s.to_string()));
+    let output = Command::new(env!("CARGO_BIN_EXE_tokumei")).args(&args).output().unwrap();
+    (output.status.code().unwrap_or(-1), String::from_utf8_lossy(&output.stderr).into_owned())
+}
+
+#[test]
+fn adult_is_released_k_anonymous_at_the_reported_levels() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("adult");
+    let (code, stderr) = anonymize(&out, &["--k", "5", "--suppression", "0.05"]);
+    assert_eq!(code, 0, "{stderr}");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    for key in [
+        "levels",
+        "suppressed_records",
+        "classes",
+        "min_class_size",
+        "max_class_size",
+        "utility",
+        "optimal",
+        "nodes_checked",
+        "lattice_size",
+    ] {
+        assert!(report.get(key).is_some(), "report.json lacks `{key}`");
+    }
+    assert_eq!(report["optimal"], true);
+    assert_eq!(report["lattice_size"], 6480);
+    // Check the released table on its own: every class of quasi-identifier values has ≥ 5 rows.
+    let text = std::fs::read_to_string(out.join("released.csv")).unwrap();
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(';').collect();
+    let qi_index: Vec<usize> = QIS.split(',').map(|q| header.iter().position(|h| h == &q).unwrap()).collect();
+    let mut classes: HashMap<Vec<String>, u64> = HashMap::new();
+    let mut rows = 0u64;
+    for line in lines {
+        let fields: Vec<&str> = line.split(';').collect();
+        *classes.entry(qi_index.iter().map(|&i| fields[i].to_string()).collect()).or_default() += 1;
+        rows += 1;
+    }
+    assert!(classes.values().all(|&n| n >= 5), "a class smaller than k was released");
+    assert_eq!(classes.len() as u64, report["classes"].as_u64().unwrap());
+    assert_eq!(rows + report["suppressed_records"].as_u64().unwrap(), 30_162);
+    assert!(report["suppressed_records"].as_u64().unwrap() <= 30_162 * 5 / 100);
+    // Age generalized to the reported level: the released labels are that level's labels.
+    let age_level = report["levels"]["age"].as_u64().unwrap() as usize;
+    let hierarchy = std::fs::read_to_string(adult().join("adult_hierarchy_age.csv")).unwrap();
+    let labels: std::collections::HashSet<&str> =
+        hierarchy.lines().map(|l| l.split(';').nth(age_level).unwrap()).collect();
+    let age = header.iter().position(|h| *h == "age").unwrap();
+    assert!(text.lines().skip(1).all(|l| labels.contains(l.split(';').nth(age).unwrap())));
+}
+
+#[test]
+fn unmet_targets_and_missing_hierarchy_values_write_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("none");
+    let (code, stderr) = anonymize(&out, &["--k", "40000", "--suppression", "0"]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(!out.exists());
+    // A hierarchy that lacks a value: error names column and file, not the value.
+    let short = dir.path().join("short_race.csv");
+    std::fs::write(&short, "White;*\n").unwrap();
+    let (code, stderr) = anonymize(&out, &["--hierarchy", &format!("race={}", short.display())]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("column `race`") && stderr.contains("short_race.csv"), "{stderr}");
+    assert!(!stderr.contains("Black") && !stderr.contains("Asian"), "{stderr}");
+    assert!(!out.exists());
+}
