@@ -135,16 +135,7 @@ impl KAnonymity {
         for &s in &released {
             *distribution.entry(s).or_insert(0) += 1;
         }
-        let precision = if qis.is_empty() {
-            1.0
-        } else {
-            1.0 - qis
-                .iter()
-                .zip(&levels)
-                .map(|(qi, &l)| if qi.levels() > 1 { l as f64 / (qi.levels() - 1) as f64 } else { 0.0 })
-                .sum::<f64>()
-                / qis.len() as f64
-        };
+        let precision = crate::lattice::precision(qis, &levels);
         Ok(Solution {
             levels: qis.iter().zip(&levels).map(|(qi, &l)| (qi.name.clone(), l)).collect(),
             level_names: qis.iter().zip(&levels).map(|(qi, &l)| (qi.name.clone(), qi.level_names[l].clone())).collect(),

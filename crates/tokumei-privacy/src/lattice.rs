@@ -71,7 +71,8 @@ impl Histogram {
     }
 }
 
-fn precision(qis: &[QuasiIdentifier], levels: &[usize]) -> f64 {
+/// Precision (Sweeney): 1 − the mean over quasi-identifiers of level / height.
+pub(crate) fn precision(qis: &[QuasiIdentifier], levels: &[usize]) -> f64 {
     if qis.is_empty() {
         return 1.0;
     }
