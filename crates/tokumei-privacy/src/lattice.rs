@@ -104,6 +104,58 @@ fn nodes_at(qis: &[QuasiIdentifier], height: usize) -> Vec<Vec<usize>> {
     out
 }
 
+/// Walks the lattice level sum by level sum, evaluating `suppressed(levels)` only for nodes with
+/// no anonymous predecessor (in parallel per level sum). Returns the anonymous node with the
+/// highest precision (ties: fewer suppressed, then the smaller level vector) and the number of
+/// nodes evaluated.
+pub(crate) fn walk(
+    qis: &[QuasiIdentifier],
+    allowed: u64,
+    suppressed: impl Fn(&[usize]) -> u64 + Sync,
+) -> (Option<Vec<usize>>, u64) {
+    let max_height: usize = qis.iter().map(|q| q.levels() - 1).sum();
+    let mut anonymous: HashMap<Vec<usize>, bool> = HashMap::new();
+    let mut best: Option<(f64, u64, Vec<usize>)> = None;
+    let mut nodes_checked = 0u64;
+    for height in 0..=max_height {
+        // A node above an anonymous node is anonymous and worse: tag it, do not evaluate it.
+        let (implied, open): (Vec<Vec<usize>>, Vec<Vec<usize>>) = nodes_at(qis, height).into_iter().partition(|node| {
+            (0..node.len()).any(|i| {
+                node[i] > 0 && {
+                    let mut below = node.clone();
+                    below[i] -= 1;
+                    anonymous.get(&below).copied().unwrap_or(false)
+                }
+            })
+        });
+        let evaluated: Vec<(Vec<usize>, u64)> = open
+            .into_par_iter()
+            .map(|node| {
+                let s = suppressed(&node);
+                (node, s)
+            })
+            .collect();
+        nodes_checked += evaluated.len() as u64;
+        for node in implied {
+            anonymous.insert(node, true);
+        }
+        for (node, count) in evaluated {
+            let ok = count <= allowed;
+            if ok {
+                let candidate = (precision(qis, &node), count, node.clone());
+                let better = best.as_ref().is_none_or(|(p, s, levels)| {
+                    candidate.0 > *p || (candidate.0 == *p && (candidate.1, &candidate.2) < (*s, levels))
+                });
+                if better {
+                    best = Some(candidate);
+                }
+            }
+            anonymous.insert(node, ok);
+        }
+    }
+    (best.map(|(_, _, levels)| levels), nodes_checked)
+}
+
 impl KAnonymity {
     /// The optimal (highest-precision) levels at which `histogram` is k-anonymous with at most the
     /// allowed fraction of records suppressed. Ties go to fewer suppressed records, then to the
@@ -117,53 +169,10 @@ impl KAnonymity {
         let k = u64::from(self.k);
         let records: u64 = histogram.counts.iter().sum();
         let allowed = (self.max_suppression * records as f64).floor() as u64;
-        let max_height: usize = qis.iter().map(|q| q.levels() - 1).sum();
-        let mut anonymous: HashMap<Vec<usize>, bool> = HashMap::new();
-        let mut best: Option<(f64, u64, Vec<usize>)> = None;
-        let mut nodes_checked = 0u64;
-        for height in 0..=max_height {
-            let nodes = nodes_at(qis, height);
-            // A node above an anonymous node is anonymous and worse: tag it, do not evaluate it.
-            let (implied, open): (Vec<Vec<usize>>, Vec<Vec<usize>>) = nodes.into_iter().partition(|node| {
-                (0..node.len()).any(|i| {
-                    node[i] > 0 && {
-                        let mut below = node.clone();
-                        below[i] -= 1;
-                        anonymous.get(&below).copied().unwrap_or(false)
-                    }
-                })
-            });
-            let evaluated: Vec<(Vec<usize>, u64)> = open
-                .into_par_iter()
-                .map(|node| {
-                    let s = histogram.suppressed(qis, &node, k);
-                    (node, s)
-                })
-                .collect();
-            nodes_checked += evaluated.len() as u64;
-            for node in implied {
-                anonymous.insert(node, true);
-            }
-            for (node, suppressed) in evaluated {
-                let ok = suppressed <= allowed;
-                if ok {
-                    let candidate = (precision(qis, &node), suppressed, node.clone());
-                    let better = match &best {
-                        None => true,
-                        Some((p, s, levels)) => {
-                            candidate.0 > *p || (candidate.0 == *p && (candidate.1, &candidate.2) < (*s, levels))
-                        }
-                    };
-                    if better {
-                        best = Some(candidate);
-                    }
-                }
-                anonymous.insert(node, ok);
-            }
-        }
+        let (best, nodes_checked) = walk(qis, allowed, |node| histogram.suppressed(qis, node, k));
         let lattice_size: u64 = qis.iter().map(|q| q.levels() as u64).product();
         let (levels, target_met) = match best {
-            Some((_, _, levels)) => (levels, true),
+            Some(levels) => (levels, true),
             None => (qis.iter().map(|q| q.levels() - 1).collect(), false),
         };
         let (class_of, sizes) = histogram.classes(qis, &levels);

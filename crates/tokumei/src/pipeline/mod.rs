@@ -42,6 +42,8 @@ use tokumei_transform::PseudonymKey;
 pub(crate) const PERSON_INDEX: &str = "__person";
 /// Internal column: keyed shuffle key of a row.
 pub(crate) const ORDER_COLUMN: &str = "__order";
+/// Largest lattice the run walks for the optimal solution; larger ones use the greedy climb.
+const OPTIMAL_LATTICE_NODES: u64 = 4096;
 /// Submission token columns: K1 insurance, K2 name, K3 local.
 pub const TOKEN_COLUMNS: [&str; 3] = ["token_insurance", "token_name", "token_local"];
 
@@ -288,7 +290,13 @@ pub fn run(plan: &Plan, options: &RunOptions) -> Result<RunOutcome, PipelineErro
             .collect();
         let present = privacy::Present::new(persons.len(), &row_person, &|table, p| opted_out[table][p as usize]);
         let (qis, tuples) = privacy::person_tuples(&specs, &frames, &present)?;
-        let solution = model.search(&qis, &tuples)?;
+        // Walk the whole lattice when it is small enough, else climb greedily (the report says which).
+        let lattice: u64 = qis.iter().map(|q| q.levels() as u64).product();
+        let solution = if lattice <= OPTIMAL_LATTICE_NODES {
+            model.search_optimal(&qis, &tuples)?
+        } else {
+            model.search(&qis, &tuples)?
+        };
         for &c in &solution.suppressed_persons {
             let p = present.persons[c as usize];
             suppressed[p as usize] = true;
