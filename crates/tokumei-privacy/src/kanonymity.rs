@@ -80,15 +80,16 @@ impl KAnonymity {
         Ok(KAnonymity { k, max_suppression })
     }
 
+    /// How many of `units` (persons or records) may be suppressed.
+    pub(crate) fn allowed(&self, units: u64) -> u64 {
+        (self.max_suppression * units as f64).floor() as u64
+    }
+
     /// Searches the ladders of `qis` for levels that reach k within the suppression limit.
     pub fn search(&self, qis: &[QuasiIdentifier], tuples: &PersonTuples) -> Result<Solution, Error> {
-        for qi in qis {
-            if qi.lookup.is_empty() {
-                return Err(Error::BadDictionary(qi.name.clone()));
-            }
-        }
+        check_ladders(qis)?;
         let persons = tuples.persons.len() as u64;
-        let allowed = (self.max_suppression * persons as f64).floor() as u64;
+        let allowed = self.allowed(persons);
         let mut levels = vec![0usize; qis.len()];
         let mut nodes_checked = 1;
         let mut current = self.evaluate(qis, tuples, &levels);
@@ -124,19 +125,14 @@ impl KAnonymity {
                 None => break,
             }
         }
-        let target_met = current.0 <= allowed;
-        Ok(self.person_solution(qis, tuples, &levels, current, target_met, false, nodes_checked))
+        Ok(self.person_solution(qis, tuples, &levels, current, false, nodes_checked))
     }
 
     /// The optimal (highest-precision) levels for person signatures: the monotone lattice walk of
     /// [`KAnonymity::optimal`], evaluating person classes. Use for lattices small enough to walk.
     pub fn search_optimal(&self, qis: &[QuasiIdentifier], tuples: &PersonTuples) -> Result<Solution, Error> {
-        for qi in qis {
-            if qi.lookup.is_empty() {
-                return Err(Error::BadDictionary(qi.name.clone()));
-            }
-        }
-        let allowed = (self.max_suppression * tuples.persons.len() as f64).floor() as u64;
+        check_ladders(qis)?;
+        let allowed = self.allowed(tuples.persons.len() as u64);
         let k = u64::from(self.k);
         let (best, nodes_checked) = crate::lattice::walk(qis, allowed, |levels| {
             tuples.classes(qis, levels).1.into_iter().filter(|&s| s < k).sum()
@@ -146,44 +142,71 @@ impl KAnonymity {
             None => (qis.iter().map(|q| q.levels() - 1).collect(), false),
         };
         let evaluation = self.evaluate(qis, tuples, &levels);
-        Ok(self.person_solution(qis, tuples, &levels, evaluation, target_met, target_met, nodes_checked))
+        Ok(self.person_solution(qis, tuples, &levels, evaluation, target_met, nodes_checked))
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn person_solution(
         &self,
         qis: &[QuasiIdentifier],
         tuples: &PersonTuples,
         levels: &[usize],
-        (_, class_of, sizes): Evaluation,
-        target_met: bool,
+        (suppressed_persons, class_of, sizes): Evaluation,
         optimal: bool,
         nodes_checked: u64,
     ) -> Solution {
-        let persons = tuples.persons.len() as u64;
         let k = u64::from(self.k);
-        let suppressed_persons: Vec<u32> =
-            (0..persons as u32).filter(|&p| sizes[class_of[p as usize] as usize] < k).collect();
-        let suppressed_records = suppressed_persons.iter().map(|&p| tuples.records[p as usize]).sum();
-        let released: Vec<u64> = sizes.iter().copied().filter(|&s| s >= k).collect();
+        let target_met = suppressed_persons <= self.allowed(tuples.persons.len() as u64);
+        let suppressed: Vec<u32> =
+            (0..tuples.persons.len() as u32).filter(|&p| sizes[class_of[p as usize] as usize] < k).collect();
+        let suppressed_records = suppressed.iter().map(|&p| tuples.records[p as usize]).sum();
+        self.solution(
+            qis,
+            Decision {
+                levels,
+                class_sizes: &sizes,
+                suppressed_count: suppressed.len() as u64,
+                suppressed,
+                suppressed_records,
+                units: tuples.persons.len() as u64,
+                target_met,
+                optimal,
+                nodes_checked,
+            },
+        )
+    }
+
+    /// The [`Solution`] of a search's decision: class statistics, utility and the report fields.
+    pub(crate) fn solution(&self, qis: &[QuasiIdentifier], decision: Decision<'_>) -> Solution {
+        let k = u64::from(self.k);
+        let Decision {
+            levels,
+            class_sizes,
+            suppressed,
+            suppressed_count,
+            suppressed_records,
+            units,
+            target_met,
+            optimal,
+            nodes_checked,
+        } = decision;
+        let released: Vec<u64> = class_sizes.iter().copied().filter(|&s| s >= k).collect();
         let mut distribution = BTreeMap::new();
         for &s in &released {
             *distribution.entry(s).or_insert(0) += 1;
         }
-        let precision = crate::lattice::precision(qis, levels);
         Solution {
             levels: qis.iter().zip(levels).map(|(qi, &l)| (qi.name.clone(), l)).collect(),
             level_names: qis.iter().zip(levels).map(|(qi, &l)| (qi.name.clone(), qi.level_names[l].clone())).collect(),
-            suppressed_person_count: suppressed_persons.len() as u64,
-            suppressed_persons,
+            suppressed_person_count: suppressed_count,
+            suppressed_persons: suppressed,
             suppressed_records,
-            persons,
+            persons: units,
             classes: released.len() as u64,
             min_class_size: released.iter().copied().min().unwrap_or(0),
             max_class_size: released.iter().copied().max().unwrap_or(0),
             class_size_distribution: distribution,
             target_met,
-            utility: BTreeMap::from([("precision".to_string(), precision)]),
+            utility: BTreeMap::from([("precision".to_string(), crate::lattice::precision(qis, levels))]),
             optimal,
             search: if optimal { "optimal (monotone lattice search, precision)" } else { "greedy bottom-up" }.into(),
             nodes_checked,
@@ -197,6 +220,33 @@ impl KAnonymity {
         let suppressed = sizes.iter().filter(|&&s| s < k).sum();
         (suppressed, class_of, sizes)
     }
+}
+
+/// Every ladder must have at least one level (a caller's bug otherwise).
+pub(crate) fn check_ladders(qis: &[QuasiIdentifier]) -> Result<(), Error> {
+    match qis.iter().find(|qi| qi.lookup.is_empty()) {
+        Some(qi) => Err(Error::BadDictionary(qi.name.clone())),
+        None => Ok(()),
+    }
+}
+
+/// What a search decided; [`KAnonymity::solution`] turns it into the report's [`Solution`].
+pub(crate) struct Decision<'a> {
+    /// Chosen level per quasi-identifier.
+    pub levels: &'a [usize],
+    /// Size of every class at those levels (records or persons).
+    pub class_sizes: &'a [u64],
+    /// Suppressed units (persons, or distinct tuples for a histogram).
+    pub suppressed: Vec<u32>,
+    /// Suppressed persons (or records, for a histogram of records).
+    pub suppressed_count: u64,
+    /// Suppressed records.
+    pub suppressed_records: u64,
+    /// Persons (or records) considered.
+    pub units: u64,
+    pub target_met: bool,
+    pub optimal: bool,
+    pub nodes_checked: u64,
 }
 
 /// Suppressed persons, class of each person, size of each class.

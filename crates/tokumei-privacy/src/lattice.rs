@@ -7,12 +7,12 @@
 //! that predecessor), and the best evaluated anonymous node is provably optimal for precision.
 //! Nodes of one level sum are evaluated in parallel; each evaluation rolls up the histogram.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use rayon::prelude::*;
 
 use crate::histogram::{NULL_CODE, QuasiIdentifier};
-use crate::kanonymity::{Error, KAnonymity, Solution};
+use crate::kanonymity::{Decision, Error, KAnonymity, Solution, check_ladders};
 
 /// Distinct quasi-identifier tuples (base codes, flattened) and how many records hold each.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -161,46 +161,33 @@ impl KAnonymity {
     /// allowed fraction of records suppressed. Ties go to fewer suppressed records, then to the
     /// lexicographically smaller level vector.
     pub fn optimal(&self, qis: &[QuasiIdentifier], histogram: &Histogram) -> Result<Solution, Error> {
-        for qi in qis {
-            if qi.lookup.is_empty() {
-                return Err(Error::BadDictionary(qi.name.clone()));
-            }
-        }
+        check_ladders(qis)?;
         let k = u64::from(self.k);
         let records: u64 = histogram.counts.iter().sum();
-        let allowed = (self.max_suppression * records as f64).floor() as u64;
+        let allowed = self.allowed(records);
         let (best, nodes_checked) = walk(qis, allowed, |node| histogram.suppressed(qis, node, k));
-        let lattice_size: u64 = qis.iter().map(|q| q.levels() as u64).product();
         let (levels, target_met) = match best {
             Some(levels) => (levels, true),
             None => (qis.iter().map(|q| q.levels() - 1).collect(), false),
         };
         let (class_of, sizes) = histogram.classes(qis, &levels);
-        let suppressed_tuples: Vec<u32> =
+        let suppressed: Vec<u32> =
             (0..histogram.len() as u32).filter(|&t| sizes[class_of[t as usize] as usize] < k).collect();
-        let released: Vec<u64> = sizes.iter().copied().filter(|&s| s >= k).collect();
-        let mut distribution = BTreeMap::new();
-        for &s in &released {
-            *distribution.entry(s).or_insert(0) += 1;
-        }
-        Ok(Solution {
-            levels: qis.iter().zip(&levels).map(|(q, &l)| (q.name.clone(), l)).collect(),
-            level_names: qis.iter().zip(&levels).map(|(q, &l)| (q.name.clone(), q.level_names[l].clone())).collect(),
-            suppressed_person_count: suppressed_tuples.iter().map(|&t| histogram.counts[t as usize]).sum(),
-            suppressed_records: suppressed_tuples.iter().map(|&t| histogram.counts[t as usize]).sum(),
-            suppressed_persons: suppressed_tuples,
-            persons: records,
-            classes: released.len() as u64,
-            min_class_size: released.iter().copied().min().unwrap_or(0),
-            max_class_size: released.iter().copied().max().unwrap_or(0),
-            class_size_distribution: distribution,
-            target_met,
-            utility: BTreeMap::from([("precision".to_string(), precision(qis, &levels))]),
-            optimal: target_met,
-            search: "optimal (monotone lattice search, precision)".into(),
-            nodes_checked,
-            lattice_size,
-        })
+        let suppressed_records: u64 = suppressed.iter().map(|&t| histogram.counts[t as usize]).sum();
+        Ok(self.solution(
+            qis,
+            Decision {
+                levels: &levels,
+                class_sizes: &sizes,
+                suppressed,
+                suppressed_count: suppressed_records,
+                suppressed_records,
+                units: records,
+                target_met,
+                optimal: target_met,
+                nodes_checked,
+            },
+        ))
     }
 }
 
