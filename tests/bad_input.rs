@@ -104,3 +104,12 @@ fn quarantined_rows_are_counted_in_the_run_report() {
     assert_eq!(ingest["quarantine"][0]["line"], 3);
     assert_eq!(ingest["quarantine"][0]["column"], "birth_date");
 }
+
+#[test]
+fn headers_are_read_without_reading_the_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    // The second data row is ragged: reading the rows fails, reading the headers does not.
+    let s = source(dir.path(), "カナ氏名,生年月日\nヤマダ,1970-01-01\nスズキ\n".as_bytes(), TextEncoding::Utf8);
+    assert_eq!(tokumei::ingest::read_headers(&s).unwrap(), vec!["カナ氏名", "生年月日"]);
+    assert!(read(&s).is_err());
+}

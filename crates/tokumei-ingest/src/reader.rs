@@ -290,44 +290,88 @@ fn header_positions(source: &Source, headers: &[String], stats: &mut IngestStats
         .collect()
 }
 
+/// An open CSV source: the reader over strictly decoded text, the line index of that text, and
+/// what error messages need.
+struct OpenCsv {
+    reader: csv::Reader<StrictDecoder<BufReader<File>>>,
+    lines: std::rc::Rc<std::cell::RefCell<crate::decode::LineIndex>>,
+    path: String,
+    encoding: &'static str,
+}
+
+impl OpenCsv {
+    fn open(source: &Source) -> Result<OpenCsv> {
+        let path = path_of(source);
+        let file = File::open(&source.path).map_err(|e| Error::Io { path: path.clone(), source: e })?;
+        let decoder = StrictDecoder::new(BufReader::with_capacity(1 << 20, file), source.encoding.encoding());
+        let lines = decoder.line_index();
+        let reader = csv::ReaderBuilder::new()
+            .delimiter(source.delimiter)
+            .has_headers(true)
+            .flexible(false)
+            .from_reader(decoder);
+        Ok(OpenCsv { reader, lines, path, encoding: source.encoding.encoding().name() })
+    }
+
+    fn line_of(&self, position: Option<&csv::Position>) -> u64 {
+        position.map_or(0, |p| self.lines.borrow_mut().line_of(p.byte()))
+    }
+
+    fn error(&self, e: csv::Error) -> Error {
+        let line = self.line_of(e.position());
+        let path = self.path.clone();
+        match e.into_kind() {
+            csv::ErrorKind::Io(io) => match io.get_ref().and_then(|inner| inner.downcast_ref::<Malformed>()) {
+                Some(m) => Error::Encoding { path, line: m.line, encoding: self.encoding },
+                None => Error::Io { path, source: io },
+            },
+            csv::ErrorKind::UnequalLengths { expected_len, len, .. } => {
+                Error::Ragged { path, line, expected: expected_len, found: len }
+            }
+            csv::ErrorKind::Utf8 { .. } => Error::Encoding { path, line, encoding: self.encoding },
+            other => Error::Csv { path, line, kind: format!("{:?}", std::mem::discriminant(&other)) },
+        }
+    }
+
+    fn headers(&mut self) -> Result<Vec<String>> {
+        match self.reader.headers() {
+            Ok(headers) => Ok(headers.iter().map(|h| h.trim().to_string()).collect()),
+            Err(e) => Err(self.error(e)),
+        }
+    }
+}
+
+/// The headers of `source`, reading nothing past them (CSV) or only the schema (Parquet).
+pub fn read_headers(source: &Source) -> Result<Vec<String>> {
+    match source.format {
+        Format::Csv => OpenCsv::open(source)?.headers(),
+        Format::Parquet => {
+            let path = path_of(source);
+            let file = File::open(&source.path).map_err(|e| Error::Io { path: path.clone(), source: e })?;
+            let schema = ParquetReader::new(file)
+                .schema()
+                .map_err(|e| Error::Parquet { path: path.clone(), message: e.to_string() })?;
+            Ok(schema.iter_names().map(|n| n.to_string()).collect())
+        }
+    }
+}
+
 fn read_csv<F>(reading: &mut Reading<'_, F>) -> Result<()>
 where
     F: FnMut(DataFrame) -> Result<(), Box<dyn std::error::Error + Send + Sync>>,
 {
-    let source = reading.source;
-    let path = path_of(source);
-    let file = File::open(&source.path).map_err(|e| Error::Io { path: path.clone(), source: e })?;
-    let decoder = StrictDecoder::new(BufReader::with_capacity(1 << 20, file), source.encoding.encoding());
-    let line_index = decoder.line_index();
-    let mut csv =
-        csv::ReaderBuilder::new().delimiter(source.delimiter).has_headers(true).flexible(false).from_reader(decoder);
-    let encoding_name = source.encoding.encoding().name();
-    let line_of = |position: Option<&csv::Position>| position.map_or(0, |p| line_index.borrow_mut().line_of(p.byte()));
-    let csv_error = |e: csv::Error| -> Error {
-        let line = line_of(e.position());
-        match e.into_kind() {
-            csv::ErrorKind::Io(io) => match io.get_ref().and_then(|inner| inner.downcast_ref::<Malformed>()) {
-                Some(m) => Error::Encoding { path: path.clone(), line: m.line, encoding: encoding_name },
-                None => Error::Io { path: path.clone(), source: io },
-            },
-            csv::ErrorKind::UnequalLengths { expected_len, len, .. } => {
-                Error::Ragged { path: path.clone(), line, expected: expected_len, found: len }
-            }
-            csv::ErrorKind::Utf8 { .. } => Error::Encoding { path: path.clone(), line, encoding: encoding_name },
-            other => Error::Csv { path: path.clone(), line, kind: format!("{:?}", std::mem::discriminant(&other)) },
-        }
-    };
-    let headers: Vec<String> = csv.headers().map_err(&csv_error)?.iter().map(|h| h.trim().to_string()).collect();
-    let positions = header_positions(source, &headers, &mut reading.stats)?;
+    let mut csv = OpenCsv::open(reading.source)?;
+    let headers = csv.headers()?;
+    let positions = header_positions(reading.source, &headers, &mut reading.stats)?;
     let mut record = csv::StringRecord::new();
     loop {
-        match csv.read_record(&mut record) {
+        match csv.reader.read_record(&mut record) {
             Ok(false) => break,
             Ok(true) => {
-                let line = line_of(record.position());
+                let line = csv.line_of(record.position());
                 reading.row(line, positions.iter().map(|&i| record.get(i)))?;
             }
-            Err(e) => return Err(csv_error(e)),
+            Err(e) => return Err(csv.error(e)),
         }
     }
     Ok(())

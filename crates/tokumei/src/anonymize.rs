@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
 use tokumei_core::ValueType;
-use tokumei_ingest::{ColumnSpec, Format, Source, TextEncoding, read_source};
+use tokumei_ingest::{ColumnSpec, Format, Source, TextEncoding, read_headers, read_source};
 use tokumei_privacy::{Histogram, KAnonymity, NULL_CODE, QuasiIdentifier, Solution};
 use tokumei_report::Release;
 use tokumei_transform::{HierarchyError, HierarchyTable};
@@ -74,8 +74,7 @@ fn read_table(options: &AnonymizeOptions) -> Result<DataFrame, PipelineError> {
         columns: Vec::new(),
         batch_rows: 64 * 1024,
     };
-    // A first pass with no configured column lists the headers.
-    let headers = read_source(&source, |_| Ok(()))?.unmapped_headers;
+    let headers = read_headers(&source)?;
     source.columns = headers
         .iter()
         .map(|h| ColumnSpec { name: h.clone(), header: h.clone(), value_type: ValueType::Text })
