@@ -29,7 +29,7 @@ fn check_exit_codes() {
     std::fs::write(&config, std::fs::read_to_string(&config).unwrap().replace("k = 5", "k = 1")).unwrap();
     let (code, _, stderr) = tokumei(&["check", "--config", config.to_str().unwrap()]);
     assert_eq!(code, 1);
-    assert!(stderr.contains("k must be at least 2"), "{stderr}");
+    assert!(stderr.contains("no privacy model"), "{stderr}");
     let (code, _, stderr) = tokumei(&["check", "--config", "/nonexistent/x.toml"]);
     assert_eq!(code, 2);
     assert!(stderr.starts_with("error: cannot read /nonexistent/x.toml"), "{stderr}");

@@ -8,7 +8,8 @@ mod plan;
 mod wire;
 
 pub use plan::{
-    ColumnPlan, Error, KeySource, OptOutList, OptOutPlan, Plan, Problem, TablePlan, Transform, default_transform,
+    ColumnPlan, Error, KeySource, OptOutList, OptOutPlan, Plan, PrivacyPlan, Problem, TablePlan, Transform, closeness,
+    default_transform, diversity, privacy_plan,
 };
 pub use wire::{
     ColumnToml, ConfigToml, InputToml, KeyToml, LinkageToml, OptOutScope, OptOutToml, PrivacyToml, Profile,

@@ -7,10 +7,12 @@ use tokumei_core::normalize::{CivilDate, parse_date};
 use tokumei_core::{LinkField, Role, ValueType};
 use tokumei_ingest::{ColumnSpec, Format, Source, TextEncoding};
 use tokumei_link::{ConflictRule, LinkColumns};
-use tokumei_privacy::KAnonymity;
+use tokumei_privacy::{Closeness, Diversity, Metric, PrivacyModel, SearchOptions};
 use tokumei_transform::{AgeBands, Generalizer, RareCodes, TopBottom};
 
-use crate::wire::{ColumnToml, ConfigToml, InputToml, OptOutScope, OptOutToml, Profile, SchemaToml, TransformToml};
+use crate::wire::{
+    ColumnToml, ConfigToml, InputToml, OptOutScope, OptOutToml, PrivacyToml, Profile, SchemaToml, TransformToml,
+};
 
 /// Rows per ingest batch.
 const BATCH_ROWS: usize = 64 * 1024;
@@ -175,10 +177,98 @@ pub struct Plan {
     pub tables: Vec<TablePlan>,
     /// Opt-out lists.
     pub opt_outs: Vec<OptOutPlan>,
-    /// k-anonymity (anonymized profile).
-    pub privacy: Option<KAnonymity>,
+    /// The privacy model and search (anonymized profile).
+    pub privacy: Option<PrivacyPlan>,
     /// Linkage conflict rule.
     pub conflict_rule: ConflictRule,
+}
+
+/// The privacy step of an anonymized release.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PrivacyPlan {
+    /// The model (k, ℓ, t, average risk, suppression limit).
+    pub model: PrivacyModel,
+    /// Sensitive column for ℓ-diversity and t-closeness.
+    pub sensitive: Option<String>,
+    /// Metric and budgets.
+    pub search: SearchOptions,
+    /// Per quasi-identifier: lowest and highest level the search may choose.
+    pub levels: BTreeMap<String, (usize, usize)>,
+}
+
+/// The `[privacy]` section as a plan; an error names the bad setting.
+pub fn privacy_plan(wire: Option<&PrivacyToml>) -> Result<PrivacyPlan, String> {
+    let default = PrivacyToml {
+        k: None,
+        max_suppression: None,
+        metric: None,
+        average_risk: None,
+        sensitive: None,
+        l: None,
+        l_variant: None,
+        c: None,
+        t: None,
+        t_distance: None,
+        max_optimal_lattice: None,
+        node_budget: None,
+        levels: BTreeMap::new(),
+    };
+    let p = wire.unwrap_or(&default);
+    let mut search = SearchOptions::default();
+    if let Some(name) = &p.metric {
+        search.metric = Metric::parse(name)
+            .ok_or_else(|| format!("unknown metric `{name}` (loss, precision, discernibility, aecs, entropy)"))?;
+    }
+    search.max_optimal_lattice = p.max_optimal_lattice.unwrap_or(search.max_optimal_lattice);
+    search.node_budget = p.node_budget.unwrap_or(search.node_budget);
+    let model = PrivacyModel {
+        k: p.k.unwrap_or(5),
+        diversity: diversity(p.l, p.l_variant.as_deref(), p.c)?,
+        closeness: closeness(p.t, p.t_distance.as_deref())?,
+        average_risk: p.average_risk,
+        max_suppression: p.max_suppression.unwrap_or(0.05),
+    }
+    .validated()
+    .map_err(|e| e.to_string())?;
+    if model.needs_sensitive() != p.sensitive.is_some() {
+        return Err("`l` and `t` need a `sensitive` column, and a `sensitive` column needs `l` or `t`".into());
+    }
+    let levels = p.levels.iter().map(|(c, &[lo, hi])| (c.clone(), (lo, hi))).collect();
+    Ok(PrivacyPlan { model, sensitive: p.sensitive.clone(), search, levels })
+}
+
+/// ℓ-diversity from its settings (`l`, variant name, `c`).
+pub fn diversity(l: Option<f64>, variant: Option<&str>, c: Option<f64>) -> Result<Option<Diversity>, String> {
+    let Some(l) = l else {
+        return match variant.or(c.map(|_| "c")) {
+            Some(_) => Err("an ℓ-diversity variant or c without l".into()),
+            None => Ok(None),
+        };
+    };
+    let whole = || {
+        if l.fract() == 0.0 && l >= 1.0 {
+            Ok(l as u32)
+        } else {
+            Err(format!("l must be a whole number ≥ 1 (got {l})"))
+        }
+    };
+    match variant.unwrap_or("distinct") {
+        "distinct" => Ok(Some(Diversity::Distinct { l: whole()? })),
+        "entropy" => Ok(Some(Diversity::Entropy { l })),
+        "recursive" => Ok(Some(Diversity::Recursive { c: c.unwrap_or(3.0), l: whole()? })),
+        other => Err(format!("unknown ℓ-diversity variant `{other}` (distinct, entropy, recursive)")),
+    }
+}
+
+/// t-closeness from its settings (`t`, distance name).
+pub fn closeness(t: Option<f64>, distance: Option<&str>) -> Result<Option<Closeness>, String> {
+    match (t, distance.unwrap_or("equal")) {
+        (None, _) if distance.is_some() => Err("a t-closeness distance without t".into()),
+        (None, _) => Ok(None),
+        (Some(t), "equal") => Ok(Some(Closeness::Equal { t })),
+        (Some(t), "ordered") => Ok(Some(Closeness::Ordered { t })),
+        (Some(_), other) => Err(format!("unknown t-closeness distance `{other}` (equal, ordered)")),
+    }
 }
 
 impl Plan {
@@ -277,19 +367,15 @@ impl Validator {
             }
         };
         let privacy = match (release.profile, &wire.privacy) {
-            (Profile::Anonymized, p) => {
-                let k = p.as_ref().and_then(|p| p.k).unwrap_or(5);
-                let s = p.as_ref().and_then(|p| p.max_suppression).unwrap_or(0.05);
-                match KAnonymity::new(k, s) {
-                    Ok(model) => Some(model),
-                    Err(e) => {
-                        self.problem("privacy", e.to_string());
-                        None
-                    }
+            (Profile::Anonymized, p) => match privacy_plan(p.as_ref()) {
+                Ok(plan) => Some(plan),
+                Err(e) => {
+                    self.problem("privacy", e);
+                    None
                 }
-            }
+            },
             (_, Some(_)) => {
-                self.problem("privacy", "k-anonymity applies to the anonymized profile only");
+                self.problem("privacy", "privacy models apply to the anonymized profile only");
                 None
             }
             (_, None) => None,
@@ -304,7 +390,7 @@ impl Validator {
             if !names.insert(input.name.clone()) {
                 self.problem(format!("input[{i}].name"), "table names must be unique");
             }
-            let ctx = TableContext { profile: release.profile, reference_date, privacy };
+            let ctx = TableContext { profile: release.profile, reference_date, privacy: privacy.as_ref() };
             if let Some(table) = self.table(i, input, &wire.transform, &mut used_transforms, ctx) {
                 tables.push(table);
             }
@@ -547,7 +633,7 @@ impl Validator {
             }
             TransformToml::Prefix { .. } => return type_problem(self, "prefix"),
             TransformToml::RareCode { min_persons, category_chars } if needs(&[ValueType::Text]) => {
-                let min_persons = min_persons.or(ctx.privacy.map(|p| p.k)).unwrap_or(5);
+                let min_persons = min_persons.or(ctx.privacy.map(|p| p.model.k)).unwrap_or(5);
                 Transform::RareCode(RareCodes { min_persons, category_chars: category_chars.unwrap_or(3) })
             }
             TransformToml::RareCode { .. } => return type_problem(self, "rare-code"),
@@ -632,10 +718,10 @@ impl<'a> FileSpec<'a> {
 }
 
 #[derive(Clone, Copy)]
-struct TableContext {
+struct TableContext<'a> {
     profile: Profile,
     reference_date: Option<CivilDate>,
-    privacy: Option<KAnonymity>,
+    privacy: Option<&'a PrivacyPlan>,
 }
 
 /// The profile's default treatment of a role.

@@ -186,6 +186,36 @@ pub struct PrivacyToml {
     pub k: Option<u32>,
     /// Largest fraction of persons that may be suppressed. Default: 0.05. Example: 0.02.
     pub max_suppression: Option<f64>,
+    /// Utility metric the search minimizes: `loss` (ARX's default), `precision`,
+    /// `discernibility`, `aecs` or `entropy` (non-uniform). Default: `loss`. Example: `precision`.
+    pub metric: Option<String>,
+    /// Largest average re-identification risk (released classes ÷ released persons). Default:
+    /// none. Example: 0.05.
+    pub average_risk: Option<f64>,
+    /// Sensitive column for ℓ-diversity and t-closeness (each person counts once per distinct
+    /// value). Default: none. Example: `"diagnosis_code"`.
+    pub sensitive: Option<String>,
+    /// ℓ of ℓ-diversity (needs `sensitive`). Default: none. Example: 2.
+    pub l: Option<f64>,
+    /// ℓ-diversity variant: `distinct`, `entropy` or `recursive`. Default: `distinct`.
+    /// Example: `entropy`.
+    pub l_variant: Option<String>,
+    /// c of recursive (c,ℓ)-diversity. Default: 3. Example: 4.
+    pub c: Option<f64>,
+    /// t of t-closeness (needs `sensitive`). Default: none. Example: 0.2.
+    pub t: Option<f64>,
+    /// Ground distance of t-closeness: `equal` (categories) or `ordered` (numbers, ordered codes).
+    /// Default: `equal`. Example: `ordered`.
+    pub t_distance: Option<String>,
+    /// Lattices up to this many nodes are searched for the provable optimum; larger ones by a
+    /// greedy heuristic within `node-budget`. Default: 1048576. Example: 100000.
+    pub max_optimal_lattice: Option<u64>,
+    /// Nodes the heuristic search may evaluate. Default: 20000. Example: 5000.
+    pub node_budget: Option<u64>,
+    /// Per quasi-identifier, the lowest and highest level the search may choose. Default: all
+    /// levels. Example: `{ age = [1, 3] }`.
+    #[serde(default)]
+    pub levels: std::collections::BTreeMap<String, [usize; 2]>,
 }
 
 /// `[transform.<column>]`: one column's treatment, by `kind`.

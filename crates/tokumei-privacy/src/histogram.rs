@@ -1,93 +1,452 @@
-//! Person signatures: the set of a person's quasi-identifier tuples, encoded as `u32` codes.
+//! The one pass over the data: distinct quasi-identifier signatures with their counts.
 //!
-//! A person with many records counts once. Their signature is the sorted set of distinct tuples
-//! their records show after generalization; two persons are in one equivalence class when their
-//! signatures are equal, so classes never split one person's records.
+//! Rows arrive as per-column `u32` codes (dictionary-encoded by the caller). A *unit* is what the
+//! privacy model counts: a person for longitudinal data (many rows per person), or each row for a
+//! flat table. A unit's *signature* is the sorted set of its distinct tuples; units with the same
+//! signature form one histogram entry, which carries how many units it holds, how many records
+//! each of its tuples has, and (with a sensitive attribute) how many units show each sensitive
+//! value. Every lattice node is evaluated on these entries, never on the rows.
 
-use std::collections::HashMap;
-
+use hashbrown::HashMap;
 use rayon::prelude::*;
+
+use crate::Error;
 
 /// Code of a missing value.
 pub const NULL_CODE: u32 = u32::MAX;
 
-/// One quasi-identifier: a dictionary of base values and, per level, the generalized code of each
-/// base code.
-#[derive(Debug, Clone, PartialEq)]
-pub struct QuasiIdentifier {
-    /// Column name.
-    pub name: String,
-    /// `lookup[level][base_code]` = generalized code at that level.
-    pub lookup: Vec<Vec<u32>>,
-    /// Label per level for reports (e.g. `5-year age bands`).
-    pub level_names: Vec<String>,
-}
-
-impl QuasiIdentifier {
-    /// Number of levels.
-    pub fn levels(&self) -> usize {
-        self.lookup.len()
-    }
-
-    fn code(&self, level: usize, base: u32) -> u32 {
-        if base == NULL_CODE { NULL_CODE } else { self.lookup[level][base as usize] }
-    }
-}
-
-/// Every person's distinct base tuples.
+/// Distinct unit signatures and their counts.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct PersonTuples {
-    /// Number of quasi-identifiers per tuple.
+pub struct Histogram {
+    /// Codes per tuple (quasi-identifiers).
     pub width: usize,
-    /// Per person: its distinct tuples, flattened (`width` codes each).
-    pub persons: Vec<Vec<u32>>,
-    /// Per person: its number of records, to report suppressed records.
-    pub records: Vec<u64>,
+    /// Entry `e` holds tuple slots `starts[e]..starts[e + 1]`.
+    pub(crate) starts: Vec<u32>,
+    /// Codes of every slot, flattened (`width` each).
+    pub(crate) codes: Vec<u32>,
+    /// Records per slot.
+    pub(crate) slot_records: Vec<u64>,
+    /// Units (persons or rows) per entry.
+    pub(crate) units: Vec<u64>,
+    /// Per entry: sensitive code → units showing it, sorted by code (empty without one).
+    pub(crate) sensitive: Vec<Vec<(u32, u64)>>,
+    /// Size of the sensitive attribute's dictionary (0 without one). Codes are in value order.
+    pub sensitive_values: u32,
 }
 
-impl PersonTuples {
-    /// Empty, for `persons` persons with tuples of `width` codes.
-    pub fn new(persons: usize, width: usize) -> PersonTuples {
-        PersonTuples { width, persons: vec![Vec::new(); persons], records: vec![0; persons] }
+impl Histogram {
+    /// Number of entries (distinct signatures).
+    pub fn len(&self) -> usize {
+        self.units.len()
     }
 
-    /// Adds one distinct tuple of `person`.
-    pub fn push(&mut self, person: u32, tuple: &[u32]) {
-        debug_assert_eq!(tuple.len(), self.width);
-        self.persons[person as usize].extend_from_slice(tuple);
+    /// True when there are no entries.
+    pub fn is_empty(&self) -> bool {
+        self.units.is_empty()
     }
 
-    /// Equivalence class of every person at `levels` (dense class ids), and each class's size.
-    pub fn classes(&self, qis: &[QuasiIdentifier], levels: &[usize]) -> (Vec<u32>, Vec<u64>) {
-        let signatures: Vec<Vec<u32>> = self
-            .persons
-            .par_iter()
-            .map(|flat| {
-                let mut tuples: Vec<&[u32]> = Vec::new();
-                let generalized: Vec<u32> = flat
-                    .chunks(self.width.max(1))
-                    .flat_map(|tuple| tuple.iter().zip(qis).zip(levels).map(|((&b, qi), &l)| qi.code(l, b)))
-                    .collect();
-                tuples.extend(generalized.chunks(self.width.max(1)));
-                tuples.sort_unstable();
-                tuples.dedup();
-                tuples.concat()
-            })
-            .collect();
-        let mut ids: HashMap<&[u32], u32> = HashMap::new();
-        let mut sizes = Vec::new();
-        let class_of = signatures
-            .iter()
-            .map(|sig| {
-                let next = ids.len() as u32;
-                let id = *ids.entry(sig.as_slice()).or_insert(next);
-                if id as usize == sizes.len() {
-                    sizes.push(0);
+    /// Units (persons or rows) counted.
+    pub fn unit_count(&self) -> u64 {
+        self.units.iter().sum()
+    }
+
+    /// Records counted.
+    pub fn record_count(&self) -> u64 {
+        self.slot_records.iter().sum()
+    }
+
+    /// Whether the entries carry a sensitive attribute.
+    pub fn has_sensitive(&self) -> bool {
+        self.sensitive_values > 0
+    }
+
+    pub(crate) fn slots(&self, entry: usize) -> std::ops::Range<usize> {
+        self.starts[entry] as usize..self.starts[entry + 1] as usize
+    }
+
+    pub(crate) fn tuple(&self, slot: usize) -> &[u32] {
+        &self.codes[slot * self.width..(slot + 1) * self.width]
+    }
+
+    /// Per quasi-identifier: records per base code (the input's marginal frequencies).
+    pub(crate) fn marginals(&self, dictionary_sizes: &[usize]) -> Vec<Vec<u64>> {
+        let mut out: Vec<Vec<u64>> = dictionary_sizes.iter().map(|&n| vec![0; n]).collect();
+        for (slot, &records) in self.slot_records.iter().enumerate() {
+            for (a, &code) in self.tuple(slot).iter().enumerate() {
+                if code != NULL_CODE {
+                    out[a][code as usize] += records;
                 }
-                sizes[id as usize] += 1;
-                id
+            }
+        }
+        out
+    }
+
+    /// Sensitive distribution of the whole input: units per sensitive code.
+    pub(crate) fn sensitive_totals(&self) -> Vec<u64> {
+        let mut totals = vec![0u64; self.sensitive_values as usize];
+        for dist in &self.sensitive {
+            for &(code, n) in dist {
+                totals[code as usize] += n;
+            }
+        }
+        totals
+    }
+
+    /// Adds another histogram's entries (e.g. from another worker), merging equal signatures.
+    pub fn merge(self, other: Histogram) -> Result<Histogram, Error> {
+        if self.is_empty() {
+            return Ok(other);
+        }
+        if other.is_empty() {
+            return Ok(self);
+        }
+        if self.width != other.width || self.sensitive_values != other.sensitive_values {
+            return Err(Error::InvalidInput("histograms of different shapes cannot be merged".into()));
+        }
+        let mut builder = EntryTable::new(self.width, self.sensitive_values);
+        for h in [&self, &other] {
+            for e in 0..h.len() {
+                let slots = h.slots(e);
+                let tuples: Vec<&[u32]> = slots.clone().map(|s| h.tuple(s)).collect();
+                let records: Vec<u64> = slots.map(|s| h.slot_records[s]).collect();
+                builder.add(&tuples, &records, h.units[e], &h.sensitive[e]);
+            }
+        }
+        Ok(builder.finish())
+    }
+}
+
+/// Supplies the histogram of a table. The in-memory implementation is [`CodedRows`]; a
+/// distributed engine can implement this to count distinct signatures where the data lives.
+pub trait HistogramSource {
+    /// Builds the histogram in one pass over the data.
+    fn histogram(&self) -> Result<Histogram, Error>;
+}
+
+/// Dictionary-encoded rows held in memory.
+#[derive(Debug, Clone, Copy)]
+pub struct CodedRows<'a> {
+    /// One code column per quasi-identifier, all of one length ([`NULL_CODE`] for missing).
+    pub columns: &'a [Vec<u32>],
+    /// The unit (person, dense from 0) of every row; without it, every row is its own unit.
+    pub units: Option<&'a [u32]>,
+    /// Records each row stands for (e.g. after a distinct over person × tuple); default 1.
+    pub weights: Option<&'a [u64]>,
+    /// Sensitive code per row (dense, in value order), and the dictionary size.
+    pub sensitive: Option<(&'a [u32], u32)>,
+}
+
+impl HistogramSource for CodedRows<'_> {
+    fn histogram(&self) -> Result<Histogram, Error> {
+        Ok(self.build()?.0)
+    }
+}
+
+impl CodedRows<'_> {
+    fn rows(&self) -> usize {
+        self.columns.first().map_or_else(|| self.units.map_or(0, <[u32]>::len), Vec::len)
+    }
+
+    fn check(&self) -> Result<(), Error> {
+        let rows = self.rows();
+        let same = |n: usize, what: &str| {
+            if n == rows { Ok(()) } else { Err(Error::InvalidInput(format!("{what} has {n} rows, expected {rows}"))) }
+        };
+        for column in self.columns {
+            same(column.len(), "a quasi-identifier column")?;
+        }
+        if let Some(units) = self.units {
+            same(units.len(), "the unit column")?;
+        }
+        if let Some(weights) = self.weights {
+            same(weights.len(), "the weight column")?;
+        }
+        if let Some((codes, n)) = self.sensitive {
+            same(codes.len(), "the sensitive column")?;
+            if codes.iter().any(|&c| c >= n) {
+                return Err(Error::InvalidInput("a sensitive code is outside its dictionary".into()));
+            }
+        }
+        Ok(())
+    }
+
+    /// Builds the histogram and returns, per unit (person, or row without units), its entry.
+    pub fn build(&self) -> Result<(Histogram, Vec<u32>), Error> {
+        self.check()?;
+        let width = self.columns.len();
+        let sensitive_values = self.sensitive.map_or(0, |(_, n)| n);
+        let rows = self.rows();
+        let keys = Keys::new(self);
+        let weight = |row: usize| self.weights.map_or(1, |w| w[row]);
+        let mut table = EntryTable::new(width, sensitive_values);
+        match self.units {
+            None => {
+                // Every row is a unit: count distinct (tuple, sensitive) keys in parallel chunks.
+                let merged = (0..rows)
+                    .into_par_iter()
+                    .with_min_len(1 << 16)
+                    .fold(HashMap::new, |mut map: HashMap<u128, (u64, u64)>, row| {
+                        let entry = map.entry(keys.key(row)).or_default();
+                        entry.0 += 1;
+                        entry.1 += weight(row);
+                        map
+                    })
+                    .reduce(
+                        HashMap::new,
+                        |a, b| if a.len() >= b.len() { merge_counts(a, b) } else { merge_counts(b, a) },
+                    );
+                let mut sorted: Vec<(u128, (u64, u64))> = merged.into_iter().collect();
+                sorted.sort_unstable_by_key(|&(key, _)| key);
+                let mut entry_of_key: HashMap<u128, u32> = HashMap::with_capacity(sorted.len());
+                let mut codes = vec![0u32; width];
+                for (key, (units, records)) in sorted {
+                    let s = keys.decode(key, &mut codes);
+                    let dist: Vec<(u32, u64)> = s.map(|s| vec![(s, units)]).unwrap_or_default();
+                    entry_of_key.insert(key, table.add(&[&codes], &[records], units, &dist));
+                }
+                let unit_entry = (0..rows).into_par_iter().map(|row| entry_of_key[&keys.key(row)]).collect();
+                Ok((table.finish(), unit_entry))
+            }
+            Some(units) => {
+                let unit_count = units.iter().map(|&u| u as usize + 1).max().unwrap_or(0);
+                // Rows sorted by unit, then key: each unit's distinct tuples become its signature.
+                let mut order: Vec<(u32, u128, u32)> =
+                    (0..rows).into_par_iter().map(|row| (units[row], keys.key(row), row as u32)).collect();
+                order.par_sort_unstable();
+                let mut unit_entry = vec![u32::MAX; unit_count];
+                let mut tuples: Vec<u32> = Vec::new();
+                let mut records: Vec<u64> = Vec::new();
+                let mut values: Vec<u32> = Vec::new();
+                let mut codes = vec![0u32; width];
+                for group in order.chunk_by(|a, b| a.0 == b.0) {
+                    tuples.clear();
+                    records.clear();
+                    values.clear();
+                    let mut last: Option<u128> = None;
+                    for &(_, key, row) in group {
+                        let s = keys.decode(key, &mut codes);
+                        values.extend(s);
+                        let tuple_key = keys.without_sensitive(key);
+                        if last == Some(tuple_key) {
+                            *records.last_mut().expect("a tuple was pushed") += weight(row as usize);
+                        } else {
+                            tuples.extend_from_slice(&codes);
+                            records.push(weight(row as usize));
+                        }
+                        last = Some(tuple_key);
+                    }
+                    values.sort_unstable();
+                    values.dedup();
+                    let dist: Vec<(u32, u64)> = values.iter().map(|&v| (v, 1)).collect();
+                    let refs: Vec<&[u32]> = tuples.chunks(width.max(1)).collect();
+                    unit_entry[group[0].0 as usize] = table.add(&refs, &records, 1, &dist);
+                }
+                Ok((table.finish(), unit_entry))
+            }
+        }
+    }
+}
+
+fn merge_counts(mut a: HashMap<u128, (u64, u64)>, b: HashMap<u128, (u64, u64)>) -> HashMap<u128, (u64, u64)> {
+    for (key, (units, records)) in b {
+        let e = a.entry(key).or_default();
+        e.0 += units;
+        e.1 += records;
+    }
+    a
+}
+
+/// Packs a row's tuple and sensitive code into one `u128`: bit fields when they fit, else an
+/// interned tuple id. Tuples sort like their packed keys only within one packing; the histogram
+/// never relies on more than equality.
+struct Keys<'a> {
+    rows: &'a CodedRows<'a>,
+    /// Bit width per quasi-identifier (codes + 1 for the missing value), when packed.
+    bits: Option<Vec<u32>>,
+    /// Interned tuples (flattened) and their ids, when not packed.
+    interned: Vec<u32>,
+    tuple_ids: Vec<u32>,
+}
+
+impl<'a> Keys<'a> {
+    fn new(rows: &'a CodedRows<'a>) -> Keys<'a> {
+        let bits: Vec<u32> = rows
+            .columns
+            .iter()
+            .map(|c| {
+                let max = c.par_iter().filter(|&&v| v != NULL_CODE).max().copied().map_or(0, |m| u64::from(m) + 1);
+                u64::BITS - (max + 1).leading_zeros()
             })
             .collect();
-        (class_of, sizes)
+        if bits.iter().sum::<u32>() <= 96 {
+            return Keys { rows, bits: Some(bits), interned: Vec::new(), tuple_ids: Vec::new() };
+        }
+        // Too wide to pack: intern the tuples (one sequential pass).
+        let mut index: HashMap<Vec<u32>, u32> = HashMap::new();
+        let mut interned = Vec::new();
+        let width = rows.columns.len();
+        let tuple_ids = (0..rows.rows())
+            .map(|row| {
+                let tuple: Vec<u32> = rows.columns.iter().map(|c| c[row]).collect();
+                let next = index.len() as u32;
+                *index.entry(tuple).or_insert_with_key(|t| {
+                    interned.extend_from_slice(t);
+                    next
+                })
+            })
+            .collect();
+        debug_assert_eq!(interned.len() % width.max(1), 0);
+        Keys { rows, bits: None, interned, tuple_ids }
+    }
+
+    /// Tuple bits in the low 96 bits, sensitive code + 1 (0 = none) in the high 32.
+    fn key(&self, row: usize) -> u128 {
+        let sensitive = self.rows.sensitive.map_or(0, |(c, _)| u128::from(c[row]) + 1) << 96;
+        match &self.bits {
+            Some(bits) => {
+                let mut key = 0u128;
+                for (c, &b) in self.rows.columns.iter().zip(bits) {
+                    let code = c[row];
+                    let v = if code == NULL_CODE { 0 } else { u128::from(code) + 1 };
+                    key = (key << b) | v;
+                }
+                key | sensitive
+            }
+            None => u128::from(self.tuple_ids[row]) | sensitive,
+        }
+    }
+
+    fn without_sensitive(&self, key: u128) -> u128 {
+        key & ((1u128 << 96) - 1)
+    }
+
+    /// Writes the tuple of `key` into `codes` and returns its sensitive code.
+    fn decode(&self, key: u128, codes: &mut [u32]) -> Option<u32> {
+        let tuple = self.without_sensitive(key);
+        match &self.bits {
+            Some(bits) => {
+                let mut rest = tuple;
+                for (code, &b) in codes.iter_mut().zip(bits).rev() {
+                    let v = (rest & ((1u128 << b) - 1)) as u32;
+                    *code = if v == 0 { NULL_CODE } else { v - 1 };
+                    rest >>= b;
+                }
+            }
+            None => {
+                let id = tuple as usize;
+                let width = codes.len();
+                codes.copy_from_slice(&self.interned[id * width..(id + 1) * width]);
+            }
+        }
+        match (key >> 96) as u32 {
+            0 => None,
+            s => Some(s - 1),
+        }
+    }
+}
+
+/// Collects entries, merging equal signatures.
+struct EntryTable {
+    histogram: Histogram,
+    index: HashMap<Vec<u32>, u32>,
+}
+
+impl EntryTable {
+    fn new(width: usize, sensitive_values: u32) -> EntryTable {
+        EntryTable {
+            histogram: Histogram { width, starts: vec![0], sensitive_values, ..Histogram::default() },
+            index: HashMap::new(),
+        }
+    }
+
+    /// Adds `units` units with the signature `tuples` (sorted, distinct), returning its entry.
+    fn add(&mut self, tuples: &[&[u32]], records: &[u64], units: u64, dist: &[(u32, u64)]) -> u32 {
+        let signature: Vec<u32> = tuples.concat();
+        let h = &mut self.histogram;
+        let next = h.units.len() as u32;
+        let entry = *self.index.entry(signature).or_insert_with(|| {
+            for t in tuples {
+                h.codes.extend_from_slice(t);
+            }
+            h.slot_records.extend(std::iter::repeat_n(0, tuples.len()));
+            h.starts.push(h.slot_records.len() as u32);
+            h.units.push(0);
+            h.sensitive.push(Vec::new());
+            next
+        });
+        let e = entry as usize;
+        h.units[e] += units;
+        let first = h.starts[e] as usize;
+        for (i, r) in records.iter().enumerate() {
+            h.slot_records[first + i] += r;
+        }
+        if !dist.is_empty() {
+            let merged = &mut h.sensitive[e];
+            merged.extend_from_slice(dist);
+            merged.sort_unstable_by_key(|&(code, _)| code);
+            merged.dedup_by(|later, kept| {
+                if later.0 == kept.0 {
+                    kept.1 += later.1;
+                    true
+                } else {
+                    false
+                }
+            });
+        }
+        entry
+    }
+
+    fn finish(self) -> Histogram {
+        self.histogram
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_become_entries_with_counts() {
+        let columns = vec![vec![0, 0, 1, 0], vec![5, 5, 5, 6]];
+        let sens = [0u32, 1, 1, 0];
+        let rows = CodedRows { columns: &columns, units: None, weights: None, sensitive: Some((&sens, 2)) };
+        let (h, entry_of) = rows.build().unwrap();
+        assert_eq!(h.len(), 3);
+        assert_eq!(h.unit_count(), 4);
+        assert_eq!(entry_of[0], entry_of[1]);
+        let e = entry_of[0] as usize;
+        assert_eq!(h.units[e], 2);
+        assert_eq!(h.sensitive[e], vec![(0, 1), (1, 1)]);
+        assert_eq!(h.sensitive_totals(), vec![2, 2]);
+    }
+
+    #[test]
+    fn a_person_with_two_tuples_is_one_unit() {
+        let columns = vec![vec![40, 41, 40, 41, 40]];
+        let units = [0u32, 0, 1, 1, 2];
+        let rows = CodedRows { columns: &columns, units: Some(&units), weights: None, sensitive: None };
+        let (h, entry_of) = rows.build().unwrap();
+        assert_eq!(h.unit_count(), 3);
+        assert_eq!(h.record_count(), 5);
+        assert_eq!(entry_of[0], entry_of[1]);
+        assert_ne!(entry_of[0], entry_of[2]);
+        assert_eq!(h.slots(entry_of[0] as usize).len(), 2);
+    }
+
+    #[test]
+    fn merge_adds_equal_signatures() {
+        let a = vec![vec![1, 2, 2]];
+        let b = vec![vec![2, 3]];
+        let ha = CodedRows { columns: &a, units: None, weights: None, sensitive: None }.histogram().unwrap();
+        let hb = CodedRows { columns: &b, units: None, weights: None, sensitive: None }.histogram().unwrap();
+        let m = ha.merge(hb).unwrap();
+        assert_eq!(m.len(), 3);
+        assert_eq!(m.unit_count(), 5);
+    }
+
+    #[test]
+    fn ragged_input_is_an_error() {
+        let columns = vec![vec![1, 2], vec![1]];
+        assert!(CodedRows { columns: &columns, units: None, weights: None, sensitive: None }.build().is_err());
     }
 }

@@ -1,14 +1,49 @@
-//! Privacy models of tokumei. Works on person signatures encoded as `u32` codes (one pass over
-//! the data builds them), never on the rows.
+//! Privacy models of tokumei, searched over the lattice of generalization levels.
 //!
-//! Now: person-level k-anonymity with record suppression and a greedy climb of the
-//! generalization ladders.
+//! - [`histogram`](Histogram): one pass over dictionary-encoded rows gives the distinct unit
+//!   signatures (a unit is a person, or a row of a flat table) with their counts — behind the
+//!   [`HistogramSource`] trait, so another engine can supply it;
+//! - [`PrivacyModel`]: k-anonymity, ℓ-diversity, t-closeness, average risk, suppression limit;
+//! - [`Metric`]: ARX's Loss, precision, discernibility, AECS, non-uniform entropy;
+//! - [`search`]: the optimal bounded lattice search, or a budgeted heuristic for huge lattices.
 #![warn(missing_docs)]
 
+mod hierarchy;
 mod histogram;
-mod kanonymity;
-mod lattice;
+mod metric;
+mod model;
+mod search;
 
-pub use histogram::{NULL_CODE, PersonTuples, QuasiIdentifier};
-pub use kanonymity::{Error, KAnonymity, Solution};
-pub use lattice::Histogram;
+pub use hierarchy::QuasiIdentifier;
+pub use histogram::{CodedRows, Histogram, HistogramSource, NULL_CODE};
+pub use metric::Metric;
+pub use model::{Closeness, Diversity, PrivacyModel};
+pub use search::{Achieved, SearchOptions, Solution, brute_force, search};
+
+/// Errors of the privacy stage.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum Error {
+    /// Parameters of a privacy model out of range.
+    #[error("invalid privacy model: {0}")]
+    InvalidModel(String),
+    /// A hierarchy that cannot be searched.
+    #[error("hierarchy of `{column}` is not usable: {why}")]
+    BadHierarchy {
+        /// The quasi-identifier.
+        column: String,
+        /// What is wrong.
+        why: String,
+    },
+    /// A quasi-identifier's lookup table does not cover its codes (a bug in the caller).
+    #[error("quasi-identifier `{0}` has a code outside its dictionary")]
+    BadDictionary(String),
+    /// Inconsistent input to the engine (a bug in the caller).
+    #[error("privacy engine input: {0}")]
+    InvalidInput(String),
+}
+
+/// Result of the privacy stage.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests;

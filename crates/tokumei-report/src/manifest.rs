@@ -162,7 +162,7 @@ impl RunReport {
                 format!(
                     "- classes: {}; persons suppressed: {} ({} rows)",
                     get("classes"),
-                    get("suppressed_person_count"),
+                    get("suppressed_units"),
                     get("suppressed_records")
                 ),
             );

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use polars::prelude::*;
 use tokumei_core::ValueType;
 use tokumei_ingest::{ColumnSpec, Format, Source, TextEncoding, read_headers, read_source};
-use tokumei_privacy::{Histogram, KAnonymity, NULL_CODE, QuasiIdentifier, Solution};
+use tokumei_privacy::{CodedRows, NULL_CODE, PrivacyModel, QuasiIdentifier, SearchOptions, Solution};
 use tokumei_report::Release;
 use tokumei_transform::{HierarchyError, HierarchyTable};
 
@@ -28,8 +28,12 @@ pub struct AnonymizeOptions {
     pub hierarchies: Option<PathBuf>,
     /// Explicit hierarchy files per column (win over the folder).
     pub hierarchy_files: Vec<(String, PathBuf)>,
+    /// The sensitive column for ℓ-diversity and t-closeness.
+    pub sensitive: Option<String>,
     /// The privacy model.
-    pub model: KAnonymity,
+    pub model: PrivacyModel,
+    /// Metric and budgets of the search.
+    pub search: SearchOptions,
     /// Output folder (written atomically).
     pub out: PathBuf,
 }
@@ -138,29 +142,30 @@ pub fn anonymize(options: &AnonymizeOptions) -> Result<AnonymizeOutcome, Pipelin
             })
             .collect();
         let level_names = (0..table.levels()).map(|l| format!("level {l}")).collect();
-        qis.push(QuasiIdentifier { name: column.clone(), lookup, level_names });
+        qis.push(QuasiIdentifier::new(column.clone(), lookup, level_names));
         row_codes.push(codes);
         tables.push(table);
     }
-    // Histogram of distinct tuples, remembering each row's tuple.
-    let mut tuple_of: HashMap<Vec<u32>, u32> = HashMap::new();
-    let mut histogram = Histogram { width: qis.len(), ..Histogram::default() };
-    let mut row_tuple = Vec::with_capacity(frame.height());
-    for row in 0..frame.height() {
-        let tuple: Vec<u32> = row_codes.iter().map(|c| c[row]).collect();
-        let next = tuple_of.len() as u32;
-        let id = *tuple_of.entry(tuple.clone()).or_insert_with(|| {
-            histogram.tuples.extend(&tuple);
-            histogram.counts.push(0);
-            next
-        });
-        histogram.counts[id as usize] += 1;
-        row_tuple.push(id);
+    let sensitive = match &options.sensitive {
+        Some(column) => Some(sensitive_codes(&frame, column, &options.input)?),
+        None => None,
+    };
+    if options.model.needs_sensitive() != sensitive.is_some() {
+        return Err(PipelineError::Config("--l and --t need --sensitive, and --sensitive needs --l or --t".into()));
     }
-    let solution = options.model.optimal(&qis, &histogram)?;
+    // One pass builds the histogram of distinct tuples, remembering each row's entry.
+    let rows = CodedRows {
+        columns: &row_codes,
+        units: None,
+        weights: None,
+        sensitive: sensitive.as_ref().map(|(codes, n)| (codes.as_slice(), *n)),
+    };
+    let (histogram, row_entry) = rows.build()?;
+    let solution = tokumei_privacy::search(&histogram, &qis, &options.model, &options.search)?;
     let mut report = serde_json::to_value(&solution).map_err(tokumei_report::Error::Json)?;
     report["k"] = options.model.k.into();
     report["max_suppression"] = options.model.max_suppression.into();
+    report["sensitive"] = options.sensitive.clone().into();
     report["records"] = (frame.height() as u64).into();
     report["input"] = options.input.display().to_string().into();
     report["input_blake3"] = tokumei_report::digest_file(&options.input)?.into();
@@ -169,8 +174,8 @@ pub fn anonymize(options: &AnonymizeOptions) -> Result<AnonymizeOutcome, Pipelin
     }
 
     // The released table: rows of suppressed tuples left out, quasi-identifiers at their levels.
-    let suppressed: std::collections::HashSet<u32> = solution.suppressed_persons.iter().copied().collect();
-    let keep: BooleanChunked = row_tuple.iter().map(|t| Some(!suppressed.contains(t))).collect();
+    let suppressed: std::collections::HashSet<u32> = solution.suppressed_entries.iter().copied().collect();
+    let keep: BooleanChunked = row_entry.iter().map(|t| Some(!suppressed.contains(t))).collect();
     let mut released = frame.filter(&keep)?;
     for (qi, table) in options.quasi_identifiers.iter().zip(&tables) {
         let level = solution.levels[qi];
@@ -189,6 +194,31 @@ pub fn anonymize(options: &AnonymizeOptions) -> Result<AnonymizeOutcome, Pipelin
     )?;
     let out = release.commit()?;
     Ok(AnonymizeOutcome { solution, out: Some(out), report })
+}
+
+/// Codes of the sensitive column in value order (numeric when every value is a number, else
+/// by text; a missing value is a value of its own, last), and the dictionary size.
+fn sensitive_codes(frame: &DataFrame, column: &str, input: &Path) -> Result<(Vec<u32>, u32), PipelineError> {
+    let values = frame
+        .column(column)
+        .map_err(|_| PipelineError::Config(format!("{}: no sensitive column `{column}`", input.display())))?
+        .str()?
+        .clone();
+    let mut distinct: Vec<Option<&str>> = values.iter().collect();
+    distinct.sort_unstable();
+    distinct.dedup();
+    let numeric = distinct.iter().flatten().all(|v| v.trim().parse::<f64>().is_ok());
+    let number = |v: &str| v.trim().parse::<f64>().unwrap_or(f64::NAN);
+    distinct.sort_by(|a, b| match (a, b) {
+        (None, None) => std::cmp::Ordering::Equal,
+        (None, _) => std::cmp::Ordering::Greater,
+        (_, None) => std::cmp::Ordering::Less,
+        (Some(a), Some(b)) if numeric => number(a).total_cmp(&number(b)).then(a.cmp(b)),
+        (Some(a), Some(b)) => a.cmp(b),
+    });
+    let index: HashMap<Option<&str>, u32> = distinct.iter().enumerate().map(|(i, v)| (*v, i as u32)).collect();
+    let codes = values.iter().map(|v| index[&v]).collect();
+    Ok((codes, distinct.len() as u32))
 }
 
 /// Parses `col=FILE`.

@@ -91,43 +91,17 @@ enum Command {
         #[arg(long)]
         json: Option<PathBuf>,
     },
-    /// k-anonymize any single table at the optimal generalization of its quasi-identifiers.
+    /// Anonymize any single table at the optimal generalization of its quasi-identifiers.
     ///
     /// Researchers' entry point: one CSV table, its quasi-identifiers, and generalization
     /// hierarchies in ARX's format (`;`-separated, column 0 the value, column i its level-i
-    /// generalization). Finds the levels with the highest precision at which every class has at
-    /// least k records with at most the allowed fraction suppressed (a pruned search over the whole
-    /// lattice, provably optimal), writes `released.csv` and `report.json` to --out, and prints a
-    /// summary. Exit 1 when no node of the lattice meets the target.
-    Anonymize {
-        /// The table (CSV with a header line).
-        #[arg(long)]
-        input: PathBuf,
-        /// Field delimiter of the table, e.g. ';'.
-        #[arg(long, default_value = ",")]
-        delimiter: char,
-        /// Text encoding: utf-8, utf-8-bom or cp932.
-        #[arg(long, default_value = "utf-8")]
-        encoding: String,
-        /// Quasi-identifier columns, comma-separated.
-        #[arg(long, value_delimiter = ',', required = true)]
-        qi: Vec<String>,
-        /// Folder of ARX hierarchy files named `*_<column>.csv`.
-        #[arg(long)]
-        hierarchies: Option<PathBuf>,
-        /// A hierarchy file for one column, as COLUMN=FILE (repeatable; wins over --hierarchies).
-        #[arg(long, value_parser = tokumei::parse_hierarchy_arg)]
-        hierarchy: Vec<(String, PathBuf)>,
-        /// Minimum records per equivalence class.
-        #[arg(long, default_value_t = 5)]
-        k: u32,
-        /// Largest fraction of records that may be suppressed.
-        #[arg(long, default_value_t = 0.05)]
-        suppression: f64,
-        /// Output folder (written atomically).
-        #[arg(long)]
-        out: PathBuf,
-    },
+    /// generalization). Combines k-anonymity, ℓ-diversity and t-closeness of a sensitive column,
+    /// an average-risk limit and a record-suppression limit; finds the levels with the least
+    /// information loss (ARX's Loss by default) by a bounded search over the whole lattice,
+    /// provably optimal (a greedy heuristic for huge lattices, reported as such); writes
+    /// `released.csv` and `report.json` to --out, and prints a summary. Exit 1 when no node of
+    /// the lattice meets the target.
+    Anonymize(Box<AnonymizeArgs>),
     /// Opt-out lists (提供停止).
     #[command(subcommand)]
     Optout(OptoutCommand),
@@ -137,6 +111,65 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+}
+
+/// `tokumei anonymize …`
+#[derive(Debug, clap::Args)]
+struct AnonymizeArgs {
+    /// The table (CSV with a header line).
+    #[arg(long)]
+    input: PathBuf,
+    /// Field delimiter of the table, e.g. ';'.
+    #[arg(long, default_value = ",")]
+    delimiter: char,
+    /// Text encoding: utf-8, utf-8-bom or cp932.
+    #[arg(long, default_value = "utf-8")]
+    encoding: String,
+    /// Quasi-identifier columns, comma-separated.
+    #[arg(long, value_delimiter = ',', required = true)]
+    qi: Vec<String>,
+    /// Folder of ARX hierarchy files named `*_<column>.csv`.
+    #[arg(long)]
+    hierarchies: Option<PathBuf>,
+    /// A hierarchy file for one column, as COLUMN=FILE (repeatable; wins over --hierarchies).
+    #[arg(long, value_parser = tokumei::parse_hierarchy_arg)]
+    hierarchy: Vec<(String, PathBuf)>,
+    /// Minimum records per equivalence class (1 = no k-anonymity).
+    #[arg(long, default_value_t = 5)]
+    k: u32,
+    /// Sensitive column for ℓ-diversity and t-closeness.
+    #[arg(long)]
+    sensitive: Option<String>,
+    /// ℓ of ℓ-diversity of the sensitive column.
+    #[arg(long)]
+    l: Option<f64>,
+    /// ℓ-diversity variant: distinct, entropy or recursive (default distinct).
+    #[arg(long)]
+    l_variant: Option<String>,
+    /// c of recursive (c,ℓ)-diversity (default 3).
+    #[arg(long)]
+    c: Option<f64>,
+    /// t of t-closeness of the sensitive column.
+    #[arg(long)]
+    t: Option<f64>,
+    /// t-closeness ground distance: equal (categories) or ordered (numbers); default equal.
+    #[arg(long)]
+    t_distance: Option<String>,
+    /// Largest average re-identification risk (classes ÷ records).
+    #[arg(long)]
+    average_risk: Option<f64>,
+    /// Largest fraction of records that may be suppressed.
+    #[arg(long, default_value_t = 0.05)]
+    suppression: f64,
+    /// Metric to minimize: loss, precision, discernibility, aecs or entropy.
+    #[arg(long, default_value = "loss")]
+    metric: String,
+    /// Lattices up to this many nodes are searched for the provable optimum.
+    #[arg(long, default_value_t = 1 << 20)]
+    max_optimal_lattice: u64,
+    /// Output folder (written atomically).
+    #[arg(long)]
+    out: PathBuf,
 }
 
 #[derive(Debug, Subcommand)]
@@ -207,53 +240,7 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Keygen { out } => keygen(cli, out),
-        Command::Anonymize { input, delimiter, encoding, qi, hierarchies, hierarchy, k, suppression, out } => {
-            let encoding = match encoding.as_str() {
-                "utf-8" => tokumei::ingest::TextEncoding::Utf8,
-                "utf-8-bom" => tokumei::ingest::TextEncoding::Utf8Bom,
-                "cp932" => tokumei::ingest::TextEncoding::Cp932,
-                other => anyhow::bail!("--encoding: expected utf-8, utf-8-bom or cp932, got `{other}`"),
-            };
-            anyhow::ensure!(delimiter.is_ascii(), "--delimiter must be one ASCII character");
-            let options = tokumei::AnonymizeOptions {
-                input: input.clone(),
-                delimiter: *delimiter as u8,
-                encoding,
-                quasi_identifiers: qi.clone(),
-                hierarchies: hierarchies.clone(),
-                hierarchy_files: hierarchy.clone(),
-                model: tokumei::privacy::KAnonymity::new(*k, *suppression)?,
-                out: out.clone(),
-            };
-            let outcome = tokumei::anonymize(&options)?;
-            let s = &outcome.solution;
-            say(
-                cli,
-                format!(
-                    "k={} met={} levels={} classes={} smallest={} suppressed records={} precision={:.4} optimal={} nodes checked={}/{}",
-                    k,
-                    s.target_met,
-                    serde_json::to_string(&s.levels)?,
-                    s.classes,
-                    s.min_class_size,
-                    s.suppressed_records,
-                    s.utility["precision"],
-                    s.optimal,
-                    s.nodes_checked,
-                    s.lattice_size
-                ),
-            );
-            match outcome.out {
-                Some(out) => {
-                    say(cli, format!("released to {}", out.display()));
-                    Ok(ExitCode::SUCCESS)
-                }
-                None => {
-                    eprintln!("no generalization meets k={k} within {suppression} suppression: nothing written");
-                    Ok(ExitCode::from(1))
-                }
-            }
-        }
+        Command::Anonymize(args) => anonymize(cli, args),
         Command::Optout(OptoutCommand::Hash { config, list, out }) => {
             let plan = Plan::load(config)?;
             let (tokens, quarantined) = tokumei::hash_opt_out_list(&plan, *list)?;
@@ -386,12 +373,15 @@ fn run_release(cli: &Cli, config: &Path, out: Option<PathBuf>) -> anyhow::Result
         if let Some(privacy) = report.stages.get("privacy") {
             writeln!(
                 err,
-                "k-anonymity: k={} target met={} smallest class={} classes={} suppressed persons={}",
-                privacy["k"],
+                "privacy ({}): target met={} smallest class={} classes={} suppressed persons={} {}={} optimal={}",
+                privacy["model"].as_str().unwrap_or_default(),
                 privacy["target_met"],
                 privacy["min_class_size"],
                 privacy["classes"],
-                privacy["suppressed_person_count"]
+                privacy["suppressed_units"],
+                privacy["metric"].as_str().unwrap_or_default(),
+                privacy["utility"][privacy["metric"].as_str().unwrap_or_default()],
+                privacy["optimal"]
             )?;
             if cli.verbose {
                 writeln!(err, "levels: {}", privacy["level_names"])?;
@@ -410,6 +400,72 @@ fn run_release(cli: &Cli, config: &Path, out: Option<PathBuf>) -> anyhow::Result
         }
         Status::PrivacyTargetUnmet | Status::OptOutCheckFailed => {
             eprintln!("{}", report.status);
+            Ok(ExitCode::from(1))
+        }
+    }
+}
+
+fn anonymize(cli: &Cli, args: &AnonymizeArgs) -> anyhow::Result<ExitCode> {
+    let encoding = match args.encoding.as_str() {
+        "utf-8" => tokumei::ingest::TextEncoding::Utf8,
+        "utf-8-bom" => tokumei::ingest::TextEncoding::Utf8Bom,
+        "cp932" => tokumei::ingest::TextEncoding::Cp932,
+        other => anyhow::bail!("--encoding: expected utf-8, utf-8-bom or cp932, got `{other}`"),
+    };
+    anyhow::ensure!(args.delimiter.is_ascii(), "--delimiter must be one ASCII character");
+    let metric = tokumei::privacy::Metric::parse(&args.metric).ok_or_else(|| {
+        anyhow::anyhow!("--metric: expected loss, precision, discernibility, aecs or entropy, got `{}`", args.metric)
+    })?;
+    let model = tokumei::privacy::PrivacyModel {
+        k: args.k,
+        diversity: tokumei::config::diversity(args.l, args.l_variant.as_deref(), args.c).map_err(anyhow::Error::msg)?,
+        closeness: tokumei::config::closeness(args.t, args.t_distance.as_deref()).map_err(anyhow::Error::msg)?,
+        average_risk: args.average_risk,
+        max_suppression: args.suppression,
+    }
+    .validated()?;
+    let options = tokumei::AnonymizeOptions {
+        input: args.input.clone(),
+        delimiter: args.delimiter as u8,
+        encoding,
+        quasi_identifiers: args.qi.clone(),
+        hierarchies: args.hierarchies.clone(),
+        hierarchy_files: args.hierarchy.clone(),
+        sensitive: args.sensitive.clone(),
+        model,
+        search: tokumei::privacy::SearchOptions {
+            metric,
+            max_optimal_lattice: args.max_optimal_lattice,
+            ..Default::default()
+        },
+        out: args.out.clone(),
+    };
+    let outcome = tokumei::anonymize(&options)?;
+    let s = &outcome.solution;
+    say(
+        cli,
+        format!(
+            "{}: met={} levels={} classes={} smallest={} suppressed records={} {}={:.6} optimal={} nodes checked={}/{}",
+            s.model,
+            s.target_met,
+            serde_json::to_string(&s.levels)?,
+            s.classes,
+            s.min_class_size,
+            s.suppressed_records,
+            s.metric,
+            s.utility[&s.metric],
+            s.optimal,
+            s.nodes_checked,
+            s.lattice_size
+        ),
+    );
+    match outcome.out {
+        Some(out) => {
+            say(cli, format!("released to {}", out.display()));
+            Ok(ExitCode::SUCCESS)
+        }
+        None => {
+            eprintln!("no generalization meets {} within {} suppression: nothing written", s.model, args.suppression);
             Ok(ExitCode::from(1))
         }
     }

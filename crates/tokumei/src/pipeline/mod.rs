@@ -42,8 +42,6 @@ use tokumei_transform::PseudonymKey;
 pub(crate) const PERSON_INDEX: &str = "__person";
 /// Internal column: keyed shuffle key of a row.
 pub(crate) const ORDER_COLUMN: &str = "__order";
-/// Largest lattice the run walks for the optimal solution; larger ones use the greedy climb.
-const OPTIMAL_LATTICE_NODES: u64 = 4096;
 /// Submission token columns: K1 insurance, K2 name, K3 local.
 pub const TOKEN_COLUMNS: [&str; 3] = ["token_insurance", "token_name", "token_local"];
 
@@ -280,7 +278,7 @@ pub fn run(plan: &Plan, options: &RunOptions) -> Result<RunOutcome, PipelineErro
     let mut suppressed = vec![false; persons.len()];
     let mut levels = BTreeMap::new();
     let mut target_met = true;
-    if let Some(model) = &plan.privacy {
+    if let Some(settings) = &plan.privacy {
         let specs = privacy::qi_specs(plan)?;
         let frames: Vec<(LazyFrame, Vec<String>)> = plan
             .tables
@@ -289,24 +287,22 @@ pub fn run(plan: &Plan, options: &RunOptions) -> Result<RunOutcome, PipelineErro
             .map(|(t, f)| (f.clone(), t.columns.iter().map(|c| c.name.clone()).collect()))
             .collect();
         let present = privacy::Present::new(persons.len(), &row_person, &|table, p| opted_out[table][p as usize]);
-        let (qis, tuples) = privacy::person_tuples(&specs, &frames, &present)?;
-        // Walk the whole lattice when it is small enough, else climb greedily (the report says which).
-        let lattice: u64 = qis.iter().map(|q| q.levels() as u64).product();
-        let solution = if lattice <= OPTIMAL_LATTICE_NODES {
-            model.search_optimal(&qis, &tuples)?
-        } else {
-            model.search(&qis, &tuples)?
-        };
-        for &c in &solution.suppressed_persons {
-            let p = present.persons[c as usize];
-            suppressed[p as usize] = true;
+        let rows = privacy::person_rows(&specs, settings.sensitive.as_deref(), &settings.levels, &frames, &present)?;
+        let (histogram, person_entry) = rows.histogram()?;
+        let solution = tokumei_privacy::search(&histogram, &rows.qis, &settings.model, &settings.search)?;
+        let suppressed_entries: std::collections::HashSet<u32> = solution.suppressed_entries.iter().copied().collect();
+        for (c, entry) in person_entry.iter().enumerate() {
+            if suppressed_entries.contains(entry) {
+                suppressed[present.persons[c] as usize] = true;
+            }
         }
         target_met = solution.target_met;
         levels = solution.levels.clone();
         let mut section = serde_json::to_value(&solution).map_err(tokumei_report::Error::Json)?;
-        section["k"] = model.k.into();
-        section["max_suppression"] = model.max_suppression.into();
-        section["suppression_reason"] = "person's equivalence class is smaller than k".into();
+        section["k"] = settings.model.k.into();
+        section["max_suppression"] = settings.model.max_suppression.into();
+        section["sensitive"] = settings.sensitive.clone().into();
+        section["suppression_reason"] = "the person's equivalence class fails the privacy model".into();
         stages.insert(
             "risk".into(),
             serde_json::to_value(tokumei_risk::class_risk(&solution.class_size_distribution))

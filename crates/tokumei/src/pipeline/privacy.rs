@@ -4,13 +4,13 @@
 //! dictionaries; every ladder level becomes a lookup table over those codes, so the search never
 //! touches rows.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use polars::prelude::*;
 use tokumei_config::{Plan, Transform};
 use tokumei_core::Role;
-use tokumei_privacy::{NULL_CODE, PersonTuples, QuasiIdentifier};
+use tokumei_privacy::{CodedRows, Histogram, NULL_CODE, QuasiIdentifier};
 use tokumei_transform::{Generalizer, Value};
 
 use super::{PERSON_INDEX, PipelineError};
@@ -56,6 +56,7 @@ enum Key {
     Int(i64),
     Date(i32),
     Float(u64),
+    Missing,
 }
 
 impl Key {
@@ -69,8 +70,38 @@ impl Key {
         }
     }
 
+    /// Orders values: numbers by value, dates by day, text by code point, missing last.
+    fn cmp_value(&self, other: &Key) -> std::cmp::Ordering {
+        let number = |k: &Key| match k {
+            Key::Int(i) => Some(*i as f64),
+            Key::Float(bits) => Some(f64::from_bits(*bits)),
+            _ => None,
+        };
+        match (number(self), number(other)) {
+            (Some(a), Some(b)) => a.total_cmp(&b),
+            _ => match (self, other) {
+                (Key::Date(a), Key::Date(b)) => a.cmp(b),
+                (Key::Text(a), Key::Text(b)) => a.cmp(b),
+                (Key::Missing, Key::Missing) => std::cmp::Ordering::Equal,
+                (Key::Missing, _) => std::cmp::Ordering::Greater,
+                (_, Key::Missing) => std::cmp::Ordering::Less,
+                _ => self.rank().cmp(&other.rank()),
+            },
+        }
+    }
+
+    fn rank(&self) -> u8 {
+        match self {
+            Key::Int(_) | Key::Float(_) => 0,
+            Key::Date(_) => 1,
+            Key::Text(_) => 2,
+            Key::Missing => 3,
+        }
+    }
+
     fn value(&self) -> Value<'_> {
         match self {
+            Key::Missing => Value::Null,
             Key::Text(s) => Value::Text(s),
             Key::Int(i) => Value::Int(*i),
             Key::Date(d) => Value::Date(*d),
@@ -83,8 +114,6 @@ impl Key {
 pub(crate) struct Present {
     pub compact: Vec<u32>,
     pub persons: Vec<u32>,
-    /// Per present person (compact index): rows not removed.
-    pub records: Vec<u64>,
 }
 
 impl Present {
@@ -92,33 +121,78 @@ impl Present {
     pub fn new(total_persons: usize, row_person: &[Arc<Vec<u32>>], removed: &dyn Fn(usize, u32) -> bool) -> Present {
         let mut compact = vec![u32::MAX; total_persons];
         let mut persons = Vec::new();
-        let mut records = Vec::new();
         for (table, rows) in row_person.iter().enumerate() {
             for &p in rows.iter().filter(|&&p| !removed(table, p)) {
                 if compact[p as usize] == u32::MAX {
                     compact[p as usize] = persons.len() as u32;
                     persons.push(p);
-                    records.push(0);
                 }
-                records[compact[p as usize] as usize] += 1;
             }
         }
-        Present { compact, persons, records }
+        Present { compact, persons }
     }
 }
 
-/// Builds the dictionaries, ladders and person tuples from `frames` (each with `__person` and
-/// whichever quasi-identifiers the table has).
-pub(crate) fn person_tuples(
+/// The privacy engine's input for a run: quasi-identifiers with their ladders, and one coded row
+/// per distinct (person, quasi-identifier tuple, sensitive value) with its record count.
+pub(crate) struct PersonRows {
+    pub qis: Vec<QuasiIdentifier>,
+    pub columns: Vec<Vec<u32>>,
+    /// Compact person index (see [`Present`]).
+    pub units: Vec<u32>,
+    pub weights: Vec<u64>,
+    /// Sensitive codes (in value order) and the dictionary size.
+    pub sensitive: Option<(Vec<u32>, u32)>,
+}
+
+impl PersonRows {
+    /// The histogram and each compact person's entry.
+    pub fn histogram(&self) -> Result<(Histogram, Vec<u32>), PipelineError> {
+        let rows = CodedRows {
+            columns: &self.columns,
+            units: Some(&self.units),
+            weights: Some(&self.weights),
+            sensitive: self.sensitive.as_ref().map(|(c, n)| (c.as_slice(), *n)),
+        };
+        Ok(rows.build()?)
+    }
+}
+
+/// Builds the dictionaries, ladders and coded rows from `frames` (each with `__person` and
+/// whichever quasi-identifiers the table has). The sensitive column is read from the tables that
+/// have it and at least one quasi-identifier.
+pub(crate) fn person_rows(
     specs: &[QiSpec],
+    sensitive: Option<&str>,
+    levels: &BTreeMap<String, (usize, usize)>,
     frames: &[(LazyFrame, Vec<String>)],
     present: &Present,
-) -> Result<(Vec<QuasiIdentifier>, PersonTuples), PipelineError> {
+) -> Result<PersonRows, PipelineError> {
+    for name in levels.keys() {
+        if !specs.iter().any(|s| &s.name == name) {
+            return Err(PipelineError::Config(format!(
+                "privacy.levels names `{name}`, which is not a quasi-identifier"
+            )));
+        }
+    }
+    if let Some(name) = sensitive
+        && !frames.iter().any(|(_, columns)| columns.iter().any(|c| c == name))
+    {
+        return Err(PipelineError::Config(format!("privacy.sensitive names `{name}`, which no table has")));
+    }
     let width = specs.len();
     let mut dictionaries: Vec<HashMap<Key, u32>> = vec![HashMap::new(); width];
     let mut values: Vec<Vec<Key>> = vec![Vec::new(); width];
-    let mut tuples = PersonTuples::new(present.persons.len(), width);
-    tuples.records.clone_from(&present.records);
+    let mut sensitive_dictionary: HashMap<Key, u32> = HashMap::new();
+    let mut sensitive_values: Vec<Key> = Vec::new();
+    let mut out = PersonRows {
+        qis: Vec::new(),
+        columns: vec![Vec::new(); width],
+        units: Vec::new(),
+        weights: Vec::new(),
+        sensitive: None,
+    };
+    let mut sensitive_codes: Vec<u32> = Vec::new();
     for (frame, columns) in frames {
         let qi_columns: Vec<(usize, &String)> = specs
             .iter()
@@ -128,40 +202,83 @@ pub(crate) fn person_tuples(
         if qi_columns.is_empty() {
             continue;
         }
-        let mut select = vec![col(PERSON_INDEX)];
-        select.extend(qi_columns.iter().map(|(_, c)| col(c.as_str())));
-        let distinct =
-            tokumei_core::collect_streaming(frame.clone().select(select).unique(None, UniqueKeepStrategy::Any))?;
+        let sensitive_here = sensitive.filter(|s| columns.iter().any(|c| c == s));
+        let mut keys = vec![col(PERSON_INDEX)];
+        keys.extend(qi_columns.iter().map(|(_, c)| col(c.as_str())));
+        keys.extend(sensitive_here.map(col));
+        let distinct = tokumei_core::collect_streaming(frame.clone().group_by(keys).agg([len().alias("__records")]))?;
         let person = distinct.column(PERSON_INDEX)?.u32()?.clone();
+        let records = distinct.column("__records")?.cast(&DataType::UInt64)?;
+        let records = records.u64()?;
         let cells: Vec<&Column> = qi_columns.iter().map(|(_, c)| distinct.column(c)).collect::<PolarsResult<_>>()?;
-        let mut tuple = vec![NULL_CODE; width];
+        let sensitive_cells = sensitive_here.map(|s| distinct.column(s)).transpose()?;
         for row in 0..distinct.height() {
             let Some(p) = person.get(row) else { continue };
             let c = present.compact[p as usize];
             if c == u32::MAX {
                 continue;
             }
-            tuple.fill(NULL_CODE);
-            for ((qi, _), column) in qi_columns.iter().zip(&cells) {
-                let value = column.get(row)?;
-                if let Some(key) = Key::of(&value) {
-                    let next = values[*qi].len() as u32;
-                    let code = *dictionaries[*qi].entry(key.clone()).or_insert_with(|| {
-                        values[*qi].push(key);
-                        next
-                    });
-                    tuple[*qi] = code;
-                }
+            for (qi, column) in out.columns.iter_mut().enumerate() {
+                let code = match qi_columns.iter().position(|(i, _)| *i == qi) {
+                    Some(at) => Key::of(&cells[at].get(row)?).map_or(NULL_CODE, |key| {
+                        let next = values[qi].len() as u32;
+                        *dictionaries[qi].entry(key.clone()).or_insert_with(|| {
+                            values[qi].push(key);
+                            next
+                        })
+                    }),
+                    None => NULL_CODE,
+                };
+                column.push(code);
             }
-            tuples.push(c, &tuple);
+            out.units.push(c);
+            out.weights.push(records.get(row).unwrap_or(0));
+            if sensitive.is_some() {
+                // A missing sensitive value is a value of its own ("unknown").
+                let key = match &sensitive_cells {
+                    Some(cells) => Key::of(&cells.get(row)?),
+                    None => None,
+                };
+                let next = sensitive_values.len() as u32;
+                let code = *sensitive_dictionary.entry(key.clone().unwrap_or(Key::Missing)).or_insert_with(|| {
+                    sensitive_values.push(key.unwrap_or(Key::Missing));
+                    next
+                });
+                sensitive_codes.push(code);
+            }
         }
     }
-    let qis = specs
+    // Codes in value order, whatever order the aggregation returned rows in: the same inputs
+    // give the same histogram, so the same floating-point sums and the same tie-breaks.
+    for (qi, base) in values.iter_mut().enumerate() {
+        let mut order: Vec<u32> = (0..base.len() as u32).collect();
+        order.sort_by(|&a, &b| base[a as usize].cmp_value(&base[b as usize]));
+        let mut rank = vec![0u32; order.len()];
+        for (r, &code) in order.iter().enumerate() {
+            rank[code as usize] = r as u32;
+        }
+        for code in out.columns[qi].iter_mut().filter(|c| **c != NULL_CODE) {
+            *code = rank[*code as usize];
+        }
+        *base = order.iter().map(|&c| base[c as usize].clone()).collect();
+    }
+    if sensitive.is_some() {
+        // Codes in value order, for ordered t-closeness.
+        let mut order: Vec<u32> = (0..sensitive_values.len() as u32).collect();
+        order.sort_by(|&a, &b| sensitive_values[a as usize].cmp_value(&sensitive_values[b as usize]));
+        let mut rank = vec![0u32; order.len()];
+        for (r, &code) in order.iter().enumerate() {
+            rank[code as usize] = r as u32;
+        }
+        let codes = sensitive_codes.iter().map(|&c| rank[c as usize]).collect();
+        out.sensitive = Some((codes, sensitive_values.len() as u32));
+    }
+    out.qis = specs
         .iter()
         .zip(&values)
         .map(|(spec, base)| {
-            let levels = spec.ladder.levels();
-            let lookup = (0..levels)
+            let levels_count = spec.ladder.levels();
+            let lookup = (0..levels_count)
                 .map(|level| {
                     let mut labels: HashMap<Option<String>, u32> = HashMap::new();
                     base.iter()
@@ -173,12 +290,13 @@ pub(crate) fn person_tuples(
                         .collect()
                 })
                 .collect();
-            QuasiIdentifier {
-                name: spec.name.clone(),
-                lookup,
-                level_names: (0..levels).map(|l| spec.ladder.describe(l)).collect(),
+            let names = (0..levels_count).map(|l| spec.ladder.describe(l)).collect();
+            let qi = QuasiIdentifier::new(spec.name.clone(), lookup, names);
+            match levels.get(&spec.name) {
+                Some(&(lo, hi)) => qi.with_bounds(lo, Some(hi)),
+                None => qi,
             }
         })
         .collect();
-    Ok((qis, tuples))
+    Ok(out)
 }
