@@ -107,3 +107,29 @@ fn opt_out_scope_is_validated() {
     let found = problems(&format!("{BASE}\n[[opt-out]]\ntokens = \"t.csv\"\npath = \"o.csv\"\n"));
     assert!(found.iter().any(|p| p.contains("exactly one of `path`")), "{found:?}");
 }
+
+#[test]
+fn built_in_ladders_are_configured_and_must_nest() {
+    let with = |transforms: &str| BASE.replace("[[input]]", &format!("{transforms}\n[[input]]"));
+    let ok = with(
+        "[transform.birth_date]\nkind = \"date\"\nlevels = [\"month\", \"quarter\", \"five-years\"]\n\n[transform.lab]\nkind = \"interval\"\nwidths = [5, 10]\nbottom = 0\ntop = 200\n",
+    );
+    assert!(problems(&ok).is_empty(), "{:?}", problems(&ok));
+    let plan = Plan::from_toml(&ok, Path::new("/x/c.toml")).unwrap();
+    match &plan.tables[0].columns[1].transform {
+        Transform::Generalize(g) => assert_eq!(g.levels(), 4),
+        other => panic!("{other:?}"),
+    }
+    for (bad, expected) in [
+        ("[transform.birth_date]\nkind = \"date\"\nlevels = [\"year\", \"month\"]\n", "finest first"),
+        ("[transform.birth_date]\nkind = \"age-band\"\nwidths = [10, 15]\n", "must nest"),
+        ("[transform.lab]\nkind = \"interval\"\nwidths = [5, 12]\n", "not a multiple"),
+        ("[transform.lab]\nkind = \"icd10\"\n", "cannot read"),
+        ("[privacy]\nmetric = \"nope\"\n", "unknown metric"),
+        ("[privacy]\nl = 2\n", "need a `sensitive` column"),
+        ("[privacy]\nsensitive = \"lab\"\nt = 0.2\nt-distance = \"manhattan\"\n", "unknown t-closeness distance"),
+    ] {
+        let found = problems(&with(bad));
+        assert!(found.iter().any(|p| p.contains(expected)), "{bad}: {found:?}");
+    }
+}

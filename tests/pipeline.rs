@@ -1,6 +1,7 @@
 //! The three profiles end to end on generated populations.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::path::Path;
 
 use proptest::prelude::*;
 use tokumei::Status;
@@ -250,30 +251,44 @@ fn no_identifier_survives_pseudonymization_or_anonymization() {
     }
 }
 
-/// Person signature per released person: the set of quasi-identifier tuples of their rows.
+/// Per released person: the set of quasi-identifier tuples of their rows (their signature),
+/// and the set of values of `sensitive` in their rows.
+type PersonView = BTreeMap<String, (BTreeSet<Vec<String>>, BTreeSet<String>)>;
+
+fn released_persons(out: &Path, sensitive: &str) -> PersonView {
+    let qis = ["birth_date", "sex", "address", "postal_code"];
+    let mut persons: PersonView = BTreeMap::new();
+    for (_, frame) in outputs(out) {
+        let ids = text_column(&frame, "person_id");
+        let columns: Vec<Option<Vec<Option<String>>>> =
+            qis.iter().map(|q| frame.column(q).ok().map(|_| text_column(&frame, q))).collect();
+        let values = frame.column(sensitive).ok().map(|_| text_column(&frame, sensitive));
+        for (row, person) in ids.iter().enumerate() {
+            let tuple = columns
+                .iter()
+                .map(|c| c.as_ref().map_or("∅".to_string(), |c| c[row].clone().unwrap_or_else(|| "null".into())))
+                .collect();
+            let entry = persons.entry(person.clone().unwrap()).or_default();
+            entry.0.insert(tuple);
+            entry.1.insert(
+                values.as_ref().map_or("missing".into(), |v| v[row].clone().unwrap_or_else(|| "missing".into())),
+            );
+        }
+    }
+    persons
+}
+
 #[test]
 fn every_anonymized_class_has_at_least_k_persons() {
     let ws = Workspace::generate(3_000, 5);
     let outcome = ws.run("anonymized", "out/anonymized");
     assert_eq!(outcome.status, Status::Released);
     let k = 5;
-    let qis = ["birth_date", "sex", "address", "postal_code"];
-    let mut signatures: BTreeMap<String, BTreeSet<Vec<String>>> = BTreeMap::new();
-    for (_, frame) in outputs(&ws.path("out/anonymized")) {
-        let persons = text_column(&frame, "person_id");
-        let columns: Vec<Option<Vec<Option<String>>>> =
-            qis.iter().map(|q| frame.column(q).ok().map(|_| text_column(&frame, q))).collect();
-        for (row, person) in persons.iter().enumerate() {
-            let tuple = columns
-                .iter()
-                .map(|c| c.as_ref().map_or("∅".to_string(), |c| c[row].clone().unwrap_or_else(|| "null".into())))
-                .collect();
-            signatures.entry(person.clone().unwrap()).or_default().insert(tuple);
-        }
-    }
+    let persons = released_persons(&ws.path("out/anonymized"), "icd10");
+    let signatures: BTreeMap<&String, &BTreeSet<Vec<String>>> = persons.iter().map(|(p, (s, _))| (p, s)).collect();
     let mut classes: BTreeMap<&BTreeSet<Vec<String>>, usize> = BTreeMap::new();
     for signature in signatures.values() {
-        *classes.entry(signature).or_default() += 1;
+        *classes.entry(*signature).or_default() += 1;
     }
     assert!(!classes.is_empty());
     let smallest = *classes.values().min().unwrap();
@@ -287,6 +302,44 @@ fn every_anonymized_class_has_at_least_k_persons() {
             assert!(parse_date(&band).is_err(), "an exact birth date was released");
         }
     }
+}
+
+/// ℓ-diversity over persons in a run: every released class of persons shows at least ℓ distinct
+/// diagnoses, checked from the released files; a transformed sensitive column is refused.
+#[test]
+fn l_diversity_holds_for_every_released_class_of_persons() {
+    let ws = Workspace::generate(2_000, 9);
+    let config = ws.path("configs/anonymized.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    let diverse = text.replace("[privacy]\nk = 5\n", "[privacy]\nk = 5\nsensitive = \"icd10\"\nl = 3\n");
+    assert_ne!(diverse, text);
+    std::fs::write(&config, &diverse).unwrap();
+    let err = tokumei::run(&ws.plan("anonymized"), &tokumei::RunOptions::default()).unwrap_err();
+    assert!(err.to_string().contains("privacy.sensitive `icd10` is transformed"), "{err}");
+    let kept = diverse.replace("[transform.icd10]\nkind = \"rare-code\"", "[transform.icd10]\nkind = \"keep\"");
+    assert_ne!(kept, diverse);
+    // Persons seen only in tables without diagnoses form classes whose only value is "missing":
+    // they fail ℓ and are suppressed, hence the generous limit.
+    std::fs::write(&config, kept.replace("max-suppression = 0.05", "max-suppression = 0.4")).unwrap();
+    let outcome = ws.run("anonymized", "out/diverse");
+    assert_eq!(outcome.status, Status::Released);
+    let persons = released_persons(&ws.path("out/diverse"), "icd10");
+    let mut classes: BTreeMap<&BTreeSet<Vec<String>>, (usize, BTreeSet<&String>)> = BTreeMap::new();
+    for (signature, values) in persons.values() {
+        let class = classes.entry(signature).or_default();
+        class.0 += 1;
+        class.1.extend(values);
+    }
+    let privacy = &outcome.report.stages["privacy"];
+    assert_eq!(privacy["classes"].as_u64().unwrap() as usize, classes.len());
+    for (size, values) in classes.values() {
+        assert!(*size >= 5, "a class of {size} persons");
+        assert!(values.len() >= 3, "a class with {} distinct diagnoses", values.len());
+    }
+    assert_eq!(
+        privacy["achieved"]["l_distinct"].as_u64().unwrap() as usize,
+        classes.values().map(|c| c.1.len()).min().unwrap()
+    );
 }
 
 #[test]

@@ -8,7 +8,9 @@ use tokumei_core::{LinkField, Role, ValueType};
 use tokumei_ingest::{ColumnSpec, Format, Source, TextEncoding};
 use tokumei_link::{ConflictRule, LinkColumns};
 use tokumei_privacy::{Closeness, Diversity, Metric, PrivacyModel, SearchOptions};
-use tokumei_transform::{AgeBands, Generalizer, RareCodes, TopBottom};
+use tokumei_transform::{
+    AgeBands, DateLevel, DrugLevel, FacilityLevel, Generalizer, Icd10Level, Intervals, RareCodes, TopBottom,
+};
 
 use crate::wire::{
     ColumnToml, ConfigToml, InputToml, OptOutScope, OptOutToml, PrivacyToml, Profile, SchemaToml, TransformToml,
@@ -573,6 +575,24 @@ impl Validator {
         Some(TablePlan { source, columns: plans, link })
     }
 
+    /// A ladder's levels (or its default): non-empty, finest first, no repeats.
+    fn levels<T: Copy + PartialEq>(
+        &mut self,
+        at: &str,
+        kind: &str,
+        wire: &Option<Vec<T>>,
+        order: &[T],
+        default: &[T],
+    ) -> Option<Vec<T>> {
+        let levels = wire.clone().unwrap_or_else(|| default.to_vec());
+        let positions: Vec<usize> = levels.iter().filter_map(|l| order.iter().position(|o| o == l)).collect();
+        if levels.is_empty() || positions.windows(2).any(|w| w[0] >= w[1]) {
+            self.problem(at, format!("{kind} levels must be listed finest first, without repeats"));
+            return None;
+        }
+        Some(levels)
+    }
+
     fn transform(
         &mut self,
         at: &str,
@@ -602,31 +622,86 @@ impl Validator {
                     self.problem(at, "age-band needs non-empty positive widths and top > bottom");
                     return None;
                 }
+                if widths.windows(2).any(|w| w[1] % w[0] != 0) {
+                    self.problem(at, "age-band widths must nest: each a multiple of the one before");
+                    return None;
+                }
                 Transform::Generalize(Generalizer::AgeBand(AgeBands { reference, widths, top, bottom }))
             }
             TransformToml::AgeBand { .. } => return type_problem(self, "age-band"),
-            TransformToml::Month if needs(&[ValueType::Date]) => Transform::Generalize(Generalizer::Month),
+            TransformToml::Month if needs(&[ValueType::Date]) => {
+                Transform::Generalize(Generalizer::Date(vec![DateLevel::Month, DateLevel::Year]))
+            }
             TransformToml::Month => return type_problem(self, "month"),
-            TransformToml::Address { levels } if needs(&[ValueType::Text]) => {
-                if levels.is_empty() {
-                    self.problem(at, "address needs at least one level");
+            TransformToml::Date { levels } if needs(&[ValueType::Date]) => {
+                use DateLevel::*;
+                let all = [Day, Month, Quarter, Year, FiveYears];
+                let levels = self.levels(at, "date", levels, &all, &all)?;
+                Transform::Generalize(Generalizer::Date(levels))
+            }
+            TransformToml::Date { .. } => return type_problem(self, "date"),
+            TransformToml::Icd10 { levels } if needs(&[ValueType::Text]) => {
+                use Icd10Level::*;
+                let all = [Code, Category, Chapter];
+                let levels = self.levels(at, "icd10", levels, &all, &all)?;
+                Transform::Generalize(Generalizer::Icd10(levels))
+            }
+            TransformToml::Icd10 { .. } => return type_problem(self, "icd10"),
+            TransformToml::Drug { levels } if needs(&[ValueType::Text]) => {
+                use DrugLevel::*;
+                let levels = self.levels(
+                    at,
+                    "drug",
+                    levels,
+                    &[Product, Ingredient, Class, ClassGroup],
+                    &[Product, Ingredient, Class],
+                )?;
+                Transform::Generalize(Generalizer::Drug(levels))
+            }
+            TransformToml::Drug { .. } => return type_problem(self, "drug"),
+            TransformToml::Facility { levels } if needs(&[ValueType::Text]) => {
+                use FacilityLevel::*;
+                let levels =
+                    self.levels(at, "facility", levels, &[Code, PrefectureType, Prefecture], &[Code, PrefectureType])?;
+                Transform::Generalize(Generalizer::Facility(levels))
+            }
+            TransformToml::Facility { .. } => return type_problem(self, "facility"),
+            TransformToml::Interval { widths, bottom, top } if needs(&[ValueType::Integer, ValueType::Decimal]) => {
+                let intervals = Intervals { widths: widths.clone(), bottom: *bottom, top: *top };
+                if let Err(e) = intervals.validate() {
+                    self.problem(at, e);
                     return None;
                 }
-                Transform::Generalize(Generalizer::Address(levels.clone()))
+                Transform::Generalize(Generalizer::Interval(intervals))
+            }
+            TransformToml::Interval { .. } => return type_problem(self, "interval"),
+            TransformToml::Address { levels } if needs(&[ValueType::Text]) => {
+                use tokumei_transform::AddressLevel::*;
+                let levels = self.levels(
+                    at,
+                    "address",
+                    &Some(levels.clone()),
+                    &[Street, Municipality, Prefecture, Region],
+                    &[],
+                )?;
+                Transform::Generalize(Generalizer::Address(levels))
             }
             TransformToml::Address { .. } => return type_problem(self, "address"),
             TransformToml::PostalCode { digits } if needs(&[ValueType::Text]) => {
                 let digits = digits.clone().unwrap_or_else(|| vec![3, 1]);
-                if digits.is_empty() || digits.iter().any(|&d| d == 0 || d > 7) {
-                    self.problem(at, "postal-code digits must be between 1 and 7");
+                if digits.is_empty()
+                    || digits.iter().any(|&d| d == 0 || d > 7)
+                    || digits.windows(2).any(|w| w[0] <= w[1])
+                {
+                    self.problem(at, "postal-code digits must be between 1 and 7, fewer at each level");
                     return None;
                 }
                 Transform::Generalize(Generalizer::DigitsPrefix(digits))
             }
             TransformToml::PostalCode { .. } => return type_problem(self, "postal-code"),
             TransformToml::Prefix { chars } if needs(&[ValueType::Text]) => {
-                if chars.is_empty() || chars.contains(&0) {
-                    self.problem(at, "prefix needs positive character counts");
+                if chars.is_empty() || chars.contains(&0) || chars.windows(2).any(|w| w[0] <= w[1]) {
+                    self.problem(at, "prefix needs positive character counts, fewer at each level");
                     return None;
                 }
                 Transform::Generalize(Generalizer::Prefix(chars.clone()))

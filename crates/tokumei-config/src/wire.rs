@@ -8,7 +8,7 @@ use serde::Deserialize;
 use tokumei_core::{LinkField, Role, ValueType};
 use tokumei_ingest::{Format, TextEncoding};
 use tokumei_link::ConflictRule;
-use tokumei_transform::AddressLevel;
+use tokumei_transform::{AddressLevel, DateLevel, DrugLevel, FacilityLevel, Icd10Level};
 
 /// A whole configuration file.
 #[derive(Debug, Deserialize)]
@@ -237,8 +237,42 @@ pub enum TransformToml {
         /// Bottom band: ages < bottom become `<bottom`. Default: 0 (none).
         bottom: Option<u32>,
     },
-    /// Date → `YYYY-MM` (level 1: `YYYY`).
+    /// Date → `YYYY-MM` (level 1: `YYYY`); the same as `date` with levels `["month", "year"]`.
     Month,
+    /// Date → levels among `day`, `month`, `quarter`, `year`, `five-years`. Default levels:
+    /// `["day", "month", "quarter", "year", "five-years"]`.
+    Date {
+        /// Levels, finest first.
+        levels: Option<Vec<DateLevel>>,
+    },
+    /// ICD-10 code → levels among `code`, `category` (3 characters), `chapter`. Default: all.
+    Icd10 {
+        /// Levels, finest first.
+        levels: Option<Vec<Icd10Level>>,
+    },
+    /// Drug (YJ) code → levels among `product`, `ingredient` (7), `class` (薬効分類, 4),
+    /// `class-group` (3). Default: `["product", "ingredient", "class"]`.
+    Drug {
+        /// Levels, finest first.
+        levels: Option<Vec<DrugLevel>>,
+    },
+    /// Facility code (10 digits) → levels among `code`, `prefecture-type` (3), `prefecture` (2).
+    /// Default: `["code", "prefecture-type"]`.
+    Facility {
+        /// Levels, finest first.
+        levels: Option<Vec<FacilityLevel>>,
+    },
+    /// Number → the value, then intervals of each width (each a multiple of the previous), with
+    /// values below `bottom` / at or above `top` coded `<bottom` / `>=top`. Example:
+    /// `widths = [5, 10, 20], bottom = 20, top = 200`.
+    Interval {
+        /// Interval widths, finest first.
+        widths: Vec<f64>,
+        /// Bottom code. Default: none.
+        bottom: Option<f64>,
+        /// Top code. Default: none.
+        top: Option<f64>,
+    },
     /// Address → levels among `street` (番地 removed), `municipality`, `prefecture`, `region`.
     Address {
         /// Levels, finest first. Example: `["prefecture", "region"]`.

@@ -109,7 +109,7 @@ impl Histogram {
                 let slots = h.slots(e);
                 let tuples: Vec<&[u32]> = slots.clone().map(|s| h.tuple(s)).collect();
                 let records: Vec<u64> = slots.map(|s| h.slot_records[s]).collect();
-                builder.add(&tuples, &records, h.units[e], &h.sensitive[e]);
+                builder.add(None, &tuples, &records, h.units[e], &h.sensitive[e]);
             }
         }
         Ok(builder.finish())
@@ -180,33 +180,7 @@ impl CodedRows<'_> {
         let weight = |row: usize| self.weights.map_or(1, |w| w[row]);
         let mut table = EntryTable::new(width, sensitive_values);
         match self.units {
-            None => {
-                // Every row is a unit: count distinct (tuple, sensitive) keys in parallel chunks.
-                let merged = (0..rows)
-                    .into_par_iter()
-                    .with_min_len(1 << 16)
-                    .fold(HashMap::new, |mut map: HashMap<u128, (u64, u64)>, row| {
-                        let entry = map.entry(keys.key(row)).or_default();
-                        entry.0 += 1;
-                        entry.1 += weight(row);
-                        map
-                    })
-                    .reduce(
-                        HashMap::new,
-                        |a, b| if a.len() >= b.len() { merge_counts(a, b) } else { merge_counts(b, a) },
-                    );
-                let mut sorted: Vec<(u128, (u64, u64))> = merged.into_iter().collect();
-                sorted.sort_unstable_by_key(|&(key, _)| key);
-                let mut entry_of_key: HashMap<u128, u32> = HashMap::with_capacity(sorted.len());
-                let mut codes = vec![0u32; width];
-                for (key, (units, records)) in sorted {
-                    let s = keys.decode(key, &mut codes);
-                    let dist: Vec<(u32, u64)> = s.map(|s| vec![(s, units)]).unwrap_or_default();
-                    entry_of_key.insert(key, table.add(&[&codes], &[records], units, &dist));
-                }
-                let unit_entry = (0..rows).into_par_iter().map(|row| entry_of_key[&keys.key(row)]).collect();
-                Ok((table.finish(), unit_entry))
-            }
+            None => Ok(flat_histogram(&keys, rows, width, sensitive_values, &weight)),
             Some(units) => {
                 let unit_count = units.iter().map(|&u| u as usize + 1).max().unwrap_or(0);
                 // Rows sorted by unit, then key: each unit's distinct tuples become its signature.
@@ -239,7 +213,8 @@ impl CodedRows<'_> {
                     values.dedup();
                     let dist: Vec<(u32, u64)> = values.iter().map(|&v| (v, 1)).collect();
                     let refs: Vec<&[u32]> = tuples.chunks(width.max(1)).collect();
-                    unit_entry[group[0].0 as usize] = table.add(&refs, &records, 1, &dist);
+                    let key = (records.len() == 1).then_some(last).flatten();
+                    unit_entry[group[0].0 as usize] = table.add(key, &refs, &records, 1, &dist);
                 }
                 Ok((table.finish(), unit_entry))
             }
@@ -247,13 +222,130 @@ impl CodedRows<'_> {
     }
 }
 
-fn merge_counts(mut a: HashMap<u128, (u64, u64)>, b: HashMap<u128, (u64, u64)>) -> HashMap<u128, (u64, u64)> {
-    for (key, (units, records)) in b {
-        let e = a.entry(key).or_default();
-        e.0 += units;
-        e.1 += records;
+/// Partitions for the flat histogram: enough for both cores to stay busy, few enough that
+/// every partition scans the key column cheaply.
+const PARTITIONS: usize = 16;
+
+/// Which partition a tuple key belongs to (a fixed mix, so entry order is deterministic).
+fn partition(tuple_key: u128) -> usize {
+    let folded = (tuple_key as u64) ^ ((tuple_key >> 64) as u64).rotate_left(29);
+    (folded.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 60) as usize % PARTITIONS
+}
+
+/// Every row is a unit. Rows are split by key into disjoint partitions, each counted by one
+/// thread with a small map (no merging); entries come partition by partition, in order of first
+/// occurrence, so the same rows always give the same histogram.
+fn flat_histogram(
+    keys: &Keys<'_>,
+    rows: usize,
+    width: usize,
+    sensitive_values: u32,
+    weight: &(dyn Fn(usize) -> u64 + Sync),
+) -> (Histogram, Vec<u32>) {
+    // Rows bucketed by partition with their keys: per chunk of rows, in parallel, chunks in order.
+    let chunk = (rows / (4 * rayon::current_num_threads().max(1))).max(1 << 14);
+    let buckets: Vec<Vec<(Vec<u32>, Vec<u128>)>> = (0..rows.div_ceil(chunk))
+        .into_par_iter()
+        .map(|c| {
+            let capacity = chunk / PARTITIONS * 5 / 4;
+            let mut out: Vec<(Vec<u32>, Vec<u128>)> =
+                (0..PARTITIONS).map(|_| (Vec::with_capacity(capacity), Vec::with_capacity(capacity))).collect();
+            for row in c * chunk..((c + 1) * chunk).min(rows) {
+                let k = keys.key(row);
+                let bucket = &mut out[partition(keys.without_sensitive(k))];
+                bucket.0.push(row as u32);
+                bucket.1.push(k);
+            }
+            out
+        })
+        .collect();
+    struct Local {
+        tuples: Vec<u128>,
+        units: Vec<u64>,
+        records: Vec<u64>,
+        sensitive: Vec<Vec<(u32, u64)>>,
+        /// Local entry of each of the partition's rows, in bucket order.
+        ids: Vec<u32>,
+        /// The partition's tuples decoded (`width` codes each).
+        codes: Vec<u32>,
     }
-    a
+    let locals: Vec<Local> = (0..PARTITIONS)
+        .into_par_iter()
+        .map(|p| {
+            let in_partition: usize = buckets.iter().map(|b| b[p].0.len()).sum();
+            let mut index: HashMap<u128, u32> = HashMap::with_capacity(in_partition / 2);
+            let mut local = Local {
+                tuples: Vec::new(),
+                units: Vec::new(),
+                records: Vec::new(),
+                sensitive: Vec::new(),
+                ids: Vec::new(),
+                codes: Vec::new(),
+            };
+            let with_sensitive = sensitive_values > 0;
+            for (&row, &key) in buckets.iter().flat_map(|b| b[p].0.iter().zip(&b[p].1)) {
+                let row = row as usize;
+                let tuple = keys.without_sensitive(key);
+                let next = local.tuples.len() as u32;
+                let id = *index.entry(tuple).or_insert(next);
+                if id == next {
+                    local.tuples.push(tuple);
+                    local.units.push(0);
+                    local.records.push(0);
+                    if with_sensitive {
+                        local.sensitive.push(Vec::new());
+                    }
+                }
+                let e = id as usize;
+                local.units[e] += 1;
+                local.records[e] += weight(row);
+                if let Some(s) = keys.sensitive_of(key) {
+                    let dist = &mut local.sensitive[e];
+                    match dist.iter_mut().find(|d| d.0 == s) {
+                        Some(d) => d.1 += 1,
+                        None => dist.push((s, 1)),
+                    }
+                }
+                local.ids.push(id);
+            }
+            for dist in &mut local.sensitive {
+                dist.sort_unstable_by_key(|d| d.0);
+            }
+            if !with_sensitive {
+                local.sensitive = vec![Vec::new(); local.tuples.len()];
+            }
+            let mut codes = vec![0u32; width];
+            local.codes.reserve(local.tuples.len() * width);
+            for &tuple in &local.tuples {
+                keys.decode(tuple, &mut codes);
+                local.codes.extend_from_slice(&codes);
+            }
+            local
+        })
+        .collect();
+    let entries: usize = locals.iter().map(|l| l.tuples.len()).sum();
+    let mut h = Histogram {
+        width,
+        starts: (0..=entries as u32).collect(),
+        codes: Vec::with_capacity(entries * width),
+        slot_records: Vec::with_capacity(entries),
+        units: Vec::with_capacity(entries),
+        sensitive: Vec::with_capacity(entries),
+        sensitive_values,
+    };
+    let mut unit_entry = vec![0u32; rows];
+    for (p, local) in locals.into_iter().enumerate() {
+        let offset = h.units.len() as u32;
+        h.codes.extend_from_slice(&local.codes);
+        h.slot_records.extend(local.records);
+        h.units.extend(local.units);
+        h.sensitive.extend(local.sensitive);
+        let partition_rows = buckets.iter().flat_map(|b| b[p].0.iter());
+        for (&row, id) in partition_rows.zip(local.ids) {
+            unit_entry[row as usize] = offset + id;
+        }
+    }
+    (h, unit_entry)
 }
 
 /// Packs a row's tuple and sensitive code into one `u128`: bit fields when they fit, else an
@@ -272,9 +364,9 @@ impl<'a> Keys<'a> {
     fn new(rows: &'a CodedRows<'a>) -> Keys<'a> {
         let bits: Vec<u32> = rows
             .columns
-            .iter()
+            .par_iter()
             .map(|c| {
-                let max = c.par_iter().filter(|&&v| v != NULL_CODE).max().copied().map_or(0, |m| u64::from(m) + 1);
+                let max = c.iter().fold(0u64, |m, &v| if v == NULL_CODE { m } else { m.max(u64::from(v) + 1) });
                 u64::BITS - (max + 1).leading_zeros()
             })
             .collect();
@@ -316,6 +408,13 @@ impl<'a> Keys<'a> {
         }
     }
 
+    fn sensitive_of(&self, key: u128) -> Option<u32> {
+        match (key >> 96) as u32 {
+            0 => None,
+            s => Some(s - 1),
+        }
+    }
+
     fn without_sensitive(&self, key: u128) -> u128 {
         key & ((1u128 << 96) - 1)
     }
@@ -348,6 +447,9 @@ impl<'a> Keys<'a> {
 /// Collects entries, merging equal signatures.
 struct EntryTable {
     histogram: Histogram,
+    /// Entries by packed tuple key (one-tuple signatures, when the caller has a key).
+    by_key: HashMap<u128, u32>,
+    /// Entries by concatenated codes (every other signature).
     index: HashMap<Vec<u32>, u32>,
 }
 
@@ -355,16 +457,22 @@ impl EntryTable {
     fn new(width: usize, sensitive_values: u32) -> EntryTable {
         EntryTable {
             histogram: Histogram { width, starts: vec![0], sensitive_values, ..Histogram::default() },
+            by_key: HashMap::new(),
             index: HashMap::new(),
         }
     }
 
     /// Adds `units` units with the signature `tuples` (sorted, distinct), returning its entry.
-    fn add(&mut self, tuples: &[&[u32]], records: &[u64], units: u64, dist: &[(u32, u64)]) -> u32 {
-        let signature: Vec<u32> = tuples.concat();
+    /// `key` identifies a one-tuple signature (a caller uses keys for all of them or for none).
+    fn add(&mut self, key: Option<u128>, tuples: &[&[u32]], records: &[u64], units: u64, dist: &[(u32, u64)]) -> u32 {
         let h = &mut self.histogram;
         let next = h.units.len() as u32;
-        let entry = *self.index.entry(signature).or_insert_with(|| {
+        let existing = match key {
+            Some(key) if tuples.len() == 1 => *self.by_key.entry(key).or_insert(next),
+            _ => *self.index.entry(tuples.concat()).or_insert(next),
+        };
+        let entry = existing;
+        if entry == next {
             for t in tuples {
                 h.codes.extend_from_slice(t);
             }
@@ -372,8 +480,7 @@ impl EntryTable {
             h.starts.push(h.slot_records.len() as u32);
             h.units.push(0);
             h.sensitive.push(Vec::new());
-            next
-        });
+        }
         let e = entry as usize;
         h.units[e] += units;
         let first = h.starts[e] as usize;

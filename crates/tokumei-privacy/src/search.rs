@@ -130,8 +130,43 @@ struct NodeEval {
     score: f64,
 }
 
+/// The histogram's entries arranged for fast roll-ups.
+struct Layout {
+    /// Entries with one tuple.
+    single: Vec<u32>,
+    /// Their base codes, attribute by attribute (`domain` for a missing value).
+    columns: Vec<Vec<u32>>,
+    /// Entries with several tuples.
+    multi: Vec<u32>,
+    /// Units and records per entry.
+    units: Vec<u64>,
+    records: Vec<u64>,
+}
+
+impl Layout {
+    fn new(h: &Histogram, qis: &[QuasiIdentifier]) -> Layout {
+        let (single, multi): (Vec<u32>, Vec<u32>) = (0..h.len() as u32).partition(|&e| h.slots(e as usize).len() == 1);
+        let columns = qis
+            .iter()
+            .enumerate()
+            .map(|(a, qi)| {
+                single
+                    .iter()
+                    .map(|&e| {
+                        let code = h.tuple(h.slots(e as usize).start)[a];
+                        if code == NULL_CODE { qi.domain() as u32 } else { code }
+                    })
+                    .collect()
+            })
+            .collect();
+        let records = (0..h.len()).map(|e| h.slots(e).map(|s| h.slot_records[s]).sum()).collect();
+        Layout { single, columns, multi, units: h.units.clone(), records }
+    }
+}
+
 struct Context<'a> {
     histogram: &'a Histogram,
+    layout: Layout,
     qis: &'a [QuasiIdentifier],
     model: &'a PrivacyModel,
     metric: Metric,
@@ -170,6 +205,7 @@ pub fn search(
     }
     let ctx = Context {
         histogram,
+        layout: Layout::new(histogram, qis),
         qis,
         tables: MetricTables::new(qis, histogram),
         reference: model.closeness.map(|_| Reference::new(&histogram.sensitive_totals())),
@@ -208,112 +244,144 @@ fn beats(score: f64, levels: &[usize], best: &Best) -> bool {
 }
 
 impl Context<'_> {
-    /// Packs generalized tuples into `u128` keys (mixed radix, 0 = missing) when they fit.
-    fn radix(&self, levels: &[usize]) -> Option<Vec<u128>> {
-        let mut multipliers = vec![0u128; levels.len()];
-        let mut product: u128 = 1;
-        for a in (0..levels.len()).rev() {
-            multipliers[a] = product;
-            product = product.checked_mul(self.qis[a].cardinality(levels[a]) as u128 + 1)?;
-        }
-        Some(multipliers)
-    }
-
     fn group(&self, levels: &[usize]) -> Grouping {
         let h = self.histogram;
-        let qis = self.qis;
-        let generalize = |slot: usize, out: &mut Vec<u32>| {
-            out.clear();
-            out.extend(h.tuple(slot).iter().zip(qis).zip(levels).map(|((&b, qi), &l)| qi.code(l, b)));
-        };
-        let mut class_of = Vec::with_capacity(h.len());
-        let mut units: Vec<u64> = Vec::new();
-        let mut records: Vec<u64> = Vec::new();
-        let new_class = |units: &mut Vec<u64>, records: &mut Vec<u64>| {
-            units.push(0);
-            records.push(0);
-            (units.len() - 1) as u32
-        };
-        let mut buffer = Vec::with_capacity(h.width);
-        match self.radix(levels) {
-            Some(radix) => {
-                let pack = |slot: usize| -> u128 {
+        let layout = &self.layout;
+        let mut class_of = vec![0u32; h.len()];
+        let mut next = 0u32;
+        match self.node_tables(levels) {
+            Some((tables, key_space)) => {
+                // Keys of the one-tuple entries, attribute by attribute.
+                let mut keys = vec![0u64; layout.single.len()];
+                for (table, column) in tables.iter().zip(&layout.columns) {
+                    for (key, &code) in keys.iter_mut().zip(column) {
+                        *key += table[code as usize];
+                    }
+                }
+                let slot_key = |slot: usize| -> u64 {
                     h.tuple(slot)
                         .iter()
-                        .zip(qis)
-                        .zip(levels)
-                        .zip(&radix)
-                        .map(|(((&b, qi), &l), &m)| {
-                            let c = qi.code(l, b);
-                            if c == NULL_CODE { 0 } else { (u128::from(c) + 1) * m }
-                        })
+                        .zip(&tables)
+                        .map(|(&b, t)| if b == NULL_CODE { 0 } else { t[b as usize] })
                         .sum()
                 };
-                let mut single: HashMap<u128, u32> = HashMap::with_capacity(h.len().min(1 << 20));
-                let mut multi: HashMap<Vec<u128>, u32> = HashMap::new();
-                let mut keys: Vec<u128> = Vec::new();
-                for e in 0..h.len() {
-                    let slots = h.slots(e);
-                    let class = if slots.len() == 1 {
-                        *single.entry(pack(slots.start)).or_insert_with(|| new_class(&mut units, &mut records))
-                    } else {
-                        keys.clear();
-                        keys.extend(slots.map(pack));
-                        keys.sort_unstable();
-                        keys.dedup();
-                        if keys.len() == 1 {
-                            *single.entry(keys[0]).or_insert_with(|| new_class(&mut units, &mut records))
+                let mut multi: HashMap<Vec<u64>, u32> = HashMap::new();
+                let mut signature: Vec<u64> = Vec::new();
+                let mut assign = |id: &mut dyn FnMut(u64) -> u32| {
+                    for (&e, &key) in layout.single.iter().zip(&keys) {
+                        class_of[e as usize] = id(key);
+                    }
+                    for &e in &layout.multi {
+                        signature.clear();
+                        signature.extend(h.slots(e as usize).map(slot_key));
+                        signature.sort_unstable();
+                        signature.dedup();
+                        class_of[e as usize] = if signature.len() == 1 {
+                            id(signature[0])
                         } else {
-                            match multi.get(keys.as_slice()) {
+                            match multi.get(signature.as_slice()) {
                                 Some(&c) => c,
                                 None => {
-                                    let c = new_class(&mut units, &mut records);
-                                    multi.insert(keys.clone(), c);
+                                    let c = id(u64::MAX);
+                                    multi.insert(signature.clone(), c);
                                     c
                                 }
                             }
+                        };
+                    }
+                };
+                // A fresh class id for u64::MAX (multi-tuple signatures, never a packed key).
+                if key_space <= (layout.single.len() as u64 * 4).clamp(1 << 16, 1 << 24) {
+                    let mut dense = vec![u32::MAX; key_space as usize];
+                    assign(&mut |key| {
+                        if key == u64::MAX {
+                            next += 1;
+                            return next - 1;
                         }
-                    };
-                    class_of.push(class);
+                        let slot = &mut dense[key as usize];
+                        if *slot == u32::MAX {
+                            *slot = next;
+                            next += 1;
+                        }
+                        *slot
+                    });
+                } else {
+                    let mut map: HashMap<u64, u32> = HashMap::with_capacity(layout.single.len().min(1 << 20));
+                    assign(&mut |key| {
+                        if key == u64::MAX {
+                            next += 1;
+                            return next - 1;
+                        }
+                        *map.entry(key).or_insert_with(|| {
+                            next += 1;
+                            next - 1
+                        })
+                    });
                 }
             }
             None => {
+                // Too many combinations for a u64 key: signatures of generalized codes.
+                let qis = self.qis;
                 let mut signatures: HashMap<Vec<u32>, u32> = HashMap::new();
                 let mut tuples: Vec<Vec<u32>> = Vec::new();
-                for e in 0..h.len() {
+                for (e, class) in class_of.iter_mut().enumerate() {
                     tuples.clear();
                     for slot in h.slots(e) {
-                        generalize(slot, &mut buffer);
-                        tuples.push(buffer.clone());
+                        tuples.push(
+                            h.tuple(slot).iter().zip(qis).zip(levels).map(|((&b, qi), &l)| qi.code(l, b)).collect(),
+                        );
                     }
                     tuples.sort_unstable();
                     tuples.dedup();
-                    let signature = tuples.concat();
-                    let class = *signatures.entry(signature).or_insert_with(|| new_class(&mut units, &mut records));
-                    class_of.push(class);
+                    *class = *signatures.entry(tuples.concat()).or_insert_with(|| {
+                        next += 1;
+                        next - 1
+                    });
                 }
             }
         }
-        let mut sensitive: Vec<Vec<(u32, u64)>> =
-            if h.has_sensitive() { vec![Vec::new(); units.len()] } else { Vec::new() };
+        let classes = next as usize;
+        let mut units = vec![0u64; classes];
+        let mut records = vec![0u64; classes];
         for (e, &c) in class_of.iter().enumerate() {
-            units[c as usize] += h.units[e];
-            records[c as usize] += h.slots(e).map(|s| h.slot_records[s]).sum::<u64>();
-            if h.has_sensitive() {
+            units[c as usize] += layout.units[e];
+            records[c as usize] += layout.records[e];
+        }
+        let mut sensitive: Vec<Vec<(u32, u64)>> = Vec::new();
+        if h.has_sensitive() {
+            sensitive = vec![Vec::new(); classes];
+            for (e, &c) in class_of.iter().enumerate() {
                 sensitive[c as usize].extend_from_slice(&h.sensitive[e]);
             }
-        }
-        for dist in &mut sensitive {
-            dist.sort_unstable_by_key(|d| d.0);
-            dist.dedup_by(|later, kept| {
-                let same = later.0 == kept.0;
-                if same {
-                    kept.1 += later.1;
-                }
-                same
-            });
+            for dist in &mut sensitive {
+                dist.sort_unstable_by_key(|d| d.0);
+                dist.dedup_by(|later, kept| {
+                    let same = later.0 == kept.0;
+                    if same {
+                        kept.1 += later.1;
+                    }
+                    same
+                });
+            }
         }
         Grouping { class_of, units, records, sensitive }
+    }
+
+    /// Per attribute, the key contribution of every base code at `levels` (mixed radix over the
+    /// node's generalized codes, 0 for a missing value, index `domain` = missing), and the size
+    /// of the key space; `None` when the key space does not fit a `u64`.
+    fn node_tables(&self, levels: &[usize]) -> Option<(Vec<Vec<u64>>, u64)> {
+        let mut tables = vec![Vec::new(); levels.len()];
+        let mut multiplier: u64 = 1;
+        for a in (0..levels.len()).rev() {
+            let qi = &self.qis[a];
+            let next = multiplier.checked_mul(qi.cardinality(levels[a]) as u64 + 1)?;
+            let mut table: Vec<u64> = qi.lookup[levels[a]].iter().map(|&c| (u64::from(c) + 1) * multiplier).collect();
+            table.push(0);
+            tables[a] = table;
+            multiplier = next;
+        }
+        (multiplier < u64::MAX).then_some((tables, multiplier))
     }
 
     fn passes(&self, g: &Grouping) -> Vec<bool> {
@@ -598,6 +666,7 @@ pub fn brute_force(
 ) -> Result<Option<(f64, Vec<usize>)>, Error> {
     let ctx = Context {
         histogram,
+        layout: Layout::new(histogram, qis),
         qis,
         tables: MetricTables::new(qis, histogram),
         reference: model.closeness.map(|_| Reference::new(&histogram.sensitive_totals())),

@@ -14,6 +14,7 @@ use tokumei_core::normalize::{CivilDate, digits_key};
 
 use crate::address::{AddressLevel, generalize_address};
 use crate::age::AgeBands;
+use crate::ladders::{DateLevel, DrugLevel, FacilityLevel, Icd10Level, Intervals};
 use crate::value::{Value, map_to_labels};
 
 /// The label of a fully suppressed value.
@@ -26,8 +27,16 @@ pub enum Generalizer {
     Identity,
     /// Birth date → age band (one width per level).
     AgeBand(AgeBands),
-    /// Date → `YYYY-MM` (level 0), `YYYY` (level 1).
-    Month,
+    /// Date → the listed levels (day, month, quarter, year, 5 years).
+    Date(Vec<DateLevel>),
+    /// ICD-10 code → code, 3-character category, chapter.
+    Icd10(Vec<Icd10Level>),
+    /// Drug (YJ) code → product, ingredient, therapeutic class.
+    Drug(Vec<DrugLevel>),
+    /// Facility code → code, prefecture + type, prefecture.
+    Facility(Vec<FacilityLevel>),
+    /// Number → value, then intervals, with top/bottom coding.
+    Interval(Intervals),
     /// Address → the listed levels.
     Address(Vec<AddressLevel>),
     /// Postal code → its first N digits per level (`[3, 1]`).
@@ -47,7 +56,11 @@ impl Generalizer {
         match self {
             Generalizer::Identity => 1,
             Generalizer::AgeBand(bands) => bands.widths.len(),
-            Generalizer::Month => 2,
+            Generalizer::Date(levels) => levels.len(),
+            Generalizer::Icd10(levels) => levels.len(),
+            Generalizer::Drug(levels) => levels.len(),
+            Generalizer::Facility(levels) => levels.len(),
+            Generalizer::Interval(intervals) => intervals.widths.len() + 1,
             Generalizer::Address(levels) => levels.len(),
             Generalizer::DigitsPrefix(lengths) | Generalizer::Prefix(lengths) => lengths.len(),
         }
@@ -61,7 +74,11 @@ impl Generalizer {
         match self {
             Generalizer::Identity => "as is".into(),
             Generalizer::AgeBand(b) => format!("{}-year age bands at {}, top {}+", b.widths[level], b.reference, b.top),
-            Generalizer::Month => ["year-month", "year"][level].into(),
+            Generalizer::Date(levels) => levels[level].describe().into(),
+            Generalizer::Icd10(levels) => levels[level].describe().into(),
+            Generalizer::Drug(levels) => levels[level].describe().into(),
+            Generalizer::Facility(levels) => levels[level].describe().into(),
+            Generalizer::Interval(intervals) => intervals.describe(level),
             Generalizer::Address(levels) => format!("{:?}", levels[level]).to_lowercase(),
             Generalizer::DigitsPrefix(l) => format!("first {} digits", l[level]),
             Generalizer::Prefix(l) => format!("first {} characters", l[level]),
@@ -80,14 +97,12 @@ impl Generalizer {
             (Generalizer::Identity, Value::Float(x)) => Some(x.to_string()),
             (Generalizer::Identity, Value::Date(d)) => Some(CivilDate::from_epoch_days(d).to_string()),
             (Generalizer::AgeBand(bands), Value::Date(d)) => Some(bands.label(d, level)),
-            (Generalizer::Month, Value::Date(d)) => {
-                let date = CivilDate::from_epoch_days(d);
-                Some(if level == 0 {
-                    format!("{:04}-{:02}", date.year, date.month)
-                } else {
-                    format!("{:04}", date.year)
-                })
-            }
+            (Generalizer::Date(levels), Value::Date(d)) => Some(levels[level].label(d)),
+            (Generalizer::Icd10(levels), Value::Text(s)) => levels[level].label(s),
+            (Generalizer::Drug(levels), Value::Text(s)) => levels[level].label(s),
+            (Generalizer::Facility(levels), Value::Text(s)) => levels[level].label(s),
+            (Generalizer::Interval(intervals), Value::Int(i)) => intervals.label(i as f64, level),
+            (Generalizer::Interval(intervals), Value::Float(x)) => intervals.label(x, level),
             (Generalizer::Address(levels), Value::Text(s)) => generalize_address(s, levels[level]),
             (Generalizer::DigitsPrefix(lengths), Value::Text(s)) => {
                 let digits = digits_key(s)?;
@@ -134,10 +149,13 @@ mod tests {
     }
 
     #[test]
-    fn month_levels() {
+    fn date_ladder_levels_end_with_suppression() {
+        let g = Generalizer::Date(vec![DateLevel::Month, DateLevel::Year]);
         let d = CivilDate::new(2024, 3, 15).unwrap().to_epoch_days();
-        assert_eq!(Generalizer::Month.label(Value::Date(d), 0).as_deref(), Some("2024-03"));
-        assert_eq!(Generalizer::Month.label(Value::Date(d), 1).as_deref(), Some("2024"));
+        assert_eq!(g.label(Value::Date(d), 0).as_deref(), Some("2024-03"));
+        assert_eq!(g.label(Value::Date(d), 1).as_deref(), Some("2024"));
+        assert_eq!(g.label(Value::Date(d), 2).as_deref(), Some("*"));
+        assert_eq!(g.describe(1), "year");
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! Column transforms of tokumei, one file each: generalization ladders (age bands, dates,
-//! addresses, postal codes, code prefixes), keyed pseudonyms, top/bottom coding and rare-code
+//! addresses, postal codes, ICD-10, drug and facility codes, numeric intervals, code prefixes), keyed pseudonyms, top/bottom coding and rare-code
 //! generalization.
 //!
 //! Every transform is a lazy polars expression: the row-level part of the pipeline streams, and
@@ -10,6 +10,7 @@ mod address;
 mod age;
 mod generalize;
 mod hierarchy_file;
+mod ladders;
 mod pseudonym;
 mod rare_code;
 mod top_bottom;
@@ -19,6 +20,7 @@ pub use address::{AddressLevel, generalize_address};
 pub use age::AgeBands;
 pub use generalize::{Generalizer, SUPPRESSED_LABEL};
 pub use hierarchy_file::{HierarchyError, HierarchyTable};
+pub use ladders::{DateLevel, DrugLevel, FacilityLevel, Icd10Level, Intervals};
 pub use pseudonym::PseudonymKey;
 pub use rare_code::{RareCodeMap, RareCodes, SUPPRESSED};
 pub use top_bottom::{Bounds, TopBottom};

@@ -286,6 +286,9 @@ pub fn run(plan: &Plan, options: &RunOptions) -> Result<RunOutcome, PipelineErro
             .zip(&after_opt_out)
             .map(|(t, f)| (f.clone(), t.columns.iter().map(|c| c.name.clone()).collect()))
             .collect();
+        if let Some(sensitive) = &settings.sensitive {
+            privacy::check_sensitive_is_kept(plan, sensitive)?;
+        }
         let present = privacy::Present::new(persons.len(), &row_person, &|table, p| opted_out[table][p as usize]);
         let rows = privacy::person_rows(&specs, settings.sensitive.as_deref(), &settings.levels, &frames, &present)?;
         let (histogram, person_entry) = rows.histogram()?;

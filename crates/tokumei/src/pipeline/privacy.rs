@@ -133,6 +133,22 @@ impl Present {
     }
 }
 
+/// ℓ-diversity and t-closeness are checked on the sensitive values the engine sees, so those must
+/// be the released values: the sensitive column must be kept as is wherever it is released.
+pub(crate) fn check_sensitive_is_kept(plan: &Plan, sensitive: &str) -> Result<(), PipelineError> {
+    for table in &plan.tables {
+        if let Some(column) = table.columns.iter().find(|c| c.name == sensitive)
+            && !matches!(column.transform, Transform::Keep)
+        {
+            return Err(PipelineError::Config(format!(
+                "privacy.sensitive `{sensitive}` is transformed in table `{}` ({:?}); ℓ-diversity and t-closeness hold only for values released as they are, so give it `kind = \"keep\"`",
+                table.source.table, column.transform
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// The privacy engine's input for a run: quasi-identifiers with their ladders, and one coded row
 /// per distinct (person, quasi-identifier tuple, sensitive value) with its record count.
 pub(crate) struct PersonRows {
@@ -278,14 +294,29 @@ pub(crate) fn person_rows(
         .zip(&values)
         .map(|(spec, base)| {
             let levels_count = spec.ladder.levels();
+            // A value unreadable at one level stays unreadable above it (until `*`), so every
+            // level is a function of the one below, as the search requires.
+            let labels: Vec<Vec<Option<String>>> = base
+                .iter()
+                .map(|key| {
+                    let mut readable = true;
+                    (0..levels_count)
+                        .map(|level| {
+                            let label = spec.ladder.label(key.value(), level);
+                            readable &= label.is_some() || level + 1 == levels_count;
+                            if readable || level + 1 == levels_count { label } else { None }
+                        })
+                        .collect()
+                })
+                .collect();
             let lookup = (0..levels_count)
                 .map(|level| {
-                    let mut labels: HashMap<Option<String>, u32> = HashMap::new();
-                    base.iter()
-                        .map(|key| {
-                            let label = spec.ladder.label(key.value(), level);
-                            let next = labels.len() as u32;
-                            *labels.entry(label).or_insert(next)
+                    let mut codes: HashMap<&Option<String>, u32> = HashMap::new();
+                    labels
+                        .iter()
+                        .map(|per_level| {
+                            let next = codes.len() as u32;
+                            *codes.entry(&per_level[level]).or_insert(next)
                         })
                         .collect()
                 })
