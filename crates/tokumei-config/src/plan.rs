@@ -213,6 +213,7 @@ pub fn privacy_plan(wire: Option<&PrivacyToml>) -> Result<PrivacyPlan, String> {
         t_distance: None,
         max_optimal_lattice: None,
         node_budget: None,
+        time_budget: None,
         levels: BTreeMap::new(),
     };
     let p = wire.unwrap_or(&default);
@@ -223,6 +224,12 @@ pub fn privacy_plan(wire: Option<&PrivacyToml>) -> Result<PrivacyPlan, String> {
     }
     search.max_optimal_lattice = p.max_optimal_lattice.unwrap_or(search.max_optimal_lattice);
     search.node_budget = p.node_budget.unwrap_or(search.node_budget);
+    if let Some(seconds) = p.time_budget {
+        if !(seconds.is_finite() && seconds > 0.0) {
+            return Err(format!("time-budget must be a positive number of seconds (got {seconds})"));
+        }
+        search.time_budget = Some(std::time::Duration::from_secs_f64(seconds));
+    }
     let model = PrivacyModel {
         k: p.k.unwrap_or(5),
         diversity: diversity(p.l, p.l_variant.as_deref(), p.c)?,

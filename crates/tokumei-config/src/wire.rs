@@ -212,6 +212,8 @@ pub struct PrivacyToml {
     pub max_optimal_lattice: Option<u64>,
     /// Nodes the heuristic search may evaluate. Default: 20000. Example: 5000.
     pub node_budget: Option<u64>,
+    /// Seconds the heuristic search may take. Default: no limit. Example: 60.
+    pub time_budget: Option<f64>,
     /// Per quasi-identifier, the lowest and highest level the search may choose. Default: all
     /// levels. Example: `{ age = [1, 3] }`.
     #[serde(default)]

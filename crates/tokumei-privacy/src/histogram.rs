@@ -183,38 +183,52 @@ impl CodedRows<'_> {
             None => Ok(flat_histogram(&keys, rows, width, sensitive_values, &weight)),
             Some(units) => {
                 let unit_count = units.iter().map(|&u| u as usize + 1).max().unwrap_or(0);
-                // Rows sorted by unit, then key: each unit's distinct tuples become its signature.
-                let mut order: Vec<(u32, u128, u32)> =
-                    (0..rows).into_par_iter().map(|row| (units[row], keys.key(row), row as u32)).collect();
-                order.par_sort_unstable();
+                // Rows grouped by unit (already so in most exports; else sorted by unit, then row):
+                // each unit's distinct tuples become its signature.
+                let order: Vec<u32> = if units.is_sorted() {
+                    (0..rows as u32).collect()
+                } else {
+                    let mut pairs: Vec<u64> = (0..rows).map(|row| (u64::from(units[row]) << 32) | row as u64).collect();
+                    pairs.par_sort_unstable();
+                    pairs.into_iter().map(|p| p as u32).collect()
+                };
                 let mut unit_entry = vec![u32::MAX; unit_count];
+                let mut pairs: Vec<(u128, u64)> = Vec::new();
                 let mut tuples: Vec<u32> = Vec::new();
                 let mut records: Vec<u64> = Vec::new();
                 let mut values: Vec<u32> = Vec::new();
                 let mut codes = vec![0u32; width];
-                for group in order.chunk_by(|a, b| a.0 == b.0) {
+                for group in order.chunk_by(|&a, &b| units[a as usize] == units[b as usize]) {
+                    pairs.clear();
+                    values.clear();
+                    for &row in group {
+                        let key = keys.key(row as usize);
+                        values.extend(keys.sensitive_of(key));
+                        pairs.push((keys.without_sensitive(key), weight(row as usize)));
+                    }
+                    if pairs.len() > 1 {
+                        pairs.sort_unstable_by_key(|p| p.0);
+                        pairs.dedup_by(|later, kept| {
+                            let same = later.0 == kept.0;
+                            if same {
+                                kept.1 += later.1;
+                            }
+                            same
+                        });
+                        values.sort_unstable();
+                        values.dedup();
+                    }
                     tuples.clear();
                     records.clear();
-                    values.clear();
-                    let mut last: Option<u128> = None;
-                    for &(_, key, row) in group {
-                        let s = keys.decode(key, &mut codes);
-                        values.extend(s);
-                        let tuple_key = keys.without_sensitive(key);
-                        if last == Some(tuple_key) {
-                            *records.last_mut().expect("a tuple was pushed") += weight(row as usize);
-                        } else {
-                            tuples.extend_from_slice(&codes);
-                            records.push(weight(row as usize));
-                        }
-                        last = Some(tuple_key);
+                    for &(tuple_key, weight) in &pairs {
+                        keys.decode(tuple_key, &mut codes);
+                        tuples.extend_from_slice(&codes);
+                        records.push(weight);
                     }
-                    values.sort_unstable();
-                    values.dedup();
                     let dist: Vec<(u32, u64)> = values.iter().map(|&v| (v, 1)).collect();
                     let refs: Vec<&[u32]> = tuples.chunks(width.max(1)).collect();
-                    let key = (records.len() == 1).then_some(last).flatten();
-                    unit_entry[group[0].0 as usize] = table.add(key, &refs, &records, 1, &dist);
+                    let key = (pairs.len() == 1).then(|| pairs[0].0);
+                    unit_entry[units[group[0] as usize] as usize] = table.add(key, &refs, &records, 1, &dist);
                 }
                 Ok((table.finish(), unit_entry))
             }
@@ -538,6 +552,20 @@ mod tests {
         assert_eq!(entry_of[0], entry_of[1]);
         assert_ne!(entry_of[0], entry_of[2]);
         assert_eq!(h.slots(entry_of[0] as usize).len(), 2);
+    }
+
+    #[test]
+    fn a_persons_signature_holds_each_tuple_once_whatever_its_sensitive_values() {
+        // Person 0: tuple 1 with values 0 and 1, tuple 2 with value 0; person 1: tuples 1 and 2.
+        let columns = vec![vec![1, 2, 1, 2, 1]];
+        let units = [0u32, 0, 0, 1, 1];
+        let sens = [0u32, 0, 1, 0, 0];
+        let rows = CodedRows { columns: &columns, units: Some(&units), weights: None, sensitive: Some((&sens, 2)) };
+        let (h, entry_of) = rows.build().unwrap();
+        assert_eq!(entry_of[0], entry_of[1], "same tuple set, one entry");
+        assert_eq!(h.slots(entry_of[0] as usize).len(), 2);
+        assert_eq!(h.sensitive[entry_of[0] as usize], vec![(0, 2), (1, 1)]);
+        assert_eq!(h.record_count(), 5);
     }
 
     #[test]
