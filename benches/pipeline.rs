@@ -23,7 +23,8 @@ fn workspace(persons: usize) -> tempfile::TempDir {
             }
         }
     }
-    write_population(&SynthSpec { persons, seed: 1, opt_out_rate: 0.02 }, &dir.path().join("datasets/sample")).unwrap();
+    write_population(&SynthSpec { persons, seed: 1, ..SynthSpec::default() }, &dir.path().join("datasets/sample"))
+        .unwrap();
     dir
 }
 

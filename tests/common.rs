@@ -30,10 +30,15 @@ fn copy_dir(from: &Path, to: &Path) {
 }
 
 impl Workspace {
+    /// Without namesakes, so that opt-out tests can demand that exactly the opted-out persons go
+    /// (an opt-out naming a person only by kana name, birth date and sex removes every namesake).
     pub fn generate(persons: usize, seed: u64) -> Workspace {
+        Workspace::generate_with(SynthSpec { persons, seed, opt_out_rate: 0.03, namesake_rate: 0.0 })
+    }
+
+    pub fn generate_with(spec: SynthSpec) -> Workspace {
         let dir = tempfile::tempdir().unwrap();
         copy_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("configs"), &dir.path().join("configs"));
-        let spec = SynthSpec { persons, seed, opt_out_rate: 0.03 };
         write_population(&spec, &dir.path().join("datasets/sample")).unwrap();
         Workspace { dir }
     }

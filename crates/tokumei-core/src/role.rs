@@ -77,4 +77,6 @@ pub enum LinkField {
     PatientId,
     /// 個人番号
     MyNumber,
+    /// 住所: not a key, but evidence that decides name-key conflicts (see the linkage rule).
+    Address,
 }

@@ -15,9 +15,33 @@ use std::collections::BTreeMap;
 use polars::prelude::*;
 use rayon::prelude::*;
 use tokumei_core::LinkField;
-use tokumei_core::normalize::{code_key, digits_key, insurer_key, is_valid_my_number, kana_key};
+use tokumei_core::geo::{prefecture_by_code, split_prefecture};
+use tokumei_core::normalize::{code_key, digits_key, insurer_key, is_valid_my_number, kana_key, kanji_key};
 
 use crate::key::MasterKey;
+
+/// What a row says about where its person lives, to tell namesakes apart (never a key: two rows
+/// are not joined because their evidence agrees, only kept apart when it disagrees).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Evidence {
+    /// Keyed hash of the address up to its first number (street level:
+    /// `東京都千代田区丸の内1-2-3` and `東京都千代田区丸の内一丁目2番3号` agree), NFKC-normalized with
+    /// 旧字体 folded.
+    pub street: Option<u64>,
+    /// Prefecture (JIS code) of the address, else of the record's provider (the first two digits
+    /// of its 10-digit facility or pharmacy code).
+    pub prefecture: Option<u8>,
+}
+
+/// An address up to its first number (Arabic or kanji numeral), as a matching key.
+fn street_key(address: &str) -> String {
+    let key = kanji_key(address);
+    let end = key
+        .char_indices()
+        .find(|(_, c)| c.is_ascii_digit() || "〇一二三四五六七八九十".contains(*c))
+        .map_or(key.len(), |(i, _)| i);
+    key[..end].to_string()
+}
 
 /// The four key kinds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
@@ -48,13 +72,14 @@ pub struct LinkColumns(pub BTreeMap<LinkField, String>);
 /// Keyed hashing of normalized fields, for one purpose (linkage, or submission tokens).
 pub struct KeyHasher {
     keys: [[u8; 32]; 4],
+    evidence: [u8; 32],
 }
 
 impl KeyHasher {
     /// Keys for `purpose` (e.g. `"link"`, `"submission-token"`), derived from the master key.
     pub fn new(master: &MasterKey, purpose: &str) -> KeyHasher {
         let kind_key = |kind: KeyKind| master.derive(&format!("{purpose} {kind:?}"));
-        KeyHasher { keys: KeyKind::ALL.map(kind_key) }
+        KeyHasher { keys: KeyKind::ALL.map(kind_key), evidence: master.derive(&format!("{purpose} evidence")) }
     }
 
     fn hash(&self, kind: KeyKind, parts: &[&str]) -> u128 {
@@ -65,6 +90,40 @@ impl KeyHasher {
         }
         let bytes: [u8; 16] = hasher.finalize().as_bytes()[..16].try_into().expect("16 bytes");
         u128::from_le_bytes(bytes)
+    }
+
+    /// The linkage evidence of every row of `frame` (see [`Evidence`]).
+    pub fn row_evidence(&self, frame: &DataFrame, columns: &LinkColumns) -> PolarsResult<Vec<Evidence>> {
+        let text = |field: LinkField| -> PolarsResult<Option<StringChunked>> {
+            columns
+                .0
+                .get(&field)
+                .map(|name| Ok(frame.column(name)?.cast(&DataType::String)?.str()?.clone()))
+                .transpose()
+        };
+        let addresses = text(LinkField::Address)?;
+        let facilities = text(LinkField::FacilityCode)?;
+        if addresses.is_none() && facilities.is_none() {
+            return Ok(vec![Evidence::default(); frame.height()]);
+        }
+        Ok((0..frame.height())
+            .into_par_iter()
+            .map(|i| {
+                let address = get(&addresses, i);
+                let street = address.map(street_key).filter(|s| !s.is_empty()).map(|street| {
+                    let hash = blake3::keyed_hash(&self.evidence, street.as_bytes());
+                    u64::from_le_bytes(hash.as_bytes()[..8].try_into().expect("8 bytes"))
+                });
+                let home = address.and_then(split_prefecture).map(|(p, _)| p.code);
+                let provider = get(&facilities, i)
+                    .and_then(digits_key)
+                    .filter(|d| d.len() == 10)
+                    .and_then(|d| d[..2].parse::<u8>().ok())
+                    .and_then(prefecture_by_code)
+                    .map(|p| p.code);
+                Evidence { street, prefecture: home.or(provider) }
+            })
+            .collect())
     }
 
     /// The keys of every row of `frame`. Columns named in `columns` must be String, except

@@ -11,6 +11,6 @@ mod optout;
 mod persons;
 
 pub use key::{KeyError, MasterKey};
-pub use keys::{KeyHasher, KeyKind, LinkColumns, RowKeys, token_hex};
+pub use keys::{Evidence, KeyHasher, KeyKind, LinkColumns, RowKeys, token_hex};
 pub use optout::{OptOutMatch, match_opt_outs};
 pub use persons::{ConflictRule, LinkStats, Linker, Persons};

@@ -67,7 +67,7 @@ mod tests {
     #[test]
     fn entries_match_by_any_key() {
         let mut linker = Linker::new(1, crate::ConflictRule::Merge);
-        linker.add_rows(0, &[[Some(1), Some(2), None, None], [None, Some(3), None, None]], |r| 100 + r as u128);
+        linker.add_rows(0, &[[Some(1), Some(2), None, None], [None, Some(3), None, None]], &[], |r| 100 + r as u128);
         let persons = linker.finish();
         let entries =
             vec![(2, [None, Some(2), None, None]), (3, [Some(99), None, None, None]), (4, [None, None, None, None])];

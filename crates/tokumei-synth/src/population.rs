@@ -24,11 +24,15 @@ pub struct SynthSpec {
     pub seed: u64,
     /// Fraction of persons with records who opt out (default 0.02).
     pub opt_out_rate: f64,
+    /// Fraction of persons given the kana name, sex and birth date of an earlier person (a
+    /// namesake: 同姓同名同生年月日, at another address; default 0.001, well above Japan's rate so
+    /// that linkage meets them).
+    pub namesake_rate: f64,
 }
 
 impl Default for SynthSpec {
     fn default() -> Self {
-        SynthSpec { persons: 2_000, seed: 42, opt_out_rate: 0.02 }
+        SynthSpec { persons: 2_000, seed: 42, opt_out_rate: 0.02, namesake_rate: 0.001 }
     }
 }
 
@@ -358,8 +362,22 @@ pub fn write_population(spec: &SynthSpec, dir: &Path) -> Result<SynthSummary, Er
     let mut opt_out_truth = TableWriter::create(&dir.join("truth_optout.csv"), Encoding::Utf8, &["person", "line"])?;
     let mut summary = SynthSummary { persons: spec.persons as u64, ..SynthSummary::default() };
 
+    // Namesakes draw from their own stream, so the rate does not change anyone else.
+    let mut namesake_rng = ChaCha8Rng::seed_from_u64(spec.seed ^ 0x6e61_6d65_7361_6b65);
+    let mut recent: std::collections::VecDeque<(bool, usize, usize, CivilDate)> = std::collections::VecDeque::new();
     for id in 0..spec.persons as u64 {
-        let person = make_person(&mut rng, id);
+        let mut person = make_person(&mut rng, id);
+        if namesake_rng.random::<f64>() < spec.namesake_rate {
+            // Same sex, born within five years: the name, sex and birth date of an earlier person.
+            let days = person.birth.to_epoch_days();
+            if let Some(&(_, surname, given, birth)) =
+                recent.iter().find(|(male, _, _, b)| *male == person.male && (b.to_epoch_days() - days).abs() < 5 * 365)
+            {
+                (person.surname, person.given, person.birth) = (surname, given, birth);
+            }
+        }
+        recent.push_front((person.male, person.surname, person.given, person.birth));
+        recent.truncate(256);
         let in_checkups = write_checkups(&mut rng, &person, &mut w)?;
         let in_dispensing = write_dispensing(&mut rng, &person, &mut w)?;
         let visited = write_charts(&mut rng, &person, &mut w)?;

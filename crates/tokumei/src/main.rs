@@ -72,6 +72,9 @@ enum Command {
         /// Fraction of persons with records who opt out.
         #[arg(long, default_value_t = 0.02)]
         opt_out_rate: f64,
+        /// Fraction of persons who share kana name, sex and birth date with another (namesakes).
+        #[arg(long, default_value_t = 0.001)]
+        namesake_rate: f64,
         /// Output folder.
         #[arg(long)]
         out: PathBuf,
@@ -220,8 +223,13 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
     match &cli.command {
         Command::Check { config } => check(cli, config),
         Command::Run { config, out } => run_release(cli, config, out.clone()),
-        Command::Synth { persons, seed, opt_out_rate, out } => {
-            let spec = SynthSpec { persons: *persons, seed: *seed, opt_out_rate: *opt_out_rate };
+        Command::Synth { persons, seed, opt_out_rate, namesake_rate, out } => {
+            let spec = SynthSpec {
+                persons: *persons,
+                seed: *seed,
+                opt_out_rate: *opt_out_rate,
+                namesake_rate: *namesake_rate,
+            };
             let summary =
                 write_population(&spec, out).with_context(|| format!("writing synthetic data to {}", out.display()))?;
             say(

@@ -95,9 +95,10 @@ impl Stager<'_> {
         let mut first_row = 0u64;
         let stats = read_source(&table.source, |mut batch| {
             let keys = self.link.row_keys(&batch, &table.link)?;
+            let evidence = self.link.row_evidence(&batch, &table.link)?;
             let start = first_row;
             // `add_rows` passes each row's number within the source.
-            linker.add_rows(index, &keys, |row| self.hashes.keyless(&name, row as u64));
+            linker.add_rows(index, &keys, &evidence, |row| self.hashes.keyless(&name, row as u64));
             if self.work.is_none() {
                 lines.extend(batch.column(LINE_COLUMN)?.u64()?.iter().map(|l| l.unwrap_or(0)));
                 return Ok(());
