@@ -24,7 +24,7 @@ pub struct ConfigToml {
     /// Opt-out (提供停止) lists, one `[[opt-out]]` each. Default: none.
     #[serde(default)]
     pub opt_out: Vec<OptOutToml>,
-    /// How records are linked into persons (名寄せ). Default: `conflict = "merge"`.
+    /// How records are linked into persons (名寄せ). Default: `conflict = "evidence"`.
     pub linkage: Option<LinkageToml>,
     /// Person-level k-anonymity. Anonymized profile only; default there: k = 5, 5 % suppression.
     pub privacy: Option<PrivacyToml>,
@@ -172,9 +172,10 @@ pub enum OptOutScope {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct LinkageToml {
-    /// When a name key (kana + birth date + sex) would join two persons that each have an
-    /// insurance key: `merge` (join them; an opt-out of either removes both) or `insurance-wins`
-    /// (keep them apart; an opt-out by name still removes both). Default: `merge`.
+    /// Who a shared name key (kana + birth date + sex) joins: `evidence` (persons whose
+    /// addresses, or else prefectures, do not tell them apart; namesakes elsewhere stay apart),
+    /// `merge` (everyone holding it) or `insurance-wins` (never two persons that each have an
+    /// insurance key; an opt-out by name still removes both). Default: `evidence`.
     pub conflict: Option<ConflictRule>,
 }
 
