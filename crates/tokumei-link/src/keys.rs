@@ -33,6 +33,11 @@ pub struct Evidence {
     pub prefecture: Option<u8>,
 }
 
+/// The column carrying `field`, as text, if the table has one.
+fn text_column(frame: &DataFrame, columns: &LinkColumns, field: LinkField) -> PolarsResult<Option<StringChunked>> {
+    columns.0.get(&field).map(|name| Ok(frame.column(name)?.cast(&DataType::String)?.str()?.clone())).transpose()
+}
+
 /// An address up to its first number (Arabic or kanji numeral), as a matching key.
 fn street_key(address: &str) -> String {
     let key = kanji_key(address);
@@ -94,13 +99,7 @@ impl KeyHasher {
 
     /// The linkage evidence of every row of `frame` (see [`Evidence`]).
     pub fn row_evidence(&self, frame: &DataFrame, columns: &LinkColumns) -> PolarsResult<Vec<Evidence>> {
-        let text = |field: LinkField| -> PolarsResult<Option<StringChunked>> {
-            columns
-                .0
-                .get(&field)
-                .map(|name| Ok(frame.column(name)?.cast(&DataType::String)?.str()?.clone()))
-                .transpose()
-        };
+        let text = |field: LinkField| text_column(frame, columns, field);
         let addresses = text(LinkField::Address)?;
         let facilities = text(LinkField::FacilityCode)?;
         if addresses.is_none() && facilities.is_none() {
@@ -129,13 +128,7 @@ impl KeyHasher {
     /// The keys of every row of `frame`. Columns named in `columns` must be String, except
     /// birth date (Date) and sex (Int32), as ingest types them.
     pub fn row_keys(&self, frame: &DataFrame, columns: &LinkColumns) -> PolarsResult<Vec<RowKeys>> {
-        let text = |field: LinkField| -> PolarsResult<Option<StringChunked>> {
-            columns
-                .0
-                .get(&field)
-                .map(|name| Ok(frame.column(name)?.cast(&DataType::String)?.str()?.clone()))
-                .transpose()
-        };
+        let text = |field: LinkField| text_column(frame, columns, field);
         let insurer = text(LinkField::InsurerNumber)?;
         let symbol = text(LinkField::CardSymbol)?;
         let number = text(LinkField::CardNumber)?;

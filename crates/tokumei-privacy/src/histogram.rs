@@ -207,14 +207,7 @@ impl CodedRows<'_> {
                         pairs.push((keys.without_sensitive(key), weight(row as usize)));
                     }
                     if pairs.len() > 1 {
-                        pairs.sort_unstable_by_key(|p| p.0);
-                        pairs.dedup_by(|later, kept| {
-                            let same = later.0 == kept.0;
-                            if same {
-                                kept.1 += later.1;
-                            }
-                            same
-                        });
+                        sum_by_key(&mut pairs);
                         values.sort_unstable();
                         values.dedup();
                     }
@@ -234,6 +227,18 @@ impl CodedRows<'_> {
             }
         }
     }
+}
+
+/// Sorts `(key, count)` pairs by key and sums the counts of equal keys.
+pub(crate) fn sum_by_key<K: Ord + Copy>(pairs: &mut Vec<(K, u64)>) {
+    pairs.sort_unstable_by_key(|p| p.0);
+    pairs.dedup_by(|later, kept| {
+        let same = later.0 == kept.0;
+        if same {
+            kept.1 += later.1;
+        }
+        same
+    });
 }
 
 /// Partitions for the flat histogram: enough for both cores to stay busy, few enough that
@@ -504,15 +509,7 @@ impl EntryTable {
         if !dist.is_empty() {
             let merged = &mut h.sensitive[e];
             merged.extend_from_slice(dist);
-            merged.sort_unstable_by_key(|&(code, _)| code);
-            merged.dedup_by(|later, kept| {
-                if later.0 == kept.0 {
-                    kept.1 += later.1;
-                    true
-                } else {
-                    false
-                }
-            });
+            sum_by_key(merged);
         }
         entry
     }

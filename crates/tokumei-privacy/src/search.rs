@@ -203,18 +203,7 @@ pub fn search(
     if model.needs_sensitive() && !histogram.has_sensitive() {
         return Err(Error::InvalidModel("ℓ-diversity and t-closeness need a sensitive attribute".into()));
     }
-    let ctx = Context {
-        histogram,
-        layout: Layout::new(histogram, qis),
-        qis,
-        tables: MetricTables::new(qis, histogram),
-        reference: model.closeness.map(|_| Reference::new(&histogram.sensitive_totals())),
-        allowed: model.allowed(histogram.unit_count()),
-        model: &model,
-        metric: options.metric,
-        min: qis.iter().map(|q| q.bounds().0).collect(),
-        max: qis.iter().map(|q| q.bounds().1).collect(),
-    };
+    let ctx = Context::new(histogram, qis, &model, options.metric);
     let lattice_size =
         ctx.min.iter().zip(&ctx.max).try_fold(1u64, |acc, (&lo, &hi)| acc.checked_mul((hi - lo + 1) as u64));
     let (best, nodes_checked, optimal, search) = match lattice_size {
@@ -243,7 +232,26 @@ fn beats(score: f64, levels: &[usize], best: &Best) -> bool {
     }
 }
 
-impl Context<'_> {
+impl<'a> Context<'a> {
+    fn new(
+        histogram: &'a Histogram,
+        qis: &'a [QuasiIdentifier],
+        model: &'a PrivacyModel,
+        metric: Metric,
+    ) -> Context<'a> {
+        Context {
+            histogram,
+            layout: Layout::new(histogram, qis),
+            qis,
+            tables: MetricTables::new(qis, histogram),
+            reference: model.closeness.map(|_| Reference::new(&histogram.sensitive_totals())),
+            allowed: model.allowed(histogram.unit_count()),
+            model,
+            metric,
+            min: qis.iter().map(|q| q.bounds().0).collect(),
+            max: qis.iter().map(|q| q.bounds().1).collect(),
+        }
+    }
     fn group(&self, levels: &[usize]) -> Grouping {
         let h = self.histogram;
         let layout = &self.layout;
@@ -354,14 +362,7 @@ impl Context<'_> {
                 sensitive[c as usize].extend_from_slice(&h.sensitive[e]);
             }
             for dist in &mut sensitive {
-                dist.sort_unstable_by_key(|d| d.0);
-                dist.dedup_by(|later, kept| {
-                    let same = later.0 == kept.0;
-                    if same {
-                        kept.1 += later.1;
-                    }
-                    same
-                });
+                crate::histogram::sum_by_key(dist);
             }
         }
         Grouping { class_of, units, records, sensitive }
@@ -664,18 +665,7 @@ pub fn brute_force(
     model: &PrivacyModel,
     metric: Metric,
 ) -> Result<Option<(f64, Vec<usize>)>, Error> {
-    let ctx = Context {
-        histogram,
-        layout: Layout::new(histogram, qis),
-        qis,
-        tables: MetricTables::new(qis, histogram),
-        reference: model.closeness.map(|_| Reference::new(&histogram.sensitive_totals())),
-        allowed: model.allowed(histogram.unit_count()),
-        model,
-        metric,
-        min: qis.iter().map(|q| q.bounds().0).collect(),
-        max: qis.iter().map(|q| q.bounds().1).collect(),
-    };
+    let ctx = Context::new(histogram, qis, model, metric);
     let mut best: Best = None;
     let mut node = ctx.min.clone();
     loop {
