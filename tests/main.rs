@@ -9,3 +9,4 @@ mod config;
 mod docs;
 mod linkage;
 mod pipeline;
+mod risk;

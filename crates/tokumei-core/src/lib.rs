@@ -6,6 +6,7 @@
 #![warn(missing_docs)]
 
 mod columns;
+pub mod distribution;
 pub mod geo;
 pub mod normalize;
 mod role;

@@ -55,6 +55,17 @@ impl Histogram {
         self.slot_records.iter().sum()
     }
 
+    /// Every entry: units, records and sensitive distribution. At the finest levels the entries
+    /// are the equivalence classes (units with equal signatures), which is what risk measures
+    /// count.
+    pub fn entries(&self) -> impl Iterator<Item = Entry<'_>> {
+        (0..self.len()).map(|e| Entry {
+            units: self.units[e],
+            records: self.slots(e).map(|s| self.slot_records[s]).sum(),
+            sensitive: &self.sensitive[e],
+        })
+    }
+
     /// Whether the entries carry a sensitive attribute.
     pub fn has_sensitive(&self) -> bool {
         self.sensitive_values > 0
@@ -114,6 +125,17 @@ impl Histogram {
         }
         Ok(builder.finish())
     }
+}
+
+/// One histogram entry.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Entry<'a> {
+    /// Units (persons, or rows) with this signature.
+    pub units: u64,
+    /// Their records.
+    pub records: u64,
+    /// Sensitive code → units showing it, sorted by code.
+    pub sensitive: &'a [(u32, u64)],
 }
 
 /// Supplies the histogram of a table. The in-memory implementation is [`CodedRows`]; a

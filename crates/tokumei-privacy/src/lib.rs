@@ -15,7 +15,7 @@ mod model;
 mod search;
 
 pub use hierarchy::QuasiIdentifier;
-pub use histogram::{CodedRows, Histogram, HistogramSource, NULL_CODE};
+pub use histogram::{CodedRows, Entry, Histogram, HistogramSource, NULL_CODE};
 pub use metric::Metric;
 pub use model::{Closeness, Diversity, PrivacyModel};
 pub use search::{Achieved, SearchOptions, Solution, brute_force, search};

@@ -26,7 +26,9 @@ use crate::Error;
 use crate::hierarchy::QuasiIdentifier;
 use crate::histogram::{Histogram, NULL_CODE};
 use crate::metric::{Metric, MetricTables, Suppressed};
-use crate::model::{ClassView, PrivacyModel, Reference};
+use tokumei_core::distribution::Reference;
+
+use crate::model::{ClassView, PrivacyModel};
 
 /// How to search.
 #[derive(Debug, Clone, PartialEq)]

@@ -1,13 +1,27 @@
-//! Re-identification risk of tokumei, from equivalence-class sizes.
+//! Re-identification risk of tokumei, from equivalence classes (their sizes and, for ℓ and t,
+//! their sensitive values).
 //!
-//! Definitions (El Emam; ARX and sdcMicro use the same):
-//! - **prosecutor risk** of a record in a class of size f is 1/f; the *highest* is 1/min f and the
-//!   *average* over records is (number of classes) / (number of records);
-//! - **sample uniques** are classes of size 1;
-//! - records in classes smaller than 2, 3, 5 and 10 show how close the data is to those k.
+//! Definitions, as ARX (`org.deidentifier.arx.risk`) and sdcMicro define them, with n records
+//! (or persons, when classes count persons) in classes of sizes f₁ … f_c:
+//! - **prosecutor risk** of a record in a class of size f is 1/f (the attacker knows the person
+//!   is in the data): highest 1/min f, average c/n, and the share of records whose risk exceeds a
+//!   threshold (El Emam 2013);
+//! - **journalist risk** uses the class's size in the population, F ≥ f; without a population
+//!   table it is bounded by the sample (F = f), i.e. equal to the prosecutor risk;
+//! - **marketer risk** is the expected share of records re-identified when every record is
+//!   matched: (1/n)·Σ f/F, which without a population table is c/n;
+//! - **sample uniques** are classes of size 1; records in classes smaller than 2, 3, 5 and 10 show
+//!   how close the data is to those k;
+//! - **k** is the smallest class; **ℓ** (distinct) the fewest distinct sensitive values in a class,
+//!   **entropy ℓ** the smallest exp(entropy); **t** the largest earth mover's distance between a
+//!   class's sensitive distribution and the whole table's (equal or ordered distance, see
+//!   `tokumei_core::distribution`).
 #![warn(missing_docs)]
 
 use std::collections::BTreeMap;
+
+use serde::Serialize;
+use tokumei_core::distribution::Reference;
 
 /// Prosecutor-risk summary of a table (or of persons, when classes count persons).
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -42,6 +56,154 @@ pub fn class_risk(distribution: &BTreeMap<u64, u64>) -> ClassRisk {
     }
 }
 
+/// One equivalence class.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Class<'a> {
+    /// Its size: records, or persons for longitudinal tables.
+    pub size: u64,
+    /// Sensitive code → count, sorted by code (empty without a sensitive attribute).
+    pub sensitive: &'a [(u32, u64)],
+}
+
+/// The ground distance for t.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Distance {
+    /// Categories.
+    #[default]
+    Equal,
+    /// Numbers or ordered codes.
+    Ordered,
+}
+
+/// Settings of the measures.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RiskOptions {
+    /// A record is "at risk" when its risk exceeds this (default 0.2, i.e. classes under 5).
+    pub threshold: f64,
+    /// Size of the sensitive dictionary (codes 0..n in value order); 0 without one.
+    pub sensitive_values: u32,
+    /// Ground distance for t.
+    pub distance: Distance,
+}
+
+impl Default for RiskOptions {
+    fn default() -> RiskOptions {
+        RiskOptions { threshold: 0.2, sensitive_values: 0, distance: Distance::Equal }
+    }
+}
+
+/// A risk of one attacker model.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct AttackerRisk {
+    /// Highest record risk.
+    pub max: f64,
+    /// Average record risk.
+    pub average: f64,
+    /// Share of records whose risk exceeds the threshold.
+    pub records_at_risk: f64,
+}
+
+/// Every class-based measure of a table.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RiskReport {
+    /// Records (or persons) counted.
+    pub rows: u64,
+    /// Equivalence classes.
+    pub classes: u64,
+    /// Classes of size 1.
+    pub sample_uniques: u64,
+    /// Records in classes smaller than 2, 3, 5, 10.
+    pub records_in_classes_below: BTreeMap<u64, u64>,
+    /// Class size → number of classes.
+    pub class_sizes: BTreeMap<u64, u64>,
+    /// The threshold of `records_at_risk`.
+    pub threshold: f64,
+    /// Prosecutor risk.
+    pub prosecutor: AttackerRisk,
+    /// Journalist risk (bounded by the sample: no population table).
+    pub journalist: AttackerRisk,
+    /// Marketer risk.
+    pub marketer: f64,
+    /// Smallest class.
+    pub k: u64,
+    /// Fewest distinct sensitive values in a class.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub l_distinct: Option<u64>,
+    /// Smallest exp(entropy) of a class's sensitive values.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub l_entropy: Option<f64>,
+    /// Largest distance of a class's sensitive distribution to the table's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub t_closeness: Option<f64>,
+}
+
+/// All class-based measures of `classes`.
+pub fn measure(classes: &[Class<'_>], options: &RiskOptions) -> RiskReport {
+    let mut sizes: BTreeMap<u64, u64> = BTreeMap::new();
+    for c in classes.iter().filter(|c| c.size > 0) {
+        *sizes.entry(c.size).or_default() += 1;
+    }
+    let basic = class_risk(&sizes);
+    let n = basic.records;
+    let at_risk: u64 = sizes.iter().filter(|(s, _)| 1.0 / **s as f64 > options.threshold).map(|(s, c)| s * c).sum();
+    let prosecutor = AttackerRisk {
+        max: basic.prosecutor_max,
+        average: basic.prosecutor_average,
+        records_at_risk: if n == 0 { 0.0 } else { at_risk as f64 / n as f64 },
+    };
+    let mut report = RiskReport {
+        rows: n,
+        classes: basic.classes,
+        sample_uniques: basic.sample_uniques,
+        records_in_classes_below: basic.records_in_classes_below,
+        class_sizes: sizes.clone(),
+        threshold: options.threshold,
+        prosecutor,
+        journalist: prosecutor,
+        marketer: basic.prosecutor_average,
+        k: sizes.keys().next().copied().unwrap_or(0),
+        l_distinct: None,
+        l_entropy: None,
+        t_closeness: None,
+    };
+    if options.sensitive_values > 0 {
+        let mut totals = vec![0u64; options.sensitive_values as usize];
+        for c in classes {
+            for &(code, count) in c.sensitive {
+                totals[code as usize] += count;
+            }
+        }
+        let reference = Reference::new(&totals);
+        let mut distinct = u64::MAX;
+        let mut entropy_l = f64::INFINITY;
+        let mut t = 0.0f64;
+        for c in classes.iter().filter(|c| c.size > 0) {
+            distinct = distinct.min(c.sensitive.len() as u64);
+            let total: u64 = c.sensitive.iter().map(|d| d.1).sum();
+            let h: f64 = c
+                .sensitive
+                .iter()
+                .map(|&(_, k)| {
+                    let p = k as f64 / total as f64;
+                    -p * p.ln()
+                })
+                .sum();
+            entropy_l = entropy_l.min(h.exp());
+            t = t.max(match options.distance {
+                Distance::Equal => reference.equal_distance(c.sensitive),
+                Distance::Ordered => reference.ordered_distance(c.sensitive),
+            });
+        }
+        if report.classes > 0 {
+            report.l_distinct = Some(distinct);
+            report.l_entropy = Some(entropy_l);
+            report.t_closeness = Some(t);
+        }
+    }
+    report
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -60,5 +222,26 @@ mod tests {
         assert_eq!(r.records_in_classes_below[&10], 11);
         let empty = class_risk(&BTreeMap::new());
         assert_eq!(empty.prosecutor_max, 0.0);
+    }
+
+    #[test]
+    fn measures_of_a_small_table() {
+        // Three classes: sizes 1, 2, 4; sensitive codes 0..3.
+        let a = [(0, 1)];
+        let b = [(0, 1), (1, 1)];
+        let c = [(1, 2), (2, 2)];
+        let classes =
+            [Class { size: 1, sensitive: &a }, Class { size: 2, sensitive: &b }, Class { size: 4, sensitive: &c }];
+        let r = measure(&classes, &RiskOptions { threshold: 0.3, sensitive_values: 3, distance: Distance::Equal });
+        assert_eq!((r.rows, r.classes, r.sample_uniques, r.k), (7, 3, 1, 1));
+        assert_eq!(r.prosecutor.max, 1.0);
+        assert!((r.prosecutor.average - 3.0 / 7.0).abs() < 1e-12);
+        // Risks above 0.3: the unique (1) and the pair (0.5): 3 of 7 records.
+        assert!((r.prosecutor.records_at_risk - 3.0 / 7.0).abs() < 1e-12);
+        assert_eq!(r.journalist, r.prosecutor);
+        assert_eq!(r.l_distinct, Some(1));
+        assert!((r.l_entropy.unwrap() - 1.0).abs() < 1e-12);
+        // Q = (2/7, 3/7, 2/7); the unique's P = (1, 0, 0): ½(5/7 + 3/7 + 2/7) = 5/7.
+        assert!((r.t_closeness.unwrap() - 5.0 / 7.0).abs() < 1e-12);
     }
 }

@@ -68,13 +68,16 @@ fn hierarchy_path(options: &AnonymizeOptions, column: &str) -> Result<PathBuf, P
     found.into_iter().next().ok_or_else(missing)
 }
 
-fn read_table(options: &AnonymizeOptions) -> Result<DataFrame, PipelineError> {
+/// A whole flat table, every column as text: CSV (with `delimiter` and `encoding`), or Parquet
+/// when the file name ends in `.parquet`.
+pub(crate) fn read_table(path: &Path, delimiter: u8, encoding: TextEncoding) -> Result<DataFrame, PipelineError> {
+    let parquet = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("parquet"));
     let mut source = Source {
         table: "input".into(),
-        path: options.input.clone(),
-        format: Format::Csv,
-        encoding: options.encoding,
-        delimiter: options.delimiter,
+        path: path.to_path_buf(),
+        format: if parquet { Format::Parquet } else { Format::Csv },
+        encoding,
+        delimiter,
         columns: Vec::new(),
         batch_rows: 64 * 1024,
     };
@@ -99,7 +102,7 @@ fn read_table(options: &AnonymizeOptions) -> Result<DataFrame, PipelineError> {
 
 /// Reads the table, searches the lattice, writes `released.csv` and `report.json`.
 pub fn anonymize(options: &AnonymizeOptions) -> Result<AnonymizeOutcome, PipelineError> {
-    let frame = read_table(options)?;
+    let frame = read_table(&options.input, options.delimiter, options.encoding)?;
     let mut qis = Vec::new();
     let mut row_codes: Vec<Vec<u32>> = Vec::new();
     let mut tables = Vec::new();
@@ -198,7 +201,7 @@ pub fn anonymize(options: &AnonymizeOptions) -> Result<AnonymizeOutcome, Pipelin
 
 /// Codes of the sensitive column in value order (numeric when every value is a number, else
 /// by text; a missing value is a value of its own, last), and the dictionary size.
-fn sensitive_codes(frame: &DataFrame, column: &str, input: &Path) -> Result<(Vec<u32>, u32), PipelineError> {
+pub(crate) fn sensitive_codes(frame: &DataFrame, column: &str, input: &Path) -> Result<(Vec<u32>, u32), PipelineError> {
     let values = frame
         .column(column)
         .map_err(|_| PipelineError::Config(format!("{}: no sensitive column `{column}`", input.display())))?

@@ -16,16 +16,18 @@
 //! | `tokumei-ingest` | Charts, dispensing receipts, checkup tables → typed batches; cp932, 和暦 dates |
 //! | `tokumei-link` | Master key, linkage keys, union-find persons, opt-out matching |
 //! | `tokumei-transform` | Generalization ladders, pseudonyms, top/bottom coding, rare codes; one file each |
-//! | `tokumei-privacy` | Person-level k-anonymity over encoded signatures |
-//! | `tokumei-risk` | Re-identification risk from class sizes |
+//! | `tokumei-privacy` | Privacy models (k, ℓ, t, average risk) and the optimal lattice search over a histogram of person signatures |
+//! | `tokumei-risk` | Re-identification risk from equivalence classes |
 //! | `tokumei-report` | Atomic release folder, Parquet, run report |
 //! | `tokumei` (this crate) | The pipeline and the CLI |
 //! | `tokumei-synth` | Seeded synthetic data for tests, benches, `datasets/` |
 
 mod anonymize;
+mod assess;
 mod pipeline;
 
 pub use anonymize::{AnonymizeOptions, AnonymizeOutcome, anonymize, parse_hierarchy_arg};
+pub use assess::{Contribution, RiskAssessment, RiskInput, assess_risk};
 
 pub use pipeline::{
     LinkageQuality, PipelineError, RunOptions, RunOutcome, Status, TOKEN_COLUMNS, evaluate_linkage, hash_opt_out_list,

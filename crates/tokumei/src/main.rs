@@ -105,6 +105,13 @@ enum Command {
     /// `released.csv` and `report.json` to --out, and prints a summary. Exit 1 when no node of
     /// the lattice meets the target.
     Anonymize(Box<AnonymizeArgs>),
+    /// Measure the re-identification risk of any table over its quasi-identifiers.
+    ///
+    /// CSV (delimiter and encoding options) or Parquet (`.parquet`). Prints a summary to stderr
+    /// and, with --json, writes every measure: class sizes, sample uniques, prosecutor, journalist
+    /// (bounded by the sample) and marketer risk, k, and with --sensitive ℓ and t; plus how much
+    /// each quasi-identifier adds. With --person, classes count persons, not rows.
+    Risk(Box<RiskArgs>),
     /// Opt-out lists (提供停止).
     #[command(subcommand)]
     Optout(OptoutCommand),
@@ -114,6 +121,38 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+}
+
+/// `tokumei risk …`
+#[derive(Debug, clap::Args)]
+struct RiskArgs {
+    /// The table: CSV with a header line, or Parquet.
+    #[arg(long)]
+    input: PathBuf,
+    /// CSV field delimiter, e.g. ';'.
+    #[arg(long, default_value = ",")]
+    delimiter: char,
+    /// CSV text encoding: utf-8, utf-8-bom or cp932.
+    #[arg(long, default_value = "utf-8")]
+    encoding: String,
+    /// Quasi-identifier columns, comma-separated.
+    #[arg(long, value_delimiter = ',', required = true)]
+    qi: Vec<String>,
+    /// Sensitive column, for ℓ-diversity and t-closeness.
+    #[arg(long)]
+    sensitive: Option<String>,
+    /// t-closeness ground distance: equal (categories) or ordered (numbers).
+    #[arg(long, default_value = "equal")]
+    t_distance: String,
+    /// Person column: classes count persons (longitudinal tables).
+    #[arg(long)]
+    person: Option<String>,
+    /// A record is at risk when its risk exceeds this.
+    #[arg(long, default_value_t = 0.2)]
+    threshold: f64,
+    /// Write every measure as JSON to this file.
+    #[arg(long)]
+    json: Option<PathBuf>,
 }
 
 /// `tokumei anonymize …`
@@ -249,6 +288,7 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Keygen { out } => keygen(cli, out),
         Command::Anonymize(args) => anonymize(cli, args),
+        Command::Risk(args) => risk(cli, args),
         Command::Optout(OptoutCommand::Hash { config, list, out }) => {
             let plan = Plan::load(config)?;
             let (tokens, quarantined) = tokumei::hash_opt_out_list(&plan, *list)?;
@@ -413,13 +453,62 @@ fn run_release(cli: &Cli, config: &Path, out: Option<PathBuf>) -> anyhow::Result
     }
 }
 
-fn anonymize(cli: &Cli, args: &AnonymizeArgs) -> anyhow::Result<ExitCode> {
-    let encoding = match args.encoding.as_str() {
+fn text_encoding(name: &str) -> anyhow::Result<tokumei::ingest::TextEncoding> {
+    Ok(match name {
         "utf-8" => tokumei::ingest::TextEncoding::Utf8,
         "utf-8-bom" => tokumei::ingest::TextEncoding::Utf8Bom,
         "cp932" => tokumei::ingest::TextEncoding::Cp932,
         other => anyhow::bail!("--encoding: expected utf-8, utf-8-bom or cp932, got `{other}`"),
+    })
+}
+
+fn risk(cli: &Cli, args: &RiskArgs) -> anyhow::Result<ExitCode> {
+    let encoding = text_encoding(&args.encoding)?;
+    anyhow::ensure!(args.delimiter.is_ascii(), "--delimiter must be one ASCII character");
+    let distance = match args.t_distance.as_str() {
+        "equal" => tokumei::risk::Distance::Equal,
+        "ordered" => tokumei::risk::Distance::Ordered,
+        other => anyhow::bail!("--t-distance: expected equal or ordered, got `{other}`"),
     };
+    anyhow::ensure!((0.0..=1.0).contains(&args.threshold), "--threshold must be between 0 and 1");
+    let input = tokumei::RiskInput {
+        input: args.input.clone(),
+        delimiter: args.delimiter as u8,
+        encoding,
+        quasi_identifiers: args.qi.clone(),
+        sensitive: args.sensitive.clone(),
+        person: args.person.clone(),
+        options: tokumei::risk::RiskOptions { threshold: args.threshold, sensitive_values: 0, distance },
+    };
+    let assessment = tokumei::assess_risk(&input)?;
+    let r = &assessment.report;
+    let mut summary = format!(
+        "{} {}, {} classes, {} sample uniques, k = {}; prosecutor risk max {:.4}, average {:.4}, {:.2} % of {} above {}; marketer {:.4}",
+        r.rows,
+        assessment.unit,
+        r.classes,
+        r.sample_uniques,
+        r.k,
+        r.prosecutor.max,
+        r.prosecutor.average,
+        100.0 * r.prosecutor.records_at_risk,
+        assessment.unit,
+        r.threshold,
+        r.marketer
+    );
+    if let (Some(l), Some(t)) = (r.l_distinct, r.t_closeness) {
+        summary.push_str(&format!("; l (distinct) = {l}, t = {t:.4}"));
+    }
+    say(cli, summary);
+    if let Some(path) = &args.json {
+        let text = serde_json::to_string_pretty(&assessment)? + "\n";
+        std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn anonymize(cli: &Cli, args: &AnonymizeArgs) -> anyhow::Result<ExitCode> {
+    let encoding = text_encoding(&args.encoding)?;
     anyhow::ensure!(args.delimiter.is_ascii(), "--delimiter must be one ASCII character");
     let metric = tokumei::privacy::Metric::parse(&args.metric).ok_or_else(|| {
         anyhow::anyhow!("--metric: expected loss, precision, discernibility, aecs or entropy, got `{}`", args.metric)

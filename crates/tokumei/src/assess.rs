@@ -1,0 +1,126 @@
+//! `tokumei risk`: the re-identification risk of any table, from its equivalence classes over the
+//! given quasi-identifiers (over persons, with a person column).
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use polars::prelude::*;
+use serde::Serialize;
+use tokumei_ingest::TextEncoding;
+use tokumei_privacy::{CodedRows, NULL_CODE};
+use tokumei_risk::{Class, RiskOptions, RiskReport, measure};
+
+use crate::PipelineError;
+use crate::anonymize::{read_table, sensitive_codes};
+
+/// What to measure.
+#[derive(Debug, Clone)]
+pub struct RiskInput {
+    /// The table: CSV, or Parquet (`.parquet`).
+    pub input: PathBuf,
+    /// CSV field delimiter.
+    pub delimiter: u8,
+    /// CSV text encoding.
+    pub encoding: TextEncoding,
+    /// Quasi-identifier columns.
+    pub quasi_identifiers: Vec<String>,
+    /// Sensitive column, for ℓ and t.
+    pub sensitive: Option<String>,
+    /// Person column: classes count persons (a person's signature is the set of their tuples).
+    pub person: Option<String>,
+    /// Threshold and distance.
+    pub options: RiskOptions,
+}
+
+/// How much each quasi-identifier adds to the risk: the measures without it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Contribution {
+    /// Average prosecutor risk without this quasi-identifier.
+    pub prosecutor_average_without: f64,
+    /// Sample uniques without it.
+    pub sample_uniques_without: u64,
+    /// Average prosecutor risk minus the same without it (how much it adds).
+    pub prosecutor_average_drop: f64,
+}
+
+/// The measures and the per-attribute contributions.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RiskAssessment {
+    /// Records or persons counted as units.
+    pub unit: String,
+    /// Every class-based measure.
+    #[serde(flatten)]
+    pub report: RiskReport,
+    /// Per quasi-identifier: the risk without it.
+    pub contribution: BTreeMap<String, Contribution>,
+}
+
+/// Codes of a text column (missing → [`NULL_CODE`]); equal values get equal codes.
+fn codes(frame: &DataFrame, column: &str, input: &Path) -> Result<Vec<u32>, PipelineError> {
+    let values = frame
+        .column(column)
+        .map_err(|_| PipelineError::Config(format!("{}: no column `{column}`", input.display())))?
+        .cast(&DataType::String)?;
+    let values = values.str()?;
+    let mut dictionary: HashMap<&str, u32> = HashMap::new();
+    Ok(values
+        .iter()
+        .map(|v| match v {
+            None => NULL_CODE,
+            Some(v) => {
+                let next = dictionary.len() as u32;
+                *dictionary.entry(v).or_insert(next)
+            }
+        })
+        .collect())
+}
+
+fn classes_of(
+    columns: &[Vec<u32>],
+    units: Option<&[u32]>,
+    sensitive: Option<&(Vec<u32>, u32)>,
+    options: &RiskOptions,
+) -> Result<RiskReport, PipelineError> {
+    let rows = CodedRows { columns, units, weights: None, sensitive: sensitive.map(|(c, n)| (c.as_slice(), *n)) };
+    let (histogram, _) = rows.build()?;
+    let classes: Vec<Class<'_>> =
+        histogram.entries().map(|e| Class { size: e.units, sensitive: e.sensitive }).collect();
+    Ok(measure(&classes, options))
+}
+
+/// Reads the table and measures its risk.
+pub fn assess_risk(input: &RiskInput) -> Result<RiskAssessment, PipelineError> {
+    let frame = read_table(&input.input, input.delimiter, input.encoding)?;
+    let columns: Vec<Vec<u32>> =
+        input.quasi_identifiers.iter().map(|q| codes(&frame, q, &input.input)).collect::<Result<_, _>>()?;
+    let units = input.person.as_ref().map(|p| codes(&frame, p, &input.input)).transpose()?;
+    if units.as_ref().is_some_and(|u| u.contains(&NULL_CODE)) {
+        return Err(PipelineError::Config(format!(
+            "{}: the person column has empty cells; every row needs its person",
+            input.input.display()
+        )));
+    }
+    let sensitive = input.sensitive.as_ref().map(|s| sensitive_codes(&frame, s, &input.input)).transpose()?;
+    let mut options = input.options.clone();
+    options.sensitive_values = sensitive.as_ref().map_or(0, |(_, n)| *n);
+    let report = classes_of(&columns, units.as_deref(), sensitive.as_ref(), &options)?;
+    let mut contribution = BTreeMap::new();
+    if columns.len() > 1 {
+        for (i, name) in input.quasi_identifiers.iter().enumerate() {
+            let without: Vec<Vec<u32>> =
+                columns.iter().enumerate().filter(|(j, _)| *j != i).map(|(_, c)| c.clone()).collect();
+            let r =
+                classes_of(&without, units.as_deref(), None, &RiskOptions { sensitive_values: 0, ..options.clone() })?;
+            contribution.insert(
+                name.clone(),
+                Contribution {
+                    prosecutor_average_without: r.prosecutor.average,
+                    sample_uniques_without: r.sample_uniques,
+                    prosecutor_average_drop: report.prosecutor.average - r.prosecutor.average,
+                },
+            );
+        }
+    }
+    let unit = if input.person.is_some() { "persons" } else { "records" }.to_string();
+    Ok(RiskAssessment { unit, report, contribution })
+}

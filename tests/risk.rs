@@ -1,0 +1,118 @@
+//! `tokumei risk` on the reference table and on longitudinal data, checked against counts made
+//! here from the rows.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn adult() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/benchmarks/adult")
+}
+
+fn tokumei(args: &[&str]) -> (i32, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_tokumei")).args(args).output().unwrap();
+    (output.status.code().unwrap_or(-1), String::from_utf8_lossy(&output.stderr).into_owned())
+}
+
+fn risk_json(args: &[&str]) -> serde_json::Value {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("risk.json");
+    let mut all = vec!["risk"];
+    all.extend_from_slice(args);
+    all.extend_from_slice(&["--json", json.to_str().unwrap()]);
+    let (code, stderr) = tokumei(&all);
+    assert_eq!(code, 0, "{stderr}");
+    serde_json::from_str(&std::fs::read_to_string(json).unwrap()).unwrap()
+}
+
+#[test]
+fn adult_classes_uniques_and_diversity_match_a_count_from_the_rows() {
+    let qis = ["sex", "age", "race", "marital-status", "education", "native-country", "workclass", "occupation"];
+    let csv = adult().join("adult.csv");
+    let r = risk_json(&[
+        "--input",
+        csv.to_str().unwrap(),
+        "--delimiter",
+        ";",
+        "--qi",
+        &qis.join(","),
+        "--sensitive",
+        "salary-class",
+    ]);
+    let text = std::fs::read_to_string(&csv).unwrap();
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(';').collect();
+    let index: Vec<usize> = qis.iter().map(|q| header.iter().position(|h| h == q).unwrap()).collect();
+    let salary = header.iter().position(|h| *h == "salary-class").unwrap();
+    let mut classes: HashMap<Vec<&str>, (u64, HashSet<&str>)> = HashMap::new();
+    for line in lines {
+        let fields: Vec<&str> = line.split(';').collect();
+        let class = classes.entry(index.iter().map(|&i| fields[i]).collect()).or_default();
+        class.0 += 1;
+        class.1.insert(fields[salary]);
+    }
+    let rows: u64 = classes.values().map(|c| c.0).sum();
+    assert_eq!(r["rows"], rows);
+    assert_eq!(r["classes"], classes.len() as u64);
+    assert_eq!(r["sample_uniques"], classes.values().filter(|c| c.0 == 1).count() as u64);
+    assert_eq!(r["k"], classes.values().map(|c| c.0).min().unwrap());
+    assert_eq!(r["l_distinct"], classes.values().map(|c| c.1.len() as u64).min().unwrap());
+    let average = classes.len() as f64 / rows as f64;
+    assert!((r["prosecutor"]["average"].as_f64().unwrap() - average).abs() < 1e-12);
+    assert_eq!(r["journalist"], r["prosecutor"], "no population table: bounded by the sample");
+    assert!(r["t_closeness"].as_f64().unwrap() > 0.0);
+    // Dropping a quasi-identifier can only merge classes.
+    for q in qis {
+        assert!(r["contribution"][q]["prosecutor_average_drop"].as_f64().unwrap() >= 0.0, "{q}");
+    }
+}
+
+#[test]
+fn an_anonymized_release_has_the_k_its_report_claims() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("adult");
+    let qis = "sex,age,race,marital-status,education,native-country,workclass,occupation";
+    let a = adult();
+    let (code, stderr) = tokumei(&[
+        "anonymize",
+        "--input",
+        a.join("adult.csv").to_str().unwrap(),
+        "--delimiter",
+        ";",
+        "--qi",
+        qis,
+        "--hierarchies",
+        a.to_str().unwrap(),
+        "--k",
+        "5",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    let released = out.join("released.csv");
+    let r = risk_json(&["--input", released.to_str().unwrap(), "--delimiter", ";", "--qi", qis]);
+    assert_eq!(r["k"], report["min_class_size"]);
+    assert_eq!(r["classes"], report["classes"]);
+    assert_eq!(r["sample_uniques"], 0);
+}
+
+#[test]
+fn with_a_person_column_classes_count_persons() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("visits.csv");
+    // p1 and p2 share both of their tuples; p3 has one of them only; p4 has a row of its own.
+    std::fs::write(&csv, "person,age,sex\np1,40,1\np1,41,1\np2,41,1\np2,40,1\np2,40,1\np3,40,1\np4,70,2\n").unwrap();
+    let rows = risk_json(&["--input", csv.to_str().unwrap(), "--qi", "age,sex"]);
+    assert_eq!((rows["rows"].as_u64(), rows["classes"].as_u64()), (Some(7), Some(3)));
+    let persons = risk_json(&["--input", csv.to_str().unwrap(), "--qi", "age,sex", "--person", "person"]);
+    assert_eq!(persons["unit"], "persons");
+    assert_eq!(persons["rows"], 4);
+    assert_eq!(persons["classes"], 3);
+    assert_eq!(persons["sample_uniques"], 2);
+    assert_eq!(persons["k"], 1);
+    let (code, stderr) = tokumei(&["risk", "--input", csv.to_str().unwrap(), "--qi", "age,height"]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("no column `height`"), "{stderr}");
+}
