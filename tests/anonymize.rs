@@ -94,3 +94,25 @@ fn unmet_targets_and_missing_hierarchy_values_write_nothing() {
     assert!(!stderr.contains("Black") && !stderr.contains("Asian"), "{stderr}");
     assert!(!out.exists());
 }
+
+/// Loss counts the leaves of the hierarchy, not only the values the data holds (as ARX does).
+#[test]
+fn loss_uses_the_hierarchys_domain() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("t.csv"), "a;b\n1;p\n1;q\n2;p\n2;q\n").unwrap();
+    // Value 3 is in the hierarchy but not in the data: level 1 groups 1 and 2 under `x`.
+    std::fs::write(dir.path().join("h_a.csv"), "1;x;*\n2;x;*\n3;y;*\n").unwrap();
+    let out = dir.path().join("out");
+    let output = Command::new(env!("CARGO_BIN_EXE_tokumei"))
+        .args(["anonymize", "--input", dir.path().join("t.csv").to_str().unwrap(), "--delimiter", ";"])
+        .args(["--qi", "a", "--hierarchies", dir.path().to_str().unwrap(), "--k", "4", "--suppression", "0"])
+        .args(["--out", out.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    assert_eq!(report["levels"]["a"], 1);
+    // (leaves under `x` − 1) / (domain − 1) = (2 − 1) / (3 − 1).
+    assert!((report["utility"]["loss"].as_f64().unwrap() - 0.5).abs() < 1e-12, "{}", report["utility"]);
+}

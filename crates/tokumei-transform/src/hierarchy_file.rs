@@ -51,6 +51,8 @@ pub struct HierarchyTable {
     pub path: String,
     levels: usize,
     labels: HashMap<String, Vec<String>>,
+    /// The values (column 0), in file order.
+    values: Vec<String>,
 }
 
 impl HierarchyTable {
@@ -65,6 +67,7 @@ impl HierarchyTable {
     /// Parses the text of an ARX hierarchy file.
     pub fn parse(text: &str, delimiter: char, path: String) -> Result<HierarchyTable, HierarchyError> {
         let mut labels = HashMap::new();
+        let mut values = Vec::new();
         let mut levels = 0;
         for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
             let fields: Vec<String> = line.trim_end_matches('\r').split(delimiter).map(str::to_string).collect();
@@ -74,12 +77,15 @@ impl HierarchyTable {
             if fields.len() != levels {
                 return Err(HierarchyError::Ragged { path, line: i + 1, expected: levels });
             }
+            if !labels.contains_key(&fields[0]) {
+                values.push(fields[0].clone());
+            }
             labels.insert(fields[0].clone(), fields);
         }
         if levels == 0 {
             return Err(HierarchyError::Ragged { path, line: 1, expected: 1 });
         }
-        Ok(HierarchyTable { path, levels, labels })
+        Ok(HierarchyTable { path, levels, labels, values })
     }
 
     /// Number of levels, the value itself included.
@@ -90,6 +96,11 @@ impl HierarchyTable {
     /// The label of `value` at `level`, if the value is in the table.
     pub fn label(&self, value: &str, level: usize) -> Option<&str> {
         self.labels.get(value).map(|l| l[level.min(self.levels - 1)].as_str())
+    }
+
+    /// The values the hierarchy covers (its domain), in file order.
+    pub fn values(&self) -> &[String] {
+        &self.values
     }
 
     /// Whether `value` is in the table.

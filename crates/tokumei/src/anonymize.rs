@@ -114,23 +114,21 @@ pub fn anonymize(options: &AnonymizeOptions) -> Result<AnonymizeOutcome, Pipelin
             .clone();
         let path = hierarchy_path(options, column)?;
         let table = HierarchyTable::from_arx_csv(&path, ';').map_err(|e| PipelineError::Config(e.to_string()))?;
-        let mut dictionary: HashMap<&str, u32> = HashMap::new();
-        let mut base: Vec<&str> = Vec::new();
+        // The domain is the hierarchy's values, as in ARX (so the Loss of a value counts the
+        // hierarchy's leaves under it, not only those the data happens to hold).
+        let base: Vec<&str> = table.values().iter().map(String::as_str).collect();
+        let dictionary: HashMap<&str, u32> = base.iter().enumerate().map(|(i, v)| (*v, i as u32)).collect();
         let mut codes = Vec::with_capacity(values.len());
         for (row, value) in values.iter().enumerate() {
             let Some(value) = value else {
                 codes.push(NULL_CODE);
                 continue;
             };
-            if !table.contains(value) {
+            let Some(&code) = dictionary.get(value) else {
                 let e = HierarchyError::MissingValue { column: column.clone(), path: table.path.clone(), row: row + 1 };
                 return Err(PipelineError::Config(e.to_string()));
-            }
-            let next = base.len() as u32;
-            codes.push(*dictionary.entry(value).or_insert_with(|| {
-                base.push(value);
-                next
-            }));
+            };
+            codes.push(code);
         }
         let lookup = (0..table.levels())
             .map(|level| {
