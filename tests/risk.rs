@@ -112,6 +112,15 @@ fn with_a_person_column_classes_count_persons() {
     assert_eq!(persons["classes"], 3);
     assert_eq!(persons["sample_uniques"], 2);
     assert_eq!(persons["k"], 1);
+    let html = dir.path().join("risk.html");
+    let (code, stderr) =
+        tokumei(&["risk", "--input", csv.to_str().unwrap(), "--qi", "age,sex", "--html", html.to_str().unwrap()]);
+    assert_eq!(code, 0, "{stderr}");
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(page.contains("<svg") && page.contains("sample uniques") && page.contains("Contribution"));
+    assert!(
+        !page.contains("<script") && page.matches("http").count() == page.matches("http://www.w3.org/2000/svg").count()
+    );
     let (code, stderr) = tokumei(&["risk", "--input", csv.to_str().unwrap(), "--qi", "age,height"]);
     assert_eq!(code, 2);
     assert!(stderr.contains("no column `height`"), "{stderr}");

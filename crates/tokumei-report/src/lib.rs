@@ -1,7 +1,8 @@
 //! Report of tokumei: atomic release folders with Parquet tables, the run report (`report.json`,
-//! `report.md`), and blake3 digests of inputs, config and outputs.
+//! `report.md`), blake3 digests of inputs, config and outputs, and self-contained HTML pages.
 #![warn(missing_docs)]
 
+pub mod html;
 mod manifest;
 mod release;
 

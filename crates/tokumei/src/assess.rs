@@ -124,3 +124,52 @@ pub fn assess_risk(input: &RiskInput) -> Result<RiskAssessment, PipelineError> {
     let unit = if input.person.is_some() { "persons" } else { "records" }.to_string();
     Ok(RiskAssessment { unit, report, contribution })
 }
+
+/// The assessment as a self-contained HTML page: summary table, class-size histogram, records at
+/// risk by class size, and each quasi-identifier's contribution.
+pub fn risk_html(assessment: &RiskAssessment, title: &str) -> String {
+    use tokumei_report::html::Page;
+    let r = &assessment.report;
+    let unit = assessment.unit.as_str();
+    let mut page = Page::new(title);
+    let mut summary = vec![
+        vec![unit.to_string(), r.rows.to_string()],
+        vec!["equivalence classes".into(), r.classes.to_string()],
+        vec!["sample uniques".into(), r.sample_uniques.to_string()],
+        vec!["k (smallest class)".into(), r.k.to_string()],
+        vec!["prosecutor risk, highest".into(), format!("{:.4}", r.prosecutor.max)],
+        vec!["prosecutor risk, average".into(), format!("{:.4}", r.prosecutor.average)],
+        vec![
+            format!("{unit} with risk above {}", r.threshold),
+            format!("{:.2} %", 100.0 * r.prosecutor.records_at_risk),
+        ],
+        vec!["journalist risk (bounded by the sample), highest".into(), format!("{:.4}", r.journalist.max)],
+        vec!["marketer risk".into(), format!("{:.4}", r.marketer)],
+    ];
+    if let Some(l) = r.l_distinct {
+        summary.push(vec!["l (distinct)".into(), l.to_string()]);
+    }
+    if let Some(l) = r.l_entropy {
+        summary.push(vec!["l (entropy)".into(), format!("{l:.4}")]);
+    }
+    if let Some(t) = r.t_closeness {
+        summary.push(vec!["t (closeness)".into(), format!("{t:.4}")]);
+    }
+    page.heading("Summary").table(&["measure", "value"], &summary);
+    page.heading("Class sizes");
+    let bars: Vec<(String, f64)> =
+        r.class_sizes.iter().map(|(size, n)| (format!("size {size}"), *n as f64)).take(40).collect();
+    page.bar_chart("classes per class size (the 40 smallest sizes)", &bars, "classes");
+    let below: Vec<(String, f64)> =
+        r.records_in_classes_below.iter().map(|(k, n)| (format!("classes < {k}"), *n as f64)).collect();
+    page.bar_chart(&format!("{unit} in small classes"), &below, unit);
+    if !assessment.contribution.is_empty() {
+        page.heading("Contribution of each quasi-identifier");
+        page.paragraph("How much the average prosecutor risk drops when the quasi-identifier is left out.");
+        let mut bars: Vec<(String, f64)> =
+            assessment.contribution.iter().map(|(q, c)| (q.clone(), c.prosecutor_average_drop)).collect();
+        bars.sort_by(|a, b| b.1.total_cmp(&a.1));
+        page.bar_chart("drop of the average prosecutor risk", &bars, "");
+    }
+    page.finish()
+}

@@ -110,7 +110,8 @@ enum Command {
     /// CSV (delimiter and encoding options) or Parquet (`.parquet`). Prints a summary to stderr
     /// and, with --json, writes every measure: class sizes, sample uniques, prosecutor, journalist
     /// (bounded by the sample) and marketer risk, k, and with --sensitive ℓ and t; plus how much
-    /// each quasi-identifier adds. With --person, classes count persons, not rows.
+    /// each quasi-identifier adds. --html writes the same as a page with plots that opens with no
+    /// network. With --person, classes count persons, not rows.
     Risk(Box<RiskArgs>),
     /// Opt-out lists (提供停止).
     #[command(subcommand)]
@@ -153,6 +154,9 @@ struct RiskArgs {
     /// Write every measure as JSON to this file.
     #[arg(long)]
     json: Option<PathBuf>,
+    /// Write a self-contained HTML report (inline SVG plots) to this file.
+    #[arg(long)]
+    html: Option<PathBuf>,
 }
 
 /// `tokumei anonymize …`
@@ -503,6 +507,11 @@ fn risk(cli: &Cli, args: &RiskArgs) -> anyhow::Result<ExitCode> {
     if let Some(path) = &args.json {
         let text = serde_json::to_string_pretty(&assessment)? + "\n";
         std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
+    }
+    if let Some(path) = &args.html {
+        let name = args.input.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+        let html = tokumei::risk_html(&assessment, &format!("Re-identification risk of {name}"));
+        std::fs::write(path, html).with_context(|| format!("writing {}", path.display()))?;
     }
     Ok(ExitCode::SUCCESS)
 }
