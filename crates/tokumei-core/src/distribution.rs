@@ -4,6 +4,24 @@
 //! distance (1/(m−1)·Σᵢ|Σ_{j≤i}(pⱼ − qⱼ)| over the m values in order, numbers). Shared by the
 //! privacy models and the risk measures.
 
+/// exp(entropy) of a distribution of counts (the "effective number" of values, entropy ℓ):
+/// exp(−Σ p·ln p); 1 for a single value, k for k equally frequent values.
+pub fn entropy_l(counts: &[(u32, u64)]) -> f64 {
+    let total: u64 = counts.iter().map(|d| d.1).sum();
+    if total == 0 {
+        return 0.0;
+    }
+    let h: f64 = counts
+        .iter()
+        .filter(|d| d.1 > 0)
+        .map(|&(_, n)| {
+            let p = n as f64 / total as f64;
+            -p * p.ln()
+        })
+        .sum();
+    h.exp()
+}
+
 /// A table's distribution Q of sensitive codes (0..m, in value order), prepared for distances.
 #[derive(Debug, Clone)]
 pub struct Reference {

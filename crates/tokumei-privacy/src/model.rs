@@ -20,7 +20,7 @@
 
 use serde::Serialize;
 
-use tokumei_core::distribution::Reference;
+use tokumei_core::distribution::{Reference, entropy_l};
 
 use crate::Error;
 
@@ -195,19 +195,8 @@ impl PrivacyModel {
     pub(crate) fn measure(&self, class: &ClassView<'_>, reference: Option<&Reference>) -> ClassMeasures {
         let mut m = ClassMeasures { distinct: class.sensitive.len() as u64, recursive_ok: true, ..Default::default() };
         if let Some(diversity) = self.diversity {
-            let total: u64 = class.sensitive.iter().map(|d| d.1).sum();
             match diversity {
-                Diversity::Entropy { .. } => {
-                    let h: f64 = class
-                        .sensitive
-                        .iter()
-                        .map(|&(_, n)| {
-                            let p = n as f64 / total as f64;
-                            -p * p.ln()
-                        })
-                        .sum();
-                    m.entropy_l = h.exp();
-                }
+                Diversity::Entropy { .. } => m.entropy_l = entropy_l(class.sensitive),
                 Diversity::Recursive { c, l } => {
                     let mut counts: Vec<u64> = class.sensitive.iter().map(|d| d.1).collect();
                     counts.sort_unstable_by(|a, b| b.cmp(a));

@@ -180,16 +180,7 @@ pub fn measure(classes: &[Class<'_>], options: &RiskOptions) -> RiskReport {
         let mut t = 0.0f64;
         for c in classes.iter().filter(|c| c.size > 0) {
             distinct = distinct.min(c.sensitive.len() as u64);
-            let total: u64 = c.sensitive.iter().map(|d| d.1).sum();
-            let h: f64 = c
-                .sensitive
-                .iter()
-                .map(|&(_, k)| {
-                    let p = k as f64 / total as f64;
-                    -p * p.ln()
-                })
-                .sum();
-            entropy_l = entropy_l.min(h.exp());
+            entropy_l = entropy_l.min(tokumei_core::distribution::entropy_l(c.sensitive));
             t = t.max(match options.distance {
                 Distance::Equal => reference.equal_distance(c.sensitive),
                 Distance::Ordered => reference.ordered_distance(c.sensitive),

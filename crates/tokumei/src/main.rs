@@ -124,13 +124,13 @@ enum Command {
     },
 }
 
-/// `tokumei risk …`
+/// The table of `risk` and `anonymize`, and its quasi-identifiers.
 #[derive(Debug, clap::Args)]
-struct RiskArgs {
-    /// The table: CSV with a header line, or Parquet.
+struct TableArgs {
+    /// The table: CSV with a header line, or Parquet (`.parquet`).
     #[arg(long)]
     input: PathBuf,
-    /// CSV field delimiter, e.g. ';'.
+    /// CSV field delimiter, e.g. ';' (also the released table's).
     #[arg(long, default_value = ",")]
     delimiter: char,
     /// CSV text encoding: utf-8, utf-8-bom or cp932.
@@ -139,6 +139,25 @@ struct RiskArgs {
     /// Quasi-identifier columns, comma-separated.
     #[arg(long, value_delimiter = ',', required = true)]
     qi: Vec<String>,
+}
+
+impl TableArgs {
+    fn encoding(&self) -> anyhow::Result<tokumei::ingest::TextEncoding> {
+        anyhow::ensure!(self.delimiter.is_ascii(), "--delimiter must be one ASCII character");
+        Ok(match self.encoding.as_str() {
+            "utf-8" => tokumei::ingest::TextEncoding::Utf8,
+            "utf-8-bom" => tokumei::ingest::TextEncoding::Utf8Bom,
+            "cp932" => tokumei::ingest::TextEncoding::Cp932,
+            other => anyhow::bail!("--encoding: expected utf-8, utf-8-bom or cp932, got `{other}`"),
+        })
+    }
+}
+
+/// `tokumei risk …`
+#[derive(Debug, clap::Args)]
+struct RiskArgs {
+    #[command(flatten)]
+    table: TableArgs,
     /// Sensitive column, for ℓ-diversity and t-closeness.
     #[arg(long)]
     sensitive: Option<String>,
@@ -162,18 +181,8 @@ struct RiskArgs {
 /// `tokumei anonymize …`
 #[derive(Debug, clap::Args)]
 struct AnonymizeArgs {
-    /// The table (CSV with a header line).
-    #[arg(long)]
-    input: PathBuf,
-    /// Field delimiter of the table, e.g. ';'.
-    #[arg(long, default_value = ",")]
-    delimiter: char,
-    /// Text encoding: utf-8, utf-8-bom or cp932.
-    #[arg(long, default_value = "utf-8")]
-    encoding: String,
-    /// Quasi-identifier columns, comma-separated.
-    #[arg(long, value_delimiter = ',', required = true)]
-    qi: Vec<String>,
+    #[command(flatten)]
+    table: TableArgs,
     /// Folder of ARX hierarchy files named `*_<column>.csv`.
     #[arg(long)]
     hierarchies: Option<PathBuf>,
@@ -457,18 +466,8 @@ fn run_release(cli: &Cli, config: &Path, out: Option<PathBuf>) -> anyhow::Result
     }
 }
 
-fn text_encoding(name: &str) -> anyhow::Result<tokumei::ingest::TextEncoding> {
-    Ok(match name {
-        "utf-8" => tokumei::ingest::TextEncoding::Utf8,
-        "utf-8-bom" => tokumei::ingest::TextEncoding::Utf8Bom,
-        "cp932" => tokumei::ingest::TextEncoding::Cp932,
-        other => anyhow::bail!("--encoding: expected utf-8, utf-8-bom or cp932, got `{other}`"),
-    })
-}
-
 fn risk(cli: &Cli, args: &RiskArgs) -> anyhow::Result<ExitCode> {
-    let encoding = text_encoding(&args.encoding)?;
-    anyhow::ensure!(args.delimiter.is_ascii(), "--delimiter must be one ASCII character");
+    let encoding = args.table.encoding()?;
     let distance = match args.t_distance.as_str() {
         "equal" => tokumei::risk::Distance::Equal,
         "ordered" => tokumei::risk::Distance::Ordered,
@@ -476,10 +475,10 @@ fn risk(cli: &Cli, args: &RiskArgs) -> anyhow::Result<ExitCode> {
     };
     anyhow::ensure!((0.0..=1.0).contains(&args.threshold), "--threshold must be between 0 and 1");
     let input = tokumei::RiskInput {
-        input: args.input.clone(),
-        delimiter: args.delimiter as u8,
+        input: args.table.input.clone(),
+        delimiter: args.table.delimiter as u8,
         encoding,
-        quasi_identifiers: args.qi.clone(),
+        quasi_identifiers: args.table.qi.clone(),
         sensitive: args.sensitive.clone(),
         person: args.person.clone(),
         options: tokumei::risk::RiskOptions { threshold: args.threshold, sensitive_values: 0, distance },
@@ -509,7 +508,7 @@ fn risk(cli: &Cli, args: &RiskArgs) -> anyhow::Result<ExitCode> {
         std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
     }
     if let Some(path) = &args.html {
-        let name = args.input.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+        let name = args.table.input.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned());
         let html = tokumei::risk_html(&assessment, &format!("Re-identification risk of {name}"));
         std::fs::write(path, html).with_context(|| format!("writing {}", path.display()))?;
     }
@@ -517,8 +516,7 @@ fn risk(cli: &Cli, args: &RiskArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn anonymize(cli: &Cli, args: &AnonymizeArgs) -> anyhow::Result<ExitCode> {
-    let encoding = text_encoding(&args.encoding)?;
-    anyhow::ensure!(args.delimiter.is_ascii(), "--delimiter must be one ASCII character");
+    let encoding = args.table.encoding()?;
     let metric = tokumei::privacy::Metric::parse(&args.metric).ok_or_else(|| {
         anyhow::anyhow!("--metric: expected loss, precision, discernibility, aecs or entropy, got `{}`", args.metric)
     })?;
@@ -531,10 +529,10 @@ fn anonymize(cli: &Cli, args: &AnonymizeArgs) -> anyhow::Result<ExitCode> {
     }
     .validated()?;
     let options = tokumei::AnonymizeOptions {
-        input: args.input.clone(),
-        delimiter: args.delimiter as u8,
+        input: args.table.input.clone(),
+        delimiter: args.table.delimiter as u8,
         encoding,
-        quasi_identifiers: args.qi.clone(),
+        quasi_identifiers: args.table.qi.clone(),
         hierarchies: args.hierarchies.clone(),
         hierarchy_files: args.hierarchy.clone(),
         sensitive: args.sensitive.clone(),
