@@ -295,6 +295,14 @@ fn every_anonymized_class_has_at_least_k_persons() {
     assert!(smallest >= k, "a class of {smallest} persons was released");
     let privacy = &outcome.report.stages["privacy"];
     assert_eq!(privacy["min_class_size"].as_u64().unwrap() as usize, smallest);
+    // The page for people: self-contained, with the accounting and the class sizes, smallest first.
+    let html = std::fs::read_to_string(ws.path("out/anonymized/report.html")).unwrap();
+    assert!(html.contains("<svg") && !html.contains("<script"));
+    assert!(
+        html.contains(&format!("<td>{smallest} persons</td>")) || html.contains(&format!(">{smallest} persons</text>"))
+    );
+    let first_bar = html.find(" persons</text>").unwrap();
+    assert!(html[..first_bar].ends_with(&format!(">{smallest}")), "the smallest class size comes first");
     assert_eq!(privacy["classes"].as_u64().unwrap() as usize, classes.len());
     // Birth dates are released as bands, never as dates.
     for (_, frame) in outputs(&ws.path("out/anonymized")) {

@@ -109,6 +109,83 @@ impl RunReport {
         serde_json::to_string_pretty(self).map(|s| s + "\n")
     }
 
+    /// `report.html`: the same summary as a self-contained page, with the class-size histogram.
+    pub fn to_html(&self) -> String {
+        let mut page = crate::html::Page::new(&format!("tokumei release {} ({})", self.label, self.profile));
+        page.table(
+            &["", ""],
+            &[
+                vec!["status".into(), self.status.clone()],
+                vec!["date".into(), self.date.clone()],
+                vec!["tokumei".into(), self.tokumei_version.clone()],
+            ],
+        );
+        page.heading("Rows");
+        page.paragraph("Every input row is written, quarantined, removed by opt-out, or suppressed.");
+        let rows: Vec<Vec<String>> = self
+            .accounting
+            .iter()
+            .map(|a| {
+                vec![
+                    a.table.clone(),
+                    a.rows_read.to_string(),
+                    a.quarantined.to_string(),
+                    a.opted_out.to_string(),
+                    a.suppressed.to_string(),
+                    a.written.to_string(),
+                    format!("{} → {}", a.persons_in, a.persons_written),
+                    if a.balanced() { "yes" } else { "NO" }.into(),
+                ]
+            })
+            .collect();
+        page.table(
+            &["table", "read", "quarantined", "opted out", "suppressed", "written", "persons", "adds up"],
+            &rows,
+        );
+        if let Some(privacy) = self.stages.get("privacy") {
+            let text = |key: &str| privacy[key].as_str().map_or_else(|| privacy[key].to_string(), str::to_string);
+            page.heading("Privacy model");
+            page.table(
+                &["", ""],
+                &[
+                    vec!["model".into(), text("model")],
+                    vec!["target met".into(), text("target_met")],
+                    vec!["classes".into(), text("classes")],
+                    vec!["smallest class (k achieved)".into(), text("min_class_size")],
+                    vec!["persons suppressed".into(), text("suppressed_units")],
+                    vec!["records suppressed".into(), text("suppressed_records")],
+                    vec![
+                        "search".into(),
+                        format!("{} — {} of {} nodes", text("search"), text("nodes_checked"), text("lattice_size")),
+                    ],
+                ],
+            );
+            if let Some(levels) = privacy["level_names"].as_object() {
+                let rows: Vec<Vec<String>> =
+                    levels.iter().map(|(q, l)| vec![q.clone(), l.as_str().unwrap_or_default().to_string()]).collect();
+                page.table(&["quasi-identifier", "released as"], &rows);
+            }
+            if let Some(sizes) = privacy["class_size_distribution"].as_object() {
+                let mut numeric: Vec<(u64, f64)> =
+                    sizes.iter().filter_map(|(size, n)| Some((size.parse::<u64>().ok()?, n.as_f64()?))).collect();
+                numeric.sort_by_key(|&(size, _)| size);
+                let bars: Vec<(String, f64)> =
+                    numeric.into_iter().take(40).map(|(size, n)| (format!("{size} persons"), n)).collect();
+                page.bar_chart("classes per class size (the 40 smallest sizes)", &bars, "classes");
+            }
+        }
+        if !self.outputs.is_empty() {
+            page.heading("Files");
+            let rows: Vec<Vec<String>> = self
+                .outputs
+                .iter()
+                .map(|o| vec![o.file.clone(), o.rows.map(|r| r.to_string()).unwrap_or_default(), o.blake3.clone()])
+                .collect();
+            page.table(&["file", "rows", "blake3"], &rows);
+        }
+        page.finish()
+    }
+
     /// `report.md`: a readable summary.
     pub fn to_markdown(&self) -> String {
         let mut md = String::new();

@@ -422,6 +422,7 @@ pub fn run(plan: &Plan, options: &RunOptions) -> Result<RunOutcome, PipelineErro
     report.status = "released".into();
     release.write_text("report.json", &report.to_json().map_err(tokumei_report::Error::Json)?)?;
     release.write_text("report.md", &report.to_markdown())?;
+    release.write_text("report.html", &report.to_html())?;
     let out = release.commit()?;
     Ok(RunOutcome { status: Status::Released, report, out: Some(out), timings: timings.finish() })
 }
