@@ -76,6 +76,7 @@ checks = [
     ("k", anonymity.k_anonymity(data, qis), r["k"]),
     ("l (distinct)", anonymity.l_diversity(data, qis, ["occupation"]), r["l_distinct"]),
     ("t", round(anonymity.t_closeness(data, qis, ["occupation"]), 9), round(r["t_closeness"], 9)),
+    ("alpha", round(anonymity.alpha_k_anonymity(data, qis, ["occupation"])[0], 9), round(r["alpha"], 9)),
 ]
 failed = False
 for what, theirs, ours in checks:

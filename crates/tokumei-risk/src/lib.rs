@@ -15,7 +15,10 @@
 //! - **k** is the smallest class; **ℓ** (distinct) the fewest distinct sensitive values in a class,
 //!   **entropy ℓ** the smallest exp(entropy); **t** the largest earth mover's distance between a
 //!   class's sensitive distribution and the whole table's (equal or ordered distance, see
-//!   `tokumei_core::distribution`).
+//!   `tokumei_core::distribution`); **α** of (α,k)-anonymity the largest share of one sensitive
+//!   value in a class (Wong et al. 2006); **c** of recursive (c,ℓ)-diversity the smallest whole c
+//!   with r₁ < c·(r_ℓ + … + r_m) in every class, counts sorted descending (Machanavajjhala et al.
+//!   2007; pycanon sorts ascending, so its c differs).
 #![warn(missing_docs)]
 
 use std::collections::BTreeMap;
@@ -136,6 +139,13 @@ pub struct RiskReport {
     /// Largest distance of a class's sensitive distribution to the table's.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub t_closeness: Option<f64>,
+    /// α of (α,k)-anonymity: the largest share of one sensitive value in a class (with `k`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub alpha: Option<f64>,
+    /// Smallest whole c for which recursive (c,ℓ)-diversity holds with ℓ = `l_distinct`:
+    /// max over classes of ⌊r₁ / (r_ℓ + … + r_m)⌋ + 1, counts sorted descending (absent when ℓ < 2).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recursive_c: Option<f64>,
 }
 
 /// All class-based measures of `classes`.
@@ -166,6 +176,8 @@ pub fn measure(classes: &[Class<'_>], options: &RiskOptions) -> RiskReport {
         l_distinct: None,
         l_entropy: None,
         t_closeness: None,
+        alpha: None,
+        recursive_c: None,
     };
     if options.sensitive_values > 0 {
         let mut totals = vec![0u64; options.sensitive_values as usize];
@@ -178,7 +190,13 @@ pub fn measure(classes: &[Class<'_>], options: &RiskOptions) -> RiskReport {
         let mut distinct = u64::MAX;
         let mut entropy_l = f64::INFINITY;
         let mut t = 0.0f64;
+        let mut alpha = 0.0f64;
         for c in classes.iter().filter(|c| c.size > 0) {
+            let total: u64 = c.sensitive.iter().map(|d| d.1).sum();
+            let top = c.sensitive.iter().map(|d| d.1).max().unwrap_or(0);
+            if total > 0 {
+                alpha = alpha.max(top as f64 / total as f64);
+            }
             distinct = distinct.min(c.sensitive.len() as u64);
             entropy_l = entropy_l.min(tokumei_core::distribution::entropy_l(c.sensitive));
             t = t.max(match options.distance {
@@ -190,6 +208,21 @@ pub fn measure(classes: &[Class<'_>], options: &RiskOptions) -> RiskReport {
             report.l_distinct = Some(distinct);
             report.l_entropy = Some(entropy_l);
             report.t_closeness = Some(t);
+            report.alpha = Some(alpha);
+            if distinct >= 2 {
+                let l = distinct as usize;
+                let c = classes
+                    .iter()
+                    .filter(|c| c.size > 0)
+                    .map(|c| {
+                        let mut counts: Vec<u64> = c.sensitive.iter().map(|d| d.1).collect();
+                        counts.sort_unstable_by(|a, b| b.cmp(a));
+                        let tail: u64 = counts[l - 1..].iter().sum();
+                        (counts[0] / tail + 1) as f64
+                    })
+                    .fold(0.0, f64::max);
+                report.recursive_c = Some(c);
+            }
         }
     }
     report
@@ -234,5 +267,10 @@ mod tests {
         assert!((r.l_entropy.unwrap() - 1.0).abs() < 1e-12);
         // Q = (2/7, 3/7, 2/7); the unique's P = (1, 0, 0): ½(5/7 + 3/7 + 2/7) = 5/7.
         assert!((r.t_closeness.unwrap() - 5.0 / 7.0).abs() < 1e-12);
+        assert_eq!(r.alpha, Some(1.0), "the unique's one value is all of its class");
+        assert_eq!(r.recursive_c, None, "ℓ = 1");
+        // Without the unique: ℓ = 2, classes (1,1) and (2,2): c = ⌊1/1⌋ + 1 = ⌊2/2⌋ + 1 = 2.
+        let r = measure(&classes[1..], &RiskOptions { threshold: 0.3, sensitive_values: 3, distance: Distance::Equal });
+        assert_eq!((r.l_distinct, r.recursive_c, r.alpha), (Some(2), Some(2.0), Some(0.5)));
     }
 }
