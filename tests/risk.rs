@@ -125,3 +125,31 @@ fn with_a_person_column_classes_count_persons() {
     assert_eq!(code, 2);
     assert!(stderr.contains("no column `height`"), "{stderr}");
 }
+
+/// Population uniqueness needs a population; Dankar's rule takes Pitman for small sampling
+/// fractions and Zayatz or SNB for large ones.
+#[test]
+fn population_uniqueness_follows_dankars_rule() {
+    let csv = adult().join("adult.csv");
+    let qis = "sex,age,race,marital-status,education,native-country,workclass,occupation";
+    let base = ["--input", csv.to_str().unwrap(), "--delimiter", ";", "--qi", qis];
+    let japan = risk_json(&[&base[..], &["--population", "124000000"]].concat());
+    let p = &japan["population_uniqueness"];
+    for model in ["pitman", "zayatz"] {
+        let v = p[model].as_f64().unwrap();
+        assert!(v > 0.0 && v < 1.0, "{model}: {v}");
+    }
+    assert_eq!(p["dankar_model"], "pitman");
+    assert_eq!(p["dankar"], p["pitman"]);
+    let town = risk_json(&[&base[..], &["--population", "40000"]].concat());
+    let p = &town["population_uniqueness"];
+    assert!(p["sampling_fraction"].as_f64().unwrap() > 0.1);
+    assert!(matches!(p["dankar_model"].as_str(), Some("zayatz" | "snb")), "{p}");
+    // A population smaller than the table is a mistake.
+    let mut args = vec!["risk"];
+    args.extend_from_slice(&base);
+    args.extend_from_slice(&["--population", "100"]);
+    let (code, stderr) = tokumei(&args);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("must be at least"), "{stderr}");
+}

@@ -23,6 +23,10 @@
 
 use std::collections::BTreeMap;
 
+mod population;
+
+pub use population::{PopulationUniqueness, ln_gamma, population_uniqueness};
+
 use serde::Serialize;
 use tokumei_core::distribution::Reference;
 

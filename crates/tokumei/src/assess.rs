@@ -8,7 +8,7 @@ use polars::prelude::*;
 use serde::Serialize;
 use tokumei_ingest::TextEncoding;
 use tokumei_privacy::{CodedRows, NULL_CODE};
-use tokumei_risk::{Class, RiskOptions, RiskReport, measure};
+use tokumei_risk::{Class, PopulationUniqueness, RiskOptions, RiskReport, measure, population_uniqueness};
 
 use crate::PipelineError;
 use crate::anonymize::{read_table, sensitive_codes};
@@ -30,6 +30,8 @@ pub struct RiskInput {
     pub person: Option<String>,
     /// Threshold and distance.
     pub options: RiskOptions,
+    /// Population size (Japan, a prefecture, a municipality), for population uniqueness.
+    pub population: Option<f64>,
 }
 
 /// How much each quasi-identifier adds to the risk: the measures without it.
@@ -53,6 +55,9 @@ pub struct RiskAssessment {
     pub report: RiskReport,
     /// Per quasi-identifier: the risk without it.
     pub contribution: BTreeMap<String, Contribution>,
+    /// Estimated population uniques as fractions of the population (with a population size).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub population_uniqueness: Option<PopulationUniqueness>,
 }
 
 /// Codes of a text column (missing → [`NULL_CODE`]); equal values get equal codes.
@@ -122,7 +127,16 @@ pub fn assess_risk(input: &RiskInput) -> Result<RiskAssessment, PipelineError> {
         }
     }
     let unit = if input.person.is_some() { "persons" } else { "records" }.to_string();
-    Ok(RiskAssessment { unit, report, contribution })
+    if let Some(population) = input.population
+        && (population.is_nan() || population < report.rows as f64)
+    {
+        return Err(PipelineError::Config(format!(
+            "the population ({population}) must be at least the {} {unit} of the table",
+            report.rows
+        )));
+    }
+    let population_uniqueness = input.population.map(|p| population_uniqueness(&report.class_sizes, p));
+    Ok(RiskAssessment { unit, report, contribution, population_uniqueness })
 }
 
 /// The assessment as a self-contained HTML page: summary table, class-size histogram, records at
@@ -154,6 +168,16 @@ pub fn risk_html(assessment: &RiskAssessment, title: &str) -> String {
     }
     if let Some(t) = r.t_closeness {
         summary.push(vec!["t (closeness)".into(), format!("{t:.4}")]);
+    }
+    if let Some(p) = &assessment.population_uniqueness {
+        let show = |x: Option<f64>| x.map_or_else(|| "no estimate".to_string(), |v| format!("{:.6} %", 100.0 * v));
+        summary.push(vec![format!("population uniques, Pitman (N = {})", p.population), show(p.pitman)]);
+        summary.push(vec!["population uniques, Zayatz".into(), show(p.zayatz)]);
+        summary.push(vec!["population uniques, SNB".into(), show(p.snb)]);
+        summary.push(vec![
+            format!("population uniques, Dankar ({})", p.dankar_model.unwrap_or("no estimate")),
+            show(p.dankar),
+        ]);
     }
     page.heading("Summary").table(&["measure", "value"], &summary);
     page.heading("Class sizes");

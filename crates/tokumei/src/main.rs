@@ -170,6 +170,9 @@ struct RiskArgs {
     /// A record is at risk when its risk exceeds this.
     #[arg(long, default_value_t = 0.2)]
     threshold: f64,
+    /// Population the table was drawn from (e.g. 124000000 for Japan), for population uniqueness.
+    #[arg(long)]
+    population: Option<f64>,
     /// Write every measure as JSON to this file.
     #[arg(long)]
     json: Option<PathBuf>,
@@ -482,6 +485,7 @@ fn risk(cli: &Cli, args: &RiskArgs) -> anyhow::Result<ExitCode> {
         sensitive: args.sensitive.clone(),
         person: args.person.clone(),
         options: tokumei::risk::RiskOptions { threshold: args.threshold, sensitive_values: 0, distance },
+        population: args.population,
     };
     let assessment = tokumei::assess_risk(&input)?;
     let r = &assessment.report;
@@ -501,6 +505,16 @@ fn risk(cli: &Cli, args: &RiskArgs) -> anyhow::Result<ExitCode> {
     );
     if let (Some(l), Some(t)) = (r.l_distinct, r.t_closeness) {
         summary.push_str(&format!("; l (distinct) = {l}, t = {t:.4}"));
+    }
+    if let Some(p) = &assessment.population_uniqueness {
+        match (p.dankar, p.dankar_model) {
+            (Some(d), Some(model)) => summary.push_str(&format!(
+                "; population uniques {:.6} % of {} (Dankar: {model})",
+                100.0 * d,
+                p.population
+            )),
+            _ => summary.push_str("; population uniqueness: no estimate converged"),
+        }
     }
     say(cli, summary);
     if let Some(path) = &args.json {
