@@ -316,8 +316,8 @@ mod tests {
         assert!(pitman > 0.0 && pitman < 1.0);
         assert_eq!(p.dankar, p.pitman);
         assert_eq!(p.dankar_model, Some("pitman"));
-        // Population uniques cannot be fewer than... nothing forces it, but they are at most N.
-        assert!(p.zayatz.unwrap() <= 1.0);
+        // Every estimate is a fraction of the population.
+        assert!(p.zayatz.unwrap() > 0.0 && p.zayatz.unwrap() <= 1.0);
     }
 
     #[test]
