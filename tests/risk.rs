@@ -61,10 +61,21 @@ fn adult_classes_uniques_and_diversity_match_a_count_from_the_rows() {
     assert!((r["prosecutor"]["average"].as_f64().unwrap() - average).abs() < 1e-12);
     assert_eq!(r["journalist"], r["prosecutor"], "no population table: bounded by the sample");
     assert!(r["t_closeness"].as_f64().unwrap() > 0.0);
-    // Dropping a quasi-identifier can only merge classes.
+    // Dropping a quasi-identifier can only merge classes; without age, count them here.
     for q in qis {
         assert!(r["contribution"][q]["prosecutor_average_drop"].as_f64().unwrap() >= 0.0, "{q}");
     }
+    let without_age: HashSet<Vec<&str>> = text
+        .lines()
+        .skip(1)
+        .map(|line| {
+            let fields: Vec<&str> = line.split(';').collect();
+            index.iter().filter(|&&i| header[i] != "age").map(|&i| fields[i]).collect()
+        })
+        .collect();
+    let expected = without_age.len() as f64 / rows as f64;
+    let got = r["contribution"]["age"]["prosecutor_average_without"].as_f64().unwrap();
+    assert!((got - expected).abs() < 1e-12, "{got} vs {expected}");
 }
 
 #[test]

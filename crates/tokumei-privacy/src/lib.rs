@@ -12,12 +12,14 @@ mod hierarchy;
 mod histogram;
 mod metric;
 mod model;
+mod rollup;
 mod search;
 
 pub use hierarchy::QuasiIdentifier;
 pub use histogram::{CodedRows, Entry, Histogram, HistogramSource, NULL_CODE};
 pub use metric::Metric;
 pub use model::{Closeness, Diversity, PrivacyModel};
+pub use rollup::{RolledClass, roll_up};
 pub use search::{Achieved, SearchOptions, Solution, brute_force, search};
 
 /// Errors of the privacy stage.

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use polars::prelude::*;
 use serde::Serialize;
 use tokumei_ingest::TextEncoding;
-use tokumei_privacy::{CodedRows, NULL_CODE};
+use tokumei_privacy::{CodedRows, NULL_CODE, QuasiIdentifier, roll_up};
 use tokumei_risk::{Class, PopulationUniqueness, RiskOptions, RiskReport, measure, population_uniqueness};
 
 use crate::PipelineError;
@@ -80,17 +80,49 @@ fn codes(frame: &DataFrame, column: &str, input: &Path) -> Result<Vec<u32>, Pipe
         .collect())
 }
 
-fn classes_of(
+/// Every class-based measure of dictionary-coded columns (one per quasi-identifier, named by
+/// `names`), and per quasi-identifier the measures without it. The histogram is built once;
+/// leaving a quasi-identifier out is rolling it up to a single value.
+pub fn measure_coded(
     columns: &[Vec<u32>],
+    names: &[String],
     units: Option<&[u32]>,
     sensitive: Option<&(Vec<u32>, u32)>,
     options: &RiskOptions,
-) -> Result<RiskReport, PipelineError> {
+) -> Result<(RiskReport, BTreeMap<String, Contribution>), PipelineError> {
     let rows = CodedRows { columns, units, weights: None, sensitive: sensitive.map(|(c, n)| (c.as_slice(), *n)) };
     let (histogram, _) = rows.build()?;
     let classes: Vec<Class<'_>> =
         histogram.entries().map(|e| Class { size: e.units, sensitive: e.sensitive }).collect();
-    Ok(measure(&classes, options))
+    let report = measure(&classes, options);
+    let mut contribution = BTreeMap::new();
+    if columns.len() > 1 {
+        // Each column as a two-level hierarchy: the value, then one group.
+        let qis: Vec<QuasiIdentifier> = columns
+            .iter()
+            .zip(names)
+            .map(|(codes, name)| {
+                let domain = codes.iter().filter(|&&c| c != NULL_CODE).map(|&c| c as usize + 1).max().unwrap_or(0);
+                QuasiIdentifier::new(name.clone(), vec![(0..domain as u32).collect(), vec![0; domain]], Vec::new())
+            })
+            .collect();
+        let plain = RiskOptions { sensitive_values: 0, ..options.clone() };
+        for (i, name) in names.iter().enumerate() {
+            let levels: Vec<usize> = (0..names.len()).map(|j| usize::from(j == i)).collect();
+            let rolled = roll_up(&histogram, &qis, &levels)?;
+            let without: Vec<Class<'_>> = rolled.iter().map(|c| Class { size: c.units, sensitive: &[] }).collect();
+            let r = measure(&without, &plain);
+            contribution.insert(
+                name.clone(),
+                Contribution {
+                    prosecutor_average_without: r.prosecutor.average,
+                    sample_uniques_without: r.sample_uniques,
+                    prosecutor_average_drop: report.prosecutor.average - r.prosecutor.average,
+                },
+            );
+        }
+    }
+    Ok((report, contribution))
 }
 
 /// Reads the table and measures its risk.
@@ -108,24 +140,8 @@ pub fn assess_risk(input: &RiskInput) -> Result<RiskAssessment, PipelineError> {
     let sensitive = input.sensitive.as_ref().map(|s| sensitive_codes(&frame, s, &input.input)).transpose()?;
     let mut options = input.options.clone();
     options.sensitive_values = sensitive.as_ref().map_or(0, |(_, n)| *n);
-    let report = classes_of(&columns, units.as_deref(), sensitive.as_ref(), &options)?;
-    let mut contribution = BTreeMap::new();
-    if columns.len() > 1 {
-        for (i, name) in input.quasi_identifiers.iter().enumerate() {
-            let without: Vec<Vec<u32>> =
-                columns.iter().enumerate().filter(|(j, _)| *j != i).map(|(_, c)| c.clone()).collect();
-            let r =
-                classes_of(&without, units.as_deref(), None, &RiskOptions { sensitive_values: 0, ..options.clone() })?;
-            contribution.insert(
-                name.clone(),
-                Contribution {
-                    prosecutor_average_without: r.prosecutor.average,
-                    sample_uniques_without: r.sample_uniques,
-                    prosecutor_average_drop: report.prosecutor.average - r.prosecutor.average,
-                },
-            );
-        }
-    }
+    let (report, contribution) =
+        measure_coded(&columns, &input.quasi_identifiers, units.as_deref(), sensitive.as_ref(), &options)?;
     let unit = if input.person.is_some() { "persons" } else { "records" }.to_string();
     if let Some(population) = input.population
         && (population.is_nan() || population < report.rows as f64)

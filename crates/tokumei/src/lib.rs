@@ -27,7 +27,7 @@ mod assess;
 mod pipeline;
 
 pub use anonymize::{AnonymizeOptions, AnonymizeOutcome, anonymize, parse_hierarchy_arg};
-pub use assess::{Contribution, RiskAssessment, RiskInput, assess_risk, risk_html};
+pub use assess::{Contribution, RiskAssessment, RiskInput, assess_risk, measure_coded, risk_html};
 
 pub use pipeline::{
     LinkageQuality, PipelineError, RunOptions, RunOutcome, Status, TOKEN_COLUMNS, evaluate_linkage, hash_opt_out_list,
