@@ -20,6 +20,7 @@ fn source(dir: &std::path::Path, text: &[u8], encoding: TextEncoding) -> Source 
             ColumnSpec { name: "birth_date".into(), header: "生年月日".into(), value_type: ValueType::Date },
         ],
         batch_rows: 2,
+        extract: None,
     }
 }
 

@@ -98,3 +98,40 @@ fn config_reference_is_current() {
         assert!(rendered.contains(key), "{key} missing from the reference");
     }
 }
+
+/// The generated part of `docs/formats.md`: every national table, its headers and where each
+/// value comes from.
+fn render_tables() -> String {
+    use tokumei::ingest::{Format, national};
+    let mut md = String::new();
+    for (format, title) in [(Format::Uke, "UKE (`format = \"uke\"`)")] {
+        md.push_str(&format!("\n## Tables: {title}\n"));
+        for table in national::tables(format) {
+            md.push_str(&format!(
+                "\n### `extract = \"{}\"` — one row per {}\n\n| header | from |\n|---|---|\n",
+                table.name, table.row
+            ));
+            for field in table.fields {
+                md.push_str(&format!("| {} | {} |\n", field.header, field.origin));
+            }
+        }
+    }
+    md
+}
+
+#[test]
+fn formats_reference_is_current() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let path = root.join("docs/formats.md");
+    let current = std::fs::read_to_string(&path).unwrap();
+    let marker = "<!-- tables: generated";
+    let cut = current.find(marker).expect("the generated-section marker");
+    let end_of_marker = cut + current[cut..].find('\n').unwrap() + 1;
+    let rendered = format!("{}{}", &current[..end_of_marker], render_tables());
+    if std::env::var_os("UPDATE_DOCS").is_some() {
+        std::fs::write(&path, &rendered).unwrap();
+    }
+    let current = std::fs::read_to_string(&path).unwrap();
+    assert!(current == rendered, "docs/formats.md is stale: run `UPDATE_DOCS=1 cargo test --test main docs`");
+    assert!(rendered.contains("| 生年月日 | RE field 6 |"));
+}

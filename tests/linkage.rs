@@ -29,7 +29,13 @@ fn linkage_finds_the_true_persons_on_generated_data() {
 /// recall.
 #[test]
 fn addresses_tell_namesakes_apart() {
-    let spec = tokumei::synth::SynthSpec { persons: 20_000, seed: 43, opt_out_rate: 0.03, namesake_rate: 0.01 };
+    let spec = tokumei::synth::SynthSpec {
+        persons: 20_000,
+        seed: 43,
+        opt_out_rate: 0.03,
+        namesake_rate: 0.01,
+        national: false,
+    };
     let ws = Workspace::generate_with(spec);
     let evidence = tokumei::evaluate_linkage(&ws.plan("pseudonymized"), &ws.path("datasets/sample/truth.csv")).unwrap();
     set_rule(&ws, "pseudonymized", "merge");

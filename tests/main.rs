@@ -7,6 +7,7 @@ mod bad_input;
 mod cli;
 mod config;
 mod docs;
+mod formats;
 mod linkage;
 mod pipeline;
 mod risk;

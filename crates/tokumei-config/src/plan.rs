@@ -467,13 +467,30 @@ impl Validator {
     }
 
     fn source(&mut self, at: &str, table: &str, file: FileSpec<'_>, columns: &[ColumnToml]) -> Source {
-        let FileSpec { path, format, encoding, delimiter } = file;
+        let FileSpec { path, format, encoding, delimiter, extract } = file;
         let path = self.resolve(path);
-        let format = format.unwrap_or(if path.extension().is_some_and(|e| e == "parquet") {
-            Format::Parquet
-        } else {
-            Format::Csv
+        let extension = path.extension().map(|e| e.to_string_lossy().to_ascii_lowercase());
+        let format = format.unwrap_or(match extension.as_deref() {
+            Some("parquet") => Format::Parquet,
+            Some("uke") => Format::Uke,
+            _ => Format::Csv,
         });
+        let offered = tokumei_ingest::national::tables(format);
+        match (extract, offered.is_empty()) {
+            (Some(_), true) => {
+                self.problem(format!("{at}.extract"), "only the national formats (uke) have tables to extract")
+            }
+            (None, false) => {
+                let names: Vec<&str> = offered.iter().map(|t| t.name).collect();
+                self.problem(format!("{at}.extract"), format!("required for this format: one of {}", names.join(", ")));
+            }
+            (Some(name), false) => {
+                if let Err(message) = tokumei_ingest::national::table(format, name) {
+                    self.problem(format!("{at}.extract"), message);
+                }
+            }
+            (None, true) => {}
+        }
         let delimiter = match delimiter.as_deref() {
             None => b',',
             Some(d) if d.len() == 1 && d.is_ascii() => d.as_bytes()[0],
@@ -510,6 +527,7 @@ impl Validator {
                 })
                 .collect(),
             batch_rows: BATCH_ROWS,
+            extract: extract.map(str::to_string),
         }
     }
 
@@ -549,7 +567,10 @@ impl Validator {
         let source = self.source(
             &at,
             &input.name,
-            FileSpec::of(&input.path, input.format, input.encoding, &input.delimiter),
+            FileSpec {
+                extract: input.extract.as_deref(),
+                ..FileSpec::of(&input.path, input.format, input.encoding, &input.delimiter)
+            },
             &columns,
         );
         let link = self.link_columns(&at, &columns);
@@ -770,6 +791,9 @@ impl Validator {
                 self.problem(format!("{at}.column[{j}]"), "opt-out columns need `link` (or be `request_date`)");
             }
         }
+        if o.format.is_some_and(|f| !tokumei_ingest::national::tables(f).is_empty()) {
+            self.problem(format!("{at}.format"), "opt-out lists are CSV or Parquet files");
+        }
         let file = FileSpec::of(path, o.format, o.encoding, &o.delimiter);
         let source = self.source(&at, &format!("opt-out[{i}]"), file, &columns);
         let link = self.link_columns(&at, &columns);
@@ -786,6 +810,7 @@ struct FileSpec<'a> {
     format: Option<Format>,
     encoding: Option<TextEncoding>,
     delimiter: &'a Option<String>,
+    extract: Option<&'a str>,
 }
 
 impl<'a> FileSpec<'a> {
@@ -795,7 +820,7 @@ impl<'a> FileSpec<'a> {
         encoding: Option<TextEncoding>,
         delimiter: &'a Option<String>,
     ) -> Self {
-        FileSpec { path, format, encoding, delimiter }
+        FileSpec { path, format, encoding, delimiter, extract: None }
     }
 }
 

@@ -89,9 +89,15 @@ pub struct InputToml {
     pub name: String,
     /// File path, relative to this file. Required.
     pub path: PathBuf,
-    /// `csv` or `parquet`. Default: from the file extension (`.parquet` → parquet, else csv).
+    /// `csv`, `parquet`, or a national format: `uke` (receipt files: one file or a directory of
+    /// `*.UKE`). Default: from the file extension (`.parquet` → parquet, `.uke` → uke, else csv).
     pub format: Option<Format>,
-    /// `utf-8`, `utf-8-bom` or `cp932`. Default: `utf-8`.
+    /// National formats: which of the format's tables to read. `uke`: `receipts`, `diagnoses`,
+    /// `procedures`, `drugs`, `devices`, `comments` (医科 files); `dispensing-receipts`,
+    /// `dispensing`, `dispensing-devices`, `dispensing-comments` (調剤 files). Headers and where
+    /// each comes from: `docs/formats.md`.
+    pub extract: Option<String>,
+    /// `utf-8`, `utf-8-bom` or `cp932` (CSV only; UKE files are always cp932). Default: `utf-8`.
     pub encoding: Option<TextEncoding>,
     /// One-character field delimiter. Default: `","`. Example: `"\t"`.
     pub delimiter: Option<String>,

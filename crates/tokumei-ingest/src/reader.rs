@@ -15,6 +15,7 @@ use tokumei_core::{ROW_COLUMN, ValueType};
 
 use crate::cell::{Cell, CellProblem, type_cell};
 use crate::decode::{Malformed, StrictDecoder};
+use crate::national::{self, FormatError, NationalStats, ReadError, RowRef};
 use crate::source::{Format, Source};
 
 /// Internal column: the 1-based line (CSV) or record number (Parquet) of the row.
@@ -89,6 +90,17 @@ pub enum Error {
         /// Message.
         message: String,
     },
+    /// A national-format file that breaks its format where reading cannot safely go on.
+    #[error(transparent)]
+    Format(#[from] FormatError),
+    /// A national format without `extract`, or with one the format does not offer.
+    #[error("{path}: {message}")]
+    Extract {
+        /// File.
+        path: String,
+        /// What is wrong.
+        message: String,
+    },
     /// The caller's batch handler failed.
     #[error(transparent)]
     Handler(Box<dyn std::error::Error + Send + Sync>),
@@ -100,8 +112,16 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// One quarantined row.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Quarantined {
-    /// 1-based line (CSV, header = 1) or record (Parquet).
+    /// National formats: the file (UKE file, ZIP entry); absent for SS-MIX2, whose paths hold
+    /// patient IDs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    /// 1-based line (CSV with header = 1, UKE), record (Parquet), document (CDA) or message
+    /// (SS-MIX2) of the bad cell.
     pub line: u64,
+    /// National formats: where the cell comes from (`RE field 6`, `PID-7`, an XML path).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub origin: Option<String>,
     /// Canonical column of the first bad cell.
     pub column: String,
     /// What was wrong.
@@ -121,6 +141,9 @@ pub struct IngestStats {
     pub quarantine: Vec<Quarantined>,
     /// Headers present in the file but not configured: not read, not released.
     pub unmapped_headers: Vec<String>,
+    /// National formats: files, record types read, skipped and unknown, specification versions.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub national: Option<NationalStats>,
 }
 
 const QUARANTINE_LISTED: usize = 1_000;
@@ -176,6 +199,13 @@ impl ColumnBuffer {
     }
 }
 
+/// Where a quarantined cell comes from.
+struct Location {
+    file: Option<String>,
+    line: u64,
+    origin: Option<String>,
+}
+
 struct Reading<'a, F> {
     source: &'a Source,
     stats: IngestStats,
@@ -201,15 +231,32 @@ where
 
     /// Types one row's cells (given in column order) and buffers it, or quarantines it.
     fn row<'c>(&mut self, line: u64, cells: impl Iterator<Item = Option<&'c str>>) -> Result<()> {
+        self.located_row(line, cells, |_| Location { file: None, line, origin: None })
+    }
+
+    /// As `row`, with `locate` telling where the cell of column `i` comes from.
+    fn located_row<'c>(
+        &mut self,
+        line: u64,
+        cells: impl Iterator<Item = Option<&'c str>>,
+        locate: impl Fn(usize) -> Location,
+    ) -> Result<()> {
         self.stats.rows_read += 1;
         let mut parsed = Vec::with_capacity(self.source.columns.len());
-        for (spec, raw) in self.source.columns.iter().zip(cells) {
+        for (i, (spec, raw)) in self.source.columns.iter().zip(cells).enumerate() {
             match raw.map_or(Ok(Cell::Null), |raw| type_cell(raw, spec.value_type)) {
                 Ok(cell) => parsed.push(cell),
                 Err(problem) => {
                     self.stats.rows_quarantined += 1;
                     if self.stats.quarantine.len() < QUARANTINE_LISTED {
-                        self.stats.quarantine.push(Quarantined { line, column: spec.name.clone(), problem });
+                        let Location { file, line, origin } = locate(i);
+                        self.stats.quarantine.push(Quarantined {
+                            file,
+                            line,
+                            origin,
+                            column: spec.name.clone(),
+                            problem,
+                        });
                     }
                     return Ok(());
                 }
@@ -257,6 +304,7 @@ where
     match source.format {
         Format::Csv => read_csv(&mut reading)?,
         Format::Parquet => read_parquet(&mut reading)?,
+        Format::Uke => read_national(&mut reading)?,
     }
     let nothing_sent = reading.stats.rows_accepted == 0;
     reading.flush(nothing_sent)?;
@@ -341,9 +389,11 @@ impl OpenCsv {
     }
 }
 
-/// The headers of `source`, reading nothing past them (CSV) or only the schema (Parquet).
+/// The headers of `source`, reading nothing past them (CSV) or only the schema (Parquet); for
+/// national formats, the headers of the extracted table.
 pub fn read_headers(source: &Source) -> Result<Vec<String>> {
     match source.format {
+        Format::Uke => Ok(national_table(source)?.headers()),
         Format::Csv => OpenCsv::open(source)?.headers(),
         Format::Parquet => {
             let path = path_of(source);
@@ -402,5 +452,59 @@ where
         let cells: Vec<Option<&str>> = texts.iter().map(|t| t.get(row)).collect();
         reading.row(row as u64 + 1, cells.into_iter())?;
     }
+    Ok(())
+}
+
+fn national_table(source: &Source) -> Result<&'static national::Table> {
+    let path = path_of(source);
+    let Some(name) = source.extract.as_deref() else {
+        let names: Vec<&str> = national::tables(source.format).iter().map(|t| t.name).collect();
+        return Err(Error::Extract { path, message: format!("set `extract` to one of: {}", names.join(", ")) });
+    };
+    national::table(source.format, name).map_err(|message| Error::Extract { path, message })
+}
+
+/// Reads a national-format source: every file under the path, in name order.
+fn read_national<F>(reading: &mut Reading<'_, F>) -> Result<()>
+where
+    F: FnMut(DataFrame) -> Result<(), Box<dyn std::error::Error + Send + Sync>>,
+{
+    let source = reading.source;
+    let table = national_table(source)?;
+    let path = path_of(source);
+    let io = |e: std::io::Error| Error::Io { path: path.clone(), source: e };
+    let headers = table.headers();
+    let positions = header_positions(source, &headers, &mut reading.stats)?;
+    let files = match source.format {
+        Format::Uke => national::files_under(&source.path, &national::uke::is_uke_file).map_err(io)?,
+        Format::Csv | Format::Parquet => unreachable!("not a national format"),
+    };
+    let mut all = NationalStats::default();
+    for file in &files {
+        let shown = file.display().to_string();
+        let mut on_row = |row: RowRef<'_>| -> Result<()> {
+            let line = positions.iter().map(|&i| row.records[i]).max().unwrap_or(0);
+            reading.located_row(line, positions.iter().map(|&i| row.cells[i]), |c| Location {
+                file: row.file.map(str::to_string),
+                line: row.records[positions[c]],
+                origin: Some(table.fields[positions[c]].origin.to_string()),
+            })
+        };
+        let opened = File::open(file).map_err(|e| Error::Io { path: shown.clone(), source: e })?;
+        let stats = match source.format {
+            Format::Uke => national::uke::parse(BufReader::with_capacity(1 << 20, opened), &shown, table, &mut on_row),
+            Format::Csv | Format::Parquet => unreachable!("not a national format"),
+        };
+        match stats {
+            Ok(stats) => all.merge(stats),
+            Err(ReadError::Io(e)) => return Err(Error::Io { path: shown, source: e }),
+            Err(ReadError::Format(e)) => return Err(Error::Format(e)),
+            Err(ReadError::Sink(e)) => return Err(e),
+        }
+    }
+    if files.is_empty() {
+        return Err(Error::Extract { path, message: "no files of this format found here".into() });
+    }
+    reading.stats.national = Some(all);
     Ok(())
 }

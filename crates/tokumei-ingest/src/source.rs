@@ -12,6 +12,8 @@ pub enum Format {
     Csv,
     /// Apache Parquet (cells are read as text and typed like CSV cells).
     Parquet,
+    /// UKE receipt files (レセプト電算; 医科 or 調剤): a file or a directory of `*.UKE` files.
+    Uke,
 }
 
 /// Text encoding of a CSV input.
@@ -66,4 +68,7 @@ pub struct Source {
     pub columns: Vec<ColumnSpec>,
     /// Rows per batch handed to the caller.
     pub batch_rows: usize,
+    /// For the national formats: which of the format's tables to read (see
+    /// [`crate::national::tables`]).
+    pub extract: Option<String>,
 }

@@ -12,9 +12,35 @@ use std::path::Path;
 pub use manifest::{ColumnTreatment, InputFile, OutputFile, RunReport, TableAccount};
 pub use release::{Error, Release, Result};
 
-/// blake3 of a file's bytes, hex (streamed; files of any size).
+/// blake3 of a file's bytes, hex (streamed; files of any size). For a folder (a directory of UKE
+/// files, an SS-MIX2 storage), blake3 over its files' relative paths and digests in name order,
+/// so any changed, added or removed file changes it; the paths themselves are not shown.
 pub fn digest_file(path: &Path) -> Result<String> {
     let io = |source| Error::Io { path: path.display().to_string(), source };
+    if path.is_dir() {
+        let mut files = Vec::new();
+        let mut pending = vec![path.to_path_buf()];
+        while let Some(dir) = pending.pop() {
+            for entry in std::fs::read_dir(&dir).map_err(io)? {
+                let entry = entry.map_err(io)?;
+                if entry.file_type().map_err(io)?.is_dir() {
+                    pending.push(entry.path());
+                } else {
+                    files.push(entry.path());
+                }
+            }
+        }
+        files.sort();
+        let mut hasher = blake3::Hasher::new();
+        for file in files {
+            let relative = file.strip_prefix(path).unwrap_or(&file);
+            hasher.update(relative.to_string_lossy().as_bytes());
+            hasher.update(b"\0");
+            hasher.update(digest_file(&file)?.as_bytes());
+            hasher.update(b"\n");
+        }
+        return Ok(hasher.finalize().to_hex().to_string());
+    }
     let mut file = std::fs::File::open(path).map_err(io)?;
     let mut hasher = blake3::Hasher::new();
     let mut buffer = vec![0u8; 1 << 20];

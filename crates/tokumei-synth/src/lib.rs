@@ -9,11 +9,14 @@
 //!   full-width addresses, and free-text notes that sometimes hold a name, phone or My Number;
 //! - `optout.csv` — 提供停止 requests by insurance card, by kana + birth date + sex, or by facility
 //!   + patient ID, spelled differently again (hiragana, half-width, dropped leading zeros);
-//! - `truth.csv` and `truth_optout.csv` — which person each line belongs to.
+//! - `truth.csv` and `truth_optout.csv` — which person each line belongs to;
+//! - with `national`, the same rows in the national formats: `uke/medical/RECEIPTC_YYYYMM.UKE`
+//!   (医科 receipts from the chart visits) and `uke/dispensing/RECEIPTY_YYYYMM.UKE` (調剤).
 //!
 //! The same seed gives byte-identical files (ChaCha8, independent of `rand`'s default RNG).
 #![warn(missing_docs)]
 
+mod national;
 mod population;
 mod spelling;
 mod vocab;

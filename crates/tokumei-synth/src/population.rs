@@ -9,6 +9,7 @@ use rand_chacha::ChaCha8Rng;
 use tokumei_core::geo::{PREFECTURES, prefecture_by_code};
 use tokumei_core::normalize::{CivilDate, insurer_check_digit, my_number_check_digit};
 
+use crate::national::{Card, DispensedLine, Patient, UkeFiles, Visit};
 use crate::spelling::{DateForm, full_width, half_width_kana, hiragana, write_date};
 use crate::vocab::{
     COMMON_DIAGNOSES, DRUGS, Diagnosis, FEMALE_NAMES, MALE_NAMES, MUNICIPALITIES, RARE_DIAGNOSES, SURNAMES, TOWNS,
@@ -28,11 +29,13 @@ pub struct SynthSpec {
     /// namesake: 同姓同名同生年月日, at another address; default 0.001, well above Japan's rate so
     /// that linkage meets them).
     pub namesake_rate: f64,
+    /// Also write the population in the national formats (`uke/`), from the same rows.
+    pub national: bool,
 }
 
 impl Default for SynthSpec {
     fn default() -> Self {
-        SynthSpec { persons: 2_000, seed: 42, opt_out_rate: 0.02, namesake_rate: 0.001 }
+        SynthSpec { persons: 2_000, seed: 42, opt_out_rate: 0.02, namesake_rate: 0.001, national: false }
     }
 }
 
@@ -51,6 +54,8 @@ pub struct SynthSummary {
     pub opt_out_entries: u64,
     /// Persons with records who opted out.
     pub opted_out_persons: u64,
+    /// Files written in the national formats (with `national`).
+    pub national_files: u64,
 }
 
 /// Japan's population by 5-year age band (millions, 2020 census, rounded): 0–4 … 95–99, 100+.
@@ -335,6 +340,7 @@ struct Writers {
     charts: TableWriter,
     truth: TableWriter,
     receipt_counter: u64,
+    uke: Option<UkeFiles>,
 }
 
 impl Writers {
@@ -357,6 +363,7 @@ pub fn write_population(spec: &SynthSpec, dir: &Path) -> Result<SynthSummary, Er
         charts: TableWriter::create(&dir.join("charts.csv"), Encoding::Utf8, &CHART_HEADERS)?,
         truth: TableWriter::create(&dir.join("truth.csv"), Encoding::Utf8, &["person", "table", "line"])?,
         receipt_counter: 0,
+        uke: spec.national.then(UkeFiles::default),
     };
     let mut opt_out = TableWriter::create(&dir.join("optout.csv"), Encoding::Utf8, &OPT_OUT_HEADERS)?;
     let mut opt_out_truth = TableWriter::create(&dir.join("truth_optout.csv"), Encoding::Utf8, &["person", "line"])?;
@@ -404,6 +411,9 @@ pub fn write_population(spec: &SynthSpec, dir: &Path) -> Result<SynthSummary, Er
     summary.charts = w.charts.finish()?;
     w.truth.finish()?;
     summary.opt_out_entries = opt_out.finish()?;
+    if let Some(uke) = w.uke.take() {
+        summary.national_files += uke.finish(&dir.join("uke"))?;
+    }
     opt_out_truth.finish()?;
     Ok(summary)
 }
@@ -529,10 +539,14 @@ fn write_dispensing(rng: &mut ChaCha8Rng, p: &Person, w: &mut Writers) -> Result
     let doctor_surname = SURNAMES.choose(rng).unwrap().0;
     let doctor = format!("{doctor_surname}　{}", MALE_NAMES.choose(rng).unwrap().0);
     let prescriber = p.hospitals[0].0.clone();
+    let card = Card { insurer: &insurer, symbol: &symbol, number: card_number, branch: &p.branch };
+    let name = p.kanji(old_form);
+    let patient = Patient { name: &name, kana: &kana, male: p.male, birth: p.birth, card };
     for _ in 0..receipts {
         w.receipt_counter += 1;
         let receipt_number = format!("{:07}", w.receipt_counter);
         let date = random_date(rng, CivilDate { year: 2024, month: 4, day: 1 }, 730);
+        let mut lines: Vec<(&str, String, u32, String)> = Vec::new();
         let for_dx: Vec<&Diagnosis> = if treated.is_empty() {
             vec![&COMMON_DIAGNOSES[3]]
         } else {
@@ -553,7 +567,7 @@ fn write_dispensing(rng: &mut ChaCha8Rng, p: &Person, w: &mut Writers) -> Result
             let fields = [
                 p.pharmacy.clone(),
                 receipt_number.clone(),
-                p.kanji(old_form),
+                name.clone(),
                 kana.clone(),
                 write_date(p.birth, birth_form),
                 sex.into(),
@@ -572,6 +586,14 @@ fn write_dispensing(rng: &mut ChaCha8Rng, p: &Person, w: &mut Writers) -> Result
             ];
             let line = w.dispensing.record(fields.iter().map(String::as_str))?;
             w.truth(p, "dispensing", line)?;
+            lines.push((code, fields[15].clone(), days, fields[17].clone()));
+        }
+        if let Some(uke) = w.uke.as_mut() {
+            let lines: Vec<DispensedLine<'_>> = lines
+                .iter()
+                .map(|(code, quantity, days, points)| DispensedLine { date, code, quantity, days: *days, points })
+                .collect();
+            uke.dispensing(&receipt_number, &p.pharmacy, &prescriber, &doctor, &patient, &lines);
         }
     }
     Ok(true)
@@ -591,6 +613,7 @@ fn write_charts(rng: &mut ChaCha8Rng, p: &Person, w: &mut Writers) -> Result<Opt
     let address = if rng.random::<f64>() < 0.5 { full_width(&p.address()) } else { p.address() };
     let visits = rng.random_range(1..=(1 + 2 * p.conditions.len()).min(10));
     let mut visited = 0;
+    let mut seen: Vec<(usize, CivilDate, &str, String)> = Vec::new();
     for visit in 0..visits {
         let hospital = rng.random_range(0..p.hospitals.len());
         visited = hospital;
@@ -627,6 +650,23 @@ fn write_charts(rng: &mut ChaCha8Rng, p: &Person, w: &mut Writers) -> Result<Opt
         ];
         let line = w.charts.record(fields.iter().map(String::as_str))?;
         w.truth(p, "charts", line)?;
+        seen.push((hospital, date, dx.name, fields[12].clone()));
+    }
+    if let Some(uke) = w.uke.as_mut() {
+        let (insurer, symbol, number) = p.dispensing_card();
+        let name = p.kanji(false);
+        let card = Card { insurer, symbol, number, branch: &p.branch };
+        let patient = Patient { name: &name, kana: &kana, male: p.male, birth: p.birth, card };
+        for (h, (facility, patient_id)) in p.hospitals.iter().enumerate() {
+            let visits: Vec<Visit<'_>> = seen
+                .iter()
+                .filter(|v| v.0 == h)
+                .map(|(_, date, diagnosis, note)| Visit { date: *date, diagnosis, note })
+                .collect();
+            if !visits.is_empty() {
+                uke.medical(facility, patient_id, &patient, &visits);
+            }
+        }
     }
     Ok(Some(visited))
 }

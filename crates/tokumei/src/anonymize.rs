@@ -80,6 +80,7 @@ pub(crate) fn read_table(path: &Path, delimiter: u8, encoding: TextEncoding) -> 
         delimiter,
         columns: Vec::new(),
         batch_rows: 64 * 1024,
+        extract: None,
     };
     let headers = read_headers(&source)?;
     source.columns = headers

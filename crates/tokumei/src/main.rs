@@ -75,6 +75,9 @@ enum Command {
         /// Fraction of persons who share kana name, sex and birth date with another (namesakes).
         #[arg(long, default_value_t = 0.001)]
         namesake_rate: f64,
+        /// Also write the same rows in the national formats (UKE receipt files under `uke/`).
+        #[arg(long)]
+        national: bool,
         /// Output folder.
         #[arg(long)]
         out: PathBuf,
@@ -278,12 +281,13 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
     match &cli.command {
         Command::Check { config } => check(cli, config),
         Command::Run { config, out } => run_release(cli, config, out.clone()),
-        Command::Synth { persons, seed, opt_out_rate, namesake_rate, out } => {
+        Command::Synth { persons, seed, opt_out_rate, namesake_rate, national, out } => {
             let spec = SynthSpec {
                 persons: *persons,
                 seed: *seed,
                 opt_out_rate: *opt_out_rate,
                 namesake_rate: *namesake_rate,
+                national: *national,
             };
             let summary =
                 write_population(&spec, out).with_context(|| format!("writing synthetic data to {}", out.display()))?;
@@ -300,6 +304,12 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
                     summary.opted_out_persons
                 ),
             );
+            if *national {
+                say(
+                    cli,
+                    format!("and {} files in the national formats under {}", summary.national_files, out.display()),
+                );
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Keygen { out } => keygen(cli, out),

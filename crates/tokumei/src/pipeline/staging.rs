@@ -83,7 +83,7 @@ impl Stager<'_> {
         progress: &indicatif::ProgressBar,
     ) -> Result<Staged, PipelineError> {
         let name = table.source.table.clone();
-        let input_bytes = std::fs::metadata(&table.source.path).map(|m| m.len()).unwrap_or(0);
+        let input_bytes = bytes_under(&table.source.path);
         let buckets = input_bytes.div_ceil(self.bucket_bytes).clamp(1, 1024) as usize;
         let paths: Vec<PathBuf> = match self.work {
             Some(work) => (0..buckets).map(|b| work.join(format!("{name}.{b:04}.parquet"))).collect(),
@@ -242,4 +242,15 @@ fn read_token_list(path: &Path) -> Result<Vec<(u64, RowKeys)>, PipelineError> {
         entries.push((source_line, keys));
     }
     Ok(entries)
+}
+
+/// Size of a file, or of every file under a folder (national formats read folders).
+fn bytes_under(path: &std::path::Path) -> u64 {
+    match std::fs::metadata(path) {
+        Ok(m) if m.is_dir() => std::fs::read_dir(path)
+            .map(|entries| entries.filter_map(Result::ok).map(|e| bytes_under(&e.path())).sum())
+            .unwrap_or(0),
+        Ok(m) => m.len(),
+        Err(_) => 0,
+    }
 }

@@ -1,0 +1,175 @@
+//! The national formats, read into canonical tables: UKE receipt files (レセプト電算), 特定健診
+//! HL7 CDA XML and SS-MIX2 standardized storage.
+//!
+//! Each format offers a few tables (`extract` in the configuration). A table has fixed headers,
+//! named like the CSV exports' headers (`生年月日`, `保険者番号`…), so the same schema files map
+//! them to canonical columns and roles, and cells are typed by the same rules as CSV cells. Every
+//! header also records where its value comes from in the format (`RE field 6`, `PID-7`, an XML
+//! path), which error messages and quarantine entries name — never the value.
+//!
+//! Only the fields a table lists are read into it: whatever else a record holds (doctor names in
+//! the dispensing RE record, telephone numbers in IR) is never copied anywhere.
+
+pub mod uke;
+
+use std::collections::BTreeMap;
+
+use crate::source::Format;
+
+/// One column of a national table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Field {
+    /// Header, as a schema's `header` names it.
+    pub header: &'static str,
+    /// Where the value comes from, for messages (`RE field 6`, `PID-7`, an XML path).
+    pub origin: &'static str,
+}
+
+const fn field(header: &'static str, origin: &'static str) -> Field {
+    Field { header, origin }
+}
+
+/// A table a national format offers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Table {
+    /// Name, as `extract` selects it.
+    pub name: &'static str,
+    /// One row per what.
+    pub row: &'static str,
+    /// Columns.
+    pub fields: &'static [Field],
+}
+
+impl Table {
+    /// The headers, in column order.
+    pub fn headers(&self) -> Vec<String> {
+        self.fields.iter().map(|f| f.header.to_string()).collect()
+    }
+}
+
+/// The tables `format` offers (none for CSV and Parquet).
+pub fn tables(format: Format) -> &'static [Table] {
+    match format {
+        Format::Csv | Format::Parquet => &[],
+        Format::Uke => uke::TABLES,
+    }
+}
+
+/// The table `name` of `format`, or a message listing the ones there are.
+pub fn table(format: Format, name: &str) -> Result<&'static Table, String> {
+    let offered = tables(format);
+    offered.iter().find(|t| t.name == name).ok_or_else(|| {
+        let names: Vec<&str> = offered.iter().map(|t| t.name).collect();
+        format!("`{name}` is not a table of this format (one of: {})", names.join(", "))
+    })
+}
+
+/// One row handed on by a national reader: cells in the table's column order, and for each cell
+/// the record it came from (a line of a UKE file, a document or message number).
+#[derive(Debug, Clone, Copy)]
+pub struct RowRef<'a> {
+    /// File the row came from (a UKE file, a ZIP entry); `None` where the name itself would
+    /// identify someone (SS-MIX2 paths hold the patient ID).
+    pub file: Option<&'a str>,
+    /// Cells; `None` where the record lacks the field.
+    pub cells: &'a [Option<&'a str>],
+    /// Record of each cell.
+    pub records: &'a [u64],
+}
+
+/// What a national reader saw, beyond the rows.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct NationalStats {
+    /// Files (UKE files, XML documents, HL7 messages) read.
+    pub files: u64,
+    /// Records or documents read, by type (`RE`, `IY`, `ClinicalDocument`, `PPR^ZD1`…).
+    pub records: BTreeMap<String, u64>,
+    /// Record types this table does not use but the format defines: read past, counted.
+    pub skipped: BTreeMap<String, u64>,
+    /// Record types the format does not define (a newer specification, another receipt kind):
+    /// read past, counted, reported.
+    pub unknown: BTreeMap<String, u64>,
+    /// Specification versions seen (UKE 記録条件仕様年月, CDA/HL7 version), with counts.
+    pub versions: BTreeMap<String, u64>,
+}
+
+impl NationalStats {
+    pub(crate) fn count(map: &mut BTreeMap<String, u64>, key: &str) {
+        match map.get_mut(key) {
+            Some(n) => *n += 1,
+            None => {
+                map.insert(key.to_string(), 1);
+            }
+        }
+    }
+
+    /// Adds another file's counts.
+    pub fn merge(&mut self, other: NationalStats) {
+        self.files += other.files;
+        for (mine, theirs) in [
+            (&mut self.records, other.records),
+            (&mut self.skipped, other.skipped),
+            (&mut self.unknown, other.unknown),
+            (&mut self.versions, other.versions),
+        ] {
+            for (k, v) in theirs {
+                *mine.entry(k).or_insert(0) += v;
+            }
+        }
+    }
+}
+
+/// Why a national file was rejected. Names the file, record and field, never a value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{file}, {at}: {message}")]
+pub struct FormatError {
+    /// File (or ZIP entry, or message number for SS-MIX2).
+    pub file: String,
+    /// Line, record, XML path or HL7 segment.
+    pub at: String,
+    /// What was expected.
+    pub message: String,
+}
+
+/// Files under `path` (or `path` itself) whose names satisfy `wanted`, in name order, so that a
+/// run reads them in the same order on every machine.
+pub(crate) fn files_under(
+    path: &std::path::Path,
+    wanted: &dyn Fn(&std::path::Path) -> bool,
+) -> std::io::Result<Vec<std::path::PathBuf>> {
+    if path.is_file() {
+        return Ok(vec![path.to_path_buf()]);
+    }
+    let mut found = Vec::new();
+    let mut pending = vec![path.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir)? {
+            let entry = entry?;
+            let kind = entry.file_type()?;
+            if kind.is_dir() {
+                pending.push(entry.path());
+            } else if wanted(&entry.path()) {
+                found.push(entry.path());
+            }
+        }
+    }
+    found.sort();
+    Ok(found)
+}
+
+/// Why reading a national file stopped.
+#[derive(Debug)]
+pub enum ReadError<E> {
+    /// The file cannot be read.
+    Io(std::io::Error),
+    /// The file breaks the format where tokumei cannot go on safely.
+    Format(FormatError),
+    /// The row handler failed.
+    Sink(E),
+}
+
+impl<E> From<FormatError> for ReadError<E> {
+    fn from(e: FormatError) -> Self {
+        ReadError::Format(e)
+    }
+}

@@ -1,0 +1,254 @@
+//! The same population in the national formats: UKE receipt files (医科 from the chart visits,
+//! 調剤 from the dispensing receipts). Values are those of the CSV rows, spelled as the format
+//! spells them (GYYMMDD era dates, sex 1/2), so that reading either gives the same typed tables.
+//! No random draws: writing the national formats changes nothing in the CSV files.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use tokumei_core::normalize::CivilDate;
+
+use crate::spelling::{DateForm, write_date};
+use crate::writer::Error;
+
+/// GYYMM of the month of `date`.
+pub(crate) fn era_month(date: CivilDate) -> String {
+    write_date(date, DateForm::Receipt)[..5].to_string()
+}
+
+/// Free text in a UKE field: the format has no quoting, so commas become 、 and line breaks
+/// spaces.
+fn uke_text(text: &str) -> String {
+    text.replace(',', "、").replace(['\r', '\n'], " ")
+}
+
+/// A UKE field list as a line.
+fn record(fields: &[&str]) -> String {
+    fields.iter().map(|f| uke_text(f)).collect::<Vec<_>>().join(",")
+}
+
+/// Fields `0..n` with the given positions filled.
+fn sparse(n: usize, set: &[(usize, &str)]) -> String {
+    let mut fields = vec![""; n];
+    for &(i, v) in set {
+        fields[i] = v;
+    }
+    record(&fields)
+}
+
+/// A patient's insurance card as a receipt carries it.
+pub(crate) struct Card<'a> {
+    pub insurer: &'a str,
+    pub symbol: &'a str,
+    pub number: &'a str,
+    pub branch: &'a str,
+}
+
+/// The patient fields of one receipt.
+pub(crate) struct Patient<'a> {
+    pub name: &'a str,
+    pub kana: &'a str,
+    pub male: bool,
+    pub birth: CivilDate,
+    pub card: Card<'a>,
+}
+
+/// One dispensed drug line, as in `dispensing.csv`.
+pub(crate) struct DispensedLine<'a> {
+    pub date: CivilDate,
+    pub code: &'a str,
+    pub quantity: &'a str,
+    pub days: u32,
+    pub points: &'a str,
+}
+
+/// One chart row (visit diagnosis), as in `charts.csv`.
+pub(crate) struct Visit<'a> {
+    pub date: CivilDate,
+    pub diagnosis: &'a str,
+    pub note: &'a str,
+}
+
+/// Receipts buffered per claim month and facility, written at the end as one file per month.
+#[derive(Default)]
+pub(crate) struct UkeFiles {
+    /// (month YYYYMM, facility code) → receipts (lines).
+    medical: BTreeMap<(String, String), Vec<String>>,
+    dispensing: BTreeMap<(String, String), Vec<String>>,
+    receipts: u64,
+}
+
+impl UkeFiles {
+    /// RE, HO and SN of a receipt. `local` is RE field 13 (医科: カルテ番号等) or 14 (調剤: the
+    /// prescriber's name); `number` the receipt number (else the next of this writer's).
+    fn patient_records(
+        &mut self,
+        kind: &str,
+        month: &str,
+        p: &Patient<'_>,
+        local: &str,
+        prescriber: &str,
+        number: Option<&str>,
+    ) -> String {
+        self.receipts += 1;
+        let number = number.map_or_else(|| self.receipts.to_string(), str::to_string);
+        let sex = if p.male { "1" } else { "2" };
+        let birth = write_date(p.birth, DateForm::Receipt);
+        let re = if kind == "medical" {
+            sparse(
+                38,
+                &[
+                    (0, "RE"),
+                    (1, &number),
+                    (2, "1112"),
+                    (3, month),
+                    (4, p.name),
+                    (5, sex),
+                    (6, &birth),
+                    (7, "30"),
+                    (13, local),
+                    (19, "50704"),
+                    (36, p.kana),
+                ],
+            )
+        } else {
+            let (pref, table, code) = (&prescriber[..2], &prescriber[2..3], &prescriber[3..]);
+            sparse(
+                42,
+                &[
+                    (0, "RE"),
+                    (1, &number),
+                    (2, "1112"),
+                    (3, month),
+                    (4, p.name),
+                    (5, sex),
+                    (6, &birth),
+                    (7, "30"),
+                    (9, pref),
+                    (10, table),
+                    (11, code),
+                    (14, local),
+                    (38, "50704"),
+                    (41, p.kana),
+                ],
+            )
+        };
+        let c = &p.card;
+        format!(
+            "{re}\r\n{}\r\n{}\r\n",
+            record(&["HO", c.insurer, c.symbol, c.number, "1", "0"]),
+            record(&["SN", "1", "01", c.insurer, c.symbol, c.number, c.branch])
+        )
+    }
+
+    /// One 調剤 receipt: a prescription (SH + CZ + IY) per line.
+    pub fn dispensing(
+        &mut self,
+        receipt_number: &str,
+        pharmacy: &str,
+        prescriber: &str,
+        doctor: &str,
+        p: &Patient<'_>,
+        lines: &[DispensedLine<'_>],
+    ) {
+        let Some(first) = lines.first() else { return };
+        let month = era_month(first.date);
+        let mut text = self.patient_records("dispensing", &month, p, doctor, prescriber, Some(receipt_number));
+        for (rp, line) in lines.iter().enumerate() {
+            let date = write_date(line.date, DateForm::Receipt);
+            let rp = (rp + 1).to_string();
+            text.push_str(&record(&["SH", &rp, "1", "", "", line.points]));
+            text.push_str("\r\n");
+            text.push_str(&sparse(
+                14,
+                &[(0, "CZ"), (2, &date), (3, &date), (4, "1"), (5, &line.days.to_string()), (13, line.points)],
+            ));
+            text.push_str("\r\n");
+            text.push_str(&record(&["IY", "1", line.code, line.quantity]));
+            text.push_str("\r\n");
+        }
+        let key = (format!("{}{:02}", first.date.year, first.date.month), pharmacy.to_string());
+        self.dispensing.entry(key).or_default().push(text);
+    }
+
+    /// 医科 receipts for one patient at one facility: one per month, a diagnosis (SY) and a
+    /// 再診料 (SI, with the day of the visit) per visit, the chart note as a comment (CO).
+    pub fn medical(&mut self, facility: &str, patient_id: &str, p: &Patient<'_>, visits: &[Visit<'_>]) {
+        let mut by_month: BTreeMap<(i32, u32), Vec<&Visit<'_>>> = BTreeMap::new();
+        for v in visits {
+            by_month.entry((v.date.year, v.date.month)).or_default().push(v);
+        }
+        for ((year, month_number), visits) in by_month {
+            let month = era_month(visits[0].date);
+            let mut text = self.patient_records("medical", &month, p, patient_id, "", None);
+            for v in &visits {
+                let date = write_date(v.date, DateForm::Receipt);
+                text.push_str(&record(&["SY", "0000999", &date, "", "", v.diagnosis, ""]));
+                text.push_str("\r\n");
+                let mut si = vec!["SI", "12", "1", "112007410", "", "73", "1", "", "", "", "", "", ""];
+                let days: Vec<&str> = (1..=31).map(|d| if d == v.date.day { "1" } else { "" }).collect();
+                si.extend(days);
+                text.push_str(&record(&si));
+                text.push_str("\r\n");
+                if !v.note.is_empty() {
+                    text.push_str(&record(&["CO", "12", "1", "810000001", v.note]));
+                    text.push_str("\r\n");
+                }
+            }
+            self.medical.entry((format!("{year}{month_number:02}"), facility.to_string())).or_default().push(text);
+        }
+    }
+
+    /// Writes `medical/RECEIPTC_YYYYMM.UKE` and `dispensing/RECEIPTY_YYYYMM.UKE` under `dir`
+    /// (cp932, CRLF): per month, a block per facility (IR/YK, receipts, GO).
+    pub fn finish(self, dir: &Path) -> Result<u64, Error> {
+        let mut files = 0;
+        for (kind, receipts) in [("medical", self.medical), ("dispensing", self.dispensing)] {
+            let sub = dir.join(kind);
+            std::fs::create_dir_all(&sub).map_err(|source| Error::Io { path: sub.display().to_string(), source })?;
+            let mut by_month: BTreeMap<String, Vec<(String, Vec<String>)>> = BTreeMap::new();
+            for ((month, facility), texts) in receipts {
+                by_month.entry(month).or_default().push((facility, texts));
+            }
+            for (month, facilities) in by_month {
+                let prefix = if kind == "medical" { "RECEIPTC" } else { "RECEIPTY" };
+                let path: PathBuf = sub.join(format!("{prefix}_{month}.UKE"));
+                let year: i32 = month[..4].parse().expect("YYYYMM");
+                let m: u32 = month[4..].parse().expect("YYYYMM");
+                let next = if m == 12 {
+                    CivilDate { year: year + 1, month: 1, day: 1 }
+                } else {
+                    CivilDate { year, month: m + 1, day: 1 }
+                };
+                let claim = era_month(next);
+                let mut text = String::new();
+                for (facility, receipts) in facilities {
+                    let (pref, table, code) = (&facility[..2], &facility[2..3], &facility[3..]);
+                    let header = if kind == "medical" {
+                        record(&["IR", "1", pref, table, code, "", "(synthetic) 医療機関", &claim, "00", ""])
+                    } else {
+                        record(&["YK", "1", pref, table, code, "(synthetic) 薬局", &claim, "00", ""])
+                    };
+                    text.push_str(&header);
+                    text.push_str("\r\n");
+                    for r in &receipts {
+                        text.push_str(r);
+                    }
+                    text.push_str(&record(&["GO", &receipts.len().to_string(), "0", "99"]));
+                    text.push_str("\r\n");
+                }
+                let shown = path.display().to_string();
+                let (bytes, _, unmappable) = encoding_rs::SHIFT_JIS.encode(&text);
+                if unmappable {
+                    return Err(Error::Unencodable { path: shown });
+                }
+                let mut out =
+                    std::fs::File::create(&path).map_err(|source| Error::Io { path: shown.clone(), source })?;
+                out.write_all(&bytes).map_err(|source| Error::Io { path: shown, source })?;
+                files += 1;
+            }
+        }
+        Ok(files)
+    }
+}

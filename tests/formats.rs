@@ -1,0 +1,178 @@
+//! National formats: `tokumei synth --national` writes the same population as UKE receipt files;
+//! reading them gives the same typed tables as the CSV exports, and a run works the same after.
+
+use polars::prelude::*;
+use tokumei::Status;
+use tokumei::config::Plan;
+use tokumei::ingest::{IngestStats, Source, read_source};
+use tokumei::synth::SynthSpec;
+
+use super::common::Workspace;
+
+fn national_workspace(persons: usize, seed: u64) -> Workspace {
+    Workspace::generate_with(SynthSpec { persons, seed, opt_out_rate: 0.03, namesake_rate: 0.0, national: true })
+}
+
+fn source(plan: &Plan, table: &str) -> Source {
+    plan.tables.iter().find(|t| t.source.table == table).unwrap().source.clone()
+}
+
+/// The whole source, typed, without the internal columns.
+fn read(source: &Source) -> (DataFrame, IngestStats) {
+    let mut frame: Option<DataFrame> = None;
+    let stats = read_source(source, |batch| {
+        let batch = batch.drop_many(["__row", "__line"]);
+        match frame.as_mut() {
+            Some(f) => {
+                f.vstack_mut(&batch)?;
+            }
+            None => frame = Some(batch),
+        }
+        Ok(())
+    })
+    .unwrap();
+    (frame.unwrap(), stats)
+}
+
+fn sorted(frame: DataFrame, columns: &[&str]) -> DataFrame {
+    let frame = frame.select(columns.iter().map(|c| PlSmallStr::from(*c))).unwrap();
+    let by: Vec<PlSmallStr> = columns.iter().map(|c| PlSmallStr::from(*c)).collect();
+    frame.sort(by, SortMultipleOptions::default().with_maintain_order(true)).unwrap()
+}
+
+#[test]
+fn uke_dispensing_reads_as_the_csv_export() {
+    let ws = national_workspace(1_500, 61);
+    let uke_plan = Plan::load(&ws.path("configs/national.toml")).unwrap();
+    let uke = source(&uke_plan, "dispensing");
+    let csv = source(&ws.plan("submission"), "dispensing");
+    let (from_uke, stats) = read(&uke);
+    let (from_csv, _) = read(&csv);
+    assert_eq!(stats.rows_quarantined, 0);
+    let national = stats.national.unwrap();
+    assert!(national.files > 12, "a file per claim month");
+    assert!(national.unknown.is_empty());
+    // Every column the UKE schema reads (all of the CSV's but the drug name), row for row: the
+    // receipts keep their lines in order, so a stable sort by receipt number lines them up.
+    let columns: Vec<&str> = uke.columns.iter().map(|c| c.name.as_str()).collect();
+    assert!(columns.len() >= 16);
+    let order = |frame: DataFrame| {
+        let frame = frame.select(columns.iter().map(|c| PlSmallStr::from(*c))).unwrap();
+        frame.sort(["receipt_number"], SortMultipleOptions::default().with_maintain_order(true)).unwrap()
+    };
+    let (a, b) = (order(from_uke), order(from_csv));
+    assert_eq!(a.height(), b.height());
+    assert!(a.equals_missing(&b), "UKE and CSV disagree:\n{a}\n{b}");
+}
+
+#[test]
+fn uke_medical_diagnoses_read_as_the_chart_rows() {
+    let ws = national_workspace(1_200, 62);
+    let uke = source(&Plan::load(&ws.path("configs/national.toml")).unwrap(), "diagnoses");
+    let charts = source(&ws.plan("submission"), "charts");
+    let (from_uke, _) = read(&uke);
+    let (mut from_csv, _) = read(&charts);
+    from_csv.rename("visit_date", "start_date".into()).unwrap();
+    let columns =
+        ["facility_code", "patient_id", "name", "kana_name", "birth_date", "sex", "start_date", "diagnosis_name"];
+    let (a, b) = (sorted(from_uke, &columns), sorted(from_csv, &columns));
+    assert_eq!(a.height(), b.height());
+    assert!(a.equals_missing(&b), "UKE and charts disagree:\n{a}\n{b}");
+}
+
+#[test]
+fn a_bad_uke_cell_quarantines_its_rows_and_names_line_field_and_file() {
+    let ws = national_workspace(400, 63);
+    let dir = ws.path("datasets/sample/uke/dispensing");
+    let mut files: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+    files.sort();
+    let bytes = std::fs::read(&files[0]).unwrap();
+    let (text, _, _) = encoding_rs::SHIFT_JIS.decode(&bytes);
+    let mut lines: Vec<String> = text.split("\r\n").map(str::to_string).collect();
+    let at = lines.iter().position(|l| l.starts_with("RE,")).unwrap();
+    let mut fields: Vec<String> = lines[at].split(',').map(str::to_string).collect();
+    let birth = fields[6].clone();
+    fields[6] = "3640231".into(); // 昭和64年2月31日: no such day
+    lines[at] = fields.join(",");
+    std::fs::write(&files[0], encoding_rs::SHIFT_JIS.encode(&lines.join("\r\n")).0).unwrap();
+
+    let uke = source(&Plan::load(&ws.path("configs/national.toml")).unwrap(), "dispensing");
+    let (_, stats) = read(&uke);
+    assert!(stats.rows_quarantined >= 1);
+    let q = &stats.quarantine[0];
+    assert_eq!(q.line, at as u64 + 1);
+    assert_eq!(q.column, "birth_date");
+    assert_eq!(q.origin.as_deref(), Some("RE field 6"));
+    assert!(q.file.as_deref().unwrap().ends_with(files[0].file_name().unwrap().to_str().unwrap()));
+    let json = serde_json::to_string(&stats).unwrap();
+    assert!(!json.contains(&birth) && !json.contains("3640231"), "no value in the report");
+}
+
+#[test]
+fn a_broken_uke_file_is_rejected_naming_file_and_line() {
+    let ws = national_workspace(300, 64);
+    let dir = ws.path("datasets/sample/uke/medical");
+    let mut files: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+    files.sort();
+    let bytes = std::fs::read(&files[1]).unwrap();
+    let (text, _, _) = encoding_rs::SHIFT_JIS.decode(&bytes);
+    // An HO record cut short: its card fields may have shifted, so the file cannot be trusted.
+    let broken: Vec<String> =
+        text.split("\r\n").map(|l| if l.starts_with("HO,") { "HO,12".to_string() } else { l.to_string() }).collect();
+    std::fs::write(&files[1], encoding_rs::SHIFT_JIS.encode(&broken.join("\r\n")).0).unwrap();
+    let plan = Plan::load(&ws.path("configs/national.toml")).unwrap();
+    let error = tokumei::run(&plan, &tokumei::RunOptions { out: Some(ws.path("out/n")), ..Default::default() })
+        .unwrap_err()
+        .to_string();
+    let name = files[1].file_name().unwrap().to_str().unwrap();
+    assert!(error.contains(name) && error.contains("(HO record)") && error.contains("line 3"), "{error}");
+    assert!(!ws.path("out/n").exists(), "no partial release");
+}
+
+#[test]
+fn a_run_on_uke_inputs_accounts_for_every_row_and_honours_opt_out() {
+    let ws = national_workspace(1_000, 65);
+    // UKE receipts beside the checkups CSV, as a producer receives them: the opt-out list names
+    // some persons only by their checkup card.
+    let config = ws.path("configs/national.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    let checkups = "[[input]]\nname = \"checkups\"\npath = \"../datasets/sample/checkups.csv\"\nencoding = \"cp932\"\nschema = \"schemas/checkups.toml\"\n\n[[opt-out]]";
+    std::fs::write(&config, text.replace("[[opt-out]]", checkups)).unwrap();
+    let plan = Plan::load(&config).unwrap();
+    let outcome =
+        tokumei::run(&plan, &tokumei::RunOptions { out: Some(ws.path("out/national")), ..Default::default() }).unwrap();
+    assert_eq!(outcome.status, Status::Released);
+    let truth = ws.truth();
+    let account = |t: &str| outcome.report.accounting.iter().find(|a| a.table == t).unwrap().clone();
+    for a in &outcome.report.accounting {
+        assert_eq!(a.rows_read, a.quarantined + a.opted_out + a.suppressed + a.written);
+        assert!(a.written > 0);
+    }
+    assert_eq!(account("dispensing").rows_read as usize, truth.rows("dispensing"));
+    assert_eq!(account("dispensing").opted_out as usize, truth.opted_out_lines("dispensing").len());
+    // One SY record per chart row: the opted-out persons' diagnoses are their chart rows.
+    assert_eq!(account("diagnoses").rows_read as usize, truth.rows("charts"));
+    assert_eq!(account("diagnoses").opted_out as usize, truth.opted_out_lines("charts").len());
+}
+
+#[test]
+fn writing_the_national_formats_changes_no_csv_byte() {
+    let plain = Workspace::generate_with(SynthSpec {
+        persons: 300,
+        seed: 66,
+        opt_out_rate: 0.03,
+        namesake_rate: 0.001,
+        national: false,
+    });
+    let national = Workspace::generate_with(SynthSpec {
+        persons: 300,
+        seed: 66,
+        opt_out_rate: 0.03,
+        namesake_rate: 0.001,
+        national: true,
+    });
+    for file in ["checkups.csv", "dispensing.csv", "charts.csv", "optout.csv", "truth.csv"] {
+        let path = format!("datasets/sample/{file}");
+        assert!(std::fs::read(plain.path(&path)).unwrap() == std::fs::read(national.path(&path)).unwrap(), "{file}");
+    }
+}
