@@ -132,13 +132,7 @@ fn a_broken_uke_file_is_rejected_naming_file_and_line() {
 #[test]
 fn a_run_on_uke_inputs_accounts_for_every_row_and_honours_opt_out() {
     let ws = national_workspace(1_000, 65);
-    // UKE receipts beside the checkups CSV, as a producer receives them: the opt-out list names
-    // some persons only by their checkup card.
-    let config = ws.path("configs/national.toml");
-    let text = std::fs::read_to_string(&config).unwrap();
-    let checkups = "[[input]]\nname = \"checkups\"\npath = \"../datasets/sample/checkups.csv\"\nencoding = \"cp932\"\nschema = \"schemas/checkups.toml\"\n\n[[opt-out]]";
-    std::fs::write(&config, text.replace("[[opt-out]]", checkups)).unwrap();
-    let plan = Plan::load(&config).unwrap();
+    let plan = Plan::load(&ws.path("configs/national.toml")).unwrap();
     let outcome =
         tokumei::run(&plan, &tokumei::RunOptions { out: Some(ws.path("out/national")), ..Default::default() }).unwrap();
     assert_eq!(outcome.status, Status::Released);
@@ -153,6 +147,9 @@ fn a_run_on_uke_inputs_accounts_for_every_row_and_honours_opt_out() {
     // One SY record per chart row: the opted-out persons' diagnoses are their chart rows.
     assert_eq!(account("diagnoses").rows_read as usize, truth.rows("charts"));
     assert_eq!(account("diagnoses").opted_out as usize, truth.opted_out_lines("charts").len());
+    // The checkups came as CDA: the opt-out list names some persons only by their checkup card.
+    assert_eq!(account("checkups").rows_read as usize, truth.rows("checkups"));
+    assert_eq!(account("checkups").opted_out as usize, truth.opted_out_lines("checkups").len());
 }
 
 #[test]
@@ -175,4 +172,69 @@ fn writing_the_national_formats_changes_no_csv_byte() {
         let path = format!("datasets/sample/{file}");
         assert!(std::fs::read(plain.path(&path)).unwrap() == std::fs::read(national.path(&path)).unwrap(), "{file}");
     }
+}
+
+#[test]
+fn cda_checkups_read_as_the_csv_export() {
+    let ws = national_workspace(1_500, 67);
+    let cda = source(&Plan::load(&ws.path("configs/national.toml")).unwrap(), "checkups");
+    let csv = source(&ws.plan("submission"), "checkups");
+    let (from_cda, stats) = read(&cda);
+    let (from_csv, _) = read(&csv);
+    assert_eq!(stats.rows_quarantined, 0);
+    let national = stats.national.unwrap();
+    assert_eq!(national.skipped.get("index"), Some(&3), "one index file per exchange package");
+    assert_eq!(national.unknown.get("JLAC10 9N056160400000049").copied(), Some(from_cda.height() as u64));
+    // Every CSV column CDA carries (all but the street address and 個人番号), row for row.
+    let columns: Vec<&str> = cda.columns.iter().map(|c| c.name.as_str()).filter(|c| *c != "voucher_number").collect();
+    assert!(columns.len() >= 22);
+    let first = ["insurer_number", "card_number", "exam_date"];
+    let mut keys = first.to_vec();
+    keys.extend(columns.iter().filter(|c| !first.contains(c)));
+    let (a, b) = (sorted(from_cda, &keys), sorted(from_csv, &keys));
+    assert_eq!(a.height(), b.height());
+    for column in a.columns() {
+        let other = b.column(column.name()).unwrap();
+        assert!(column.equals_missing(other), "CDA and CSV disagree on {}:\n{column:?}\n{other:?}", column.name());
+    }
+}
+
+#[test]
+fn a_malformed_cda_document_is_quarantined_whole_and_the_package_read_on() {
+    use std::io::{Read, Write};
+    let ws = national_workspace(600, 68);
+    let dir = ws.path("datasets/sample/cda");
+    let mut packages: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+    packages.sort();
+    // Rewrite the first package with its second document cut short.
+    let mut archive = ::zip::ZipArchive::new(std::fs::File::open(&packages[0]).unwrap()).unwrap();
+    let mut entries = Vec::new();
+    for i in 0..archive.len() {
+        let mut entry = archive.by_index(i).unwrap();
+        let mut bytes = Vec::new();
+        entry.read_to_end(&mut bytes).unwrap();
+        entries.push((entry.name().to_string(), bytes));
+    }
+    let (victim, bytes) = &mut entries[2];
+    let victim = victim.clone();
+    let secret = String::from_utf8(bytes.clone()).unwrap();
+    bytes.truncate(bytes.len() / 2);
+    let mut writer = ::zip::ZipWriter::new(std::fs::File::create(&packages[0]).unwrap());
+    for (name, bytes) in &entries {
+        writer.start_file(name.as_str(), ::zip::write::SimpleFileOptions::default()).unwrap();
+        writer.write_all(bytes).unwrap();
+    }
+    writer.finish().unwrap();
+
+    let cda = source(&Plan::load(&ws.path("configs/national.toml")).unwrap(), "checkups");
+    let (frame, stats) = read(&cda);
+    assert_eq!(stats.rows_quarantined, 1);
+    assert_eq!(stats.rows_read, frame.height() as u64 + 1);
+    let q = &stats.quarantine[0];
+    assert!(q.file.as_deref().unwrap().ends_with(&format!("!{victim}")), "{q:?}");
+    assert_eq!(q.line, 2, "the second document of the input");
+    assert!(q.origin.as_deref().unwrap().contains("well-formed XML"));
+    let json = serde_json::to_string(&stats).unwrap();
+    let kana = secret.split("<family>").nth(1).unwrap().split('<').next().unwrap();
+    assert!(!json.contains(kana), "no content in the report");
 }

@@ -478,7 +478,7 @@ impl Validator {
         let offered = tokumei_ingest::national::tables(format);
         match (extract, offered.is_empty()) {
             (Some(_), true) => {
-                self.problem(format!("{at}.extract"), "only the national formats (uke) have tables to extract")
+                self.problem(format!("{at}.extract"), "only the national formats (uke, cda) have tables to extract")
             }
             (None, false) => {
                 let names: Vec<&str> = offered.iter().map(|t| t.name).collect();

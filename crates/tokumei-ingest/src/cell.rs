@@ -30,6 +30,9 @@ pub enum CellProblem {
     NotANumber,
     /// Not a sex code (1/2, 男/女, M/F).
     UnknownSexCode,
+    /// A national-format document (CDA XML) that is not well-formed or not in its declared
+    /// encoding: quarantined whole.
+    MalformedDocument,
 }
 
 impl CellProblem {
@@ -42,6 +45,7 @@ impl CellProblem {
             CellProblem::NotAnInteger => "a whole number",
             CellProblem::NotANumber => "a decimal number",
             CellProblem::UnknownSexCode => "a sex code (1/2, 男/女, M/F)",
+            CellProblem::MalformedDocument => "a well-formed document in its declared encoding",
         }
     }
 }

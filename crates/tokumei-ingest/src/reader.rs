@@ -304,7 +304,7 @@ where
     match source.format {
         Format::Csv => read_csv(&mut reading)?,
         Format::Parquet => read_parquet(&mut reading)?,
-        Format::Uke => read_national(&mut reading)?,
+        Format::Uke | Format::Cda => read_national(&mut reading)?,
     }
     let nothing_sent = reading.stats.rows_accepted == 0;
     reading.flush(nothing_sent)?;
@@ -393,7 +393,7 @@ impl OpenCsv {
 /// national formats, the headers of the extracted table.
 pub fn read_headers(source: &Source) -> Result<Vec<String>> {
     match source.format {
-        Format::Uke => Ok(national_table(source)?.headers()),
+        Format::Uke | Format::Cda => Ok(national_table(source)?.headers()),
         Format::Csv => OpenCsv::open(source)?.headers(),
         Format::Parquet => {
             let path = path_of(source);
@@ -477,23 +477,25 @@ where
     let positions = header_positions(source, &headers, &mut reading.stats)?;
     let files = match source.format {
         Format::Uke => national::files_under(&source.path, &national::uke::is_uke_file).map_err(io)?,
+        Format::Cda => national::files_under(&source.path, &national::cda::is_cda_input).map_err(io)?,
         Format::Csv | Format::Parquet => unreachable!("not a national format"),
     };
+    if files.is_empty() {
+        return Err(Error::Extract { path, message: "no files of this format found here".into() });
+    }
     let mut all = NationalStats::default();
+    if source.format == Format::Cda {
+        read_cda(reading, table, &positions, &files, &mut all)?;
+        reading.stats.national = Some(all);
+        return Ok(());
+    }
     for file in &files {
         let shown = file.display().to_string();
-        let mut on_row = |row: RowRef<'_>| -> Result<()> {
-            let line = positions.iter().map(|&i| row.records[i]).max().unwrap_or(0);
-            reading.located_row(line, positions.iter().map(|&i| row.cells[i]), |c| Location {
-                file: row.file.map(str::to_string),
-                line: row.records[positions[c]],
-                origin: Some(table.fields[positions[c]].origin.to_string()),
-            })
-        };
+        let mut on_row = |row: RowRef<'_>| -> Result<()> { reading.national_row(table, &positions, row) };
         let opened = File::open(file).map_err(|e| Error::Io { path: shown.clone(), source: e })?;
         let stats = match source.format {
             Format::Uke => national::uke::parse(BufReader::with_capacity(1 << 20, opened), &shown, table, &mut on_row),
-            Format::Csv | Format::Parquet => unreachable!("not a national format"),
+            Format::Csv | Format::Parquet | Format::Cda => unreachable!("read above"),
         };
         match stats {
             Ok(stats) => all.merge(stats),
@@ -502,9 +504,104 @@ where
             Err(ReadError::Sink(e)) => return Err(e),
         }
     }
-    if files.is_empty() {
-        return Err(Error::Extract { path, message: "no files of this format found here".into() });
-    }
     reading.stats.national = Some(all);
+    Ok(())
+}
+
+impl<F> Reading<'_, F>
+where
+    F: FnMut(DataFrame) -> Result<(), Box<dyn std::error::Error + Send + Sync>>,
+{
+    /// Hands on the rows of one national row callback.
+    fn national_row(&mut self, table: &national::Table, positions: &[usize], row: RowRef<'_>) -> Result<()> {
+        let line = positions.iter().map(|&i| row.records[i]).max().unwrap_or(0);
+        self.located_row(line, positions.iter().map(|&i| row.cells[i]), |c| Location {
+            file: row.file.map(str::to_string),
+            line: row.records[positions[c]],
+            origin: Some(table.fields[positions[c]].origin.to_string()),
+        })
+    }
+
+    /// Counts a whole record (a document, a message) as read and quarantined.
+    fn quarantine_record(&mut self, file: Option<String>, line: u64, origin: String, problem: CellProblem) {
+        self.stats.rows_read += 1;
+        self.stats.rows_quarantined += 1;
+        if self.stats.quarantine.len() < QUARANTINE_LISTED {
+            self.stats.quarantine.push(Quarantined {
+                file,
+                line,
+                origin: Some(origin),
+                column: "(whole record)".into(),
+                problem,
+            });
+        }
+    }
+}
+
+/// CDA documents: each `*.xml` file, and each `*.xml` entry of each ZIP, in name order; the
+/// document number counts across all of them.
+fn read_cda<F>(
+    reading: &mut Reading<'_, F>,
+    table: &'static national::Table,
+    positions: &[usize],
+    files: &[std::path::PathBuf],
+    stats: &mut NationalStats,
+) -> Result<()>
+where
+    F: FnMut(DataFrame) -> Result<(), Box<dyn std::error::Error + Send + Sync>>,
+{
+    use national::cda::{self, DocumentError};
+    let mut number = 0u64;
+    let mut document = |reading: &mut Reading<'_, F>, bytes: &[u8], label: &str, stats: &mut NationalStats| {
+        number += 1;
+        stats.files += 1;
+        let result =
+            cda::parse_document(bytes, label, number, table, |row| reading.national_row(table, positions, row));
+        match result {
+            Ok(parsed) => {
+                cda::count(&parsed, stats);
+                Ok(())
+            }
+            Err(DocumentError::Malformed { at, message }) => {
+                NationalStats::count(&mut stats.records, "malformed document");
+                reading.quarantine_record(
+                    Some(label.to_string()),
+                    number,
+                    format!("{at}: expected {message}"),
+                    CellProblem::MalformedDocument,
+                );
+                Ok(())
+            }
+            Err(DocumentError::Sink(e)) => Err(e),
+        }
+    };
+    for file in files {
+        let shown = file.display().to_string();
+        let io = |e: std::io::Error| Error::Io { path: shown.clone(), source: e };
+        let is_zip = file.extension().is_some_and(|e| e.eq_ignore_ascii_case("zip"));
+        if !is_zip {
+            let bytes = std::fs::read(file).map_err(io)?;
+            document(reading, &bytes, &shown, stats)?;
+            continue;
+        }
+        let broken =
+            |message: &str| FormatError { file: shown.clone(), at: "ZIP archive".into(), message: message.into() };
+        let mut archive = ::zip::ZipArchive::new(File::open(file).map_err(io)?)
+            .map_err(|_| broken("not a readable ZIP archive (an exchange package is a ZIP of XML files)"))?;
+        let mut entries: Vec<(String, usize)> = (0..archive.len())
+            .filter_map(|i| archive.name_for_index(i).map(|n| (n.to_string(), i)))
+            .filter(|(n, _)| n.to_ascii_lowercase().ends_with(".xml"))
+            .collect();
+        entries.sort();
+        let mut bytes = Vec::new();
+        for (name, index) in entries {
+            bytes.clear();
+            let mut entry = archive.by_index(index).map_err(|_| broken("an entry cannot be read"))?;
+            std::io::Read::read_to_end(&mut entry, &mut bytes)
+                .map_err(|_| broken("an entry's data is corrupt (checksum or compression)"))?;
+            drop(entry);
+            document(reading, &bytes, &format!("{shown}!{name}"), stats)?;
+        }
+    }
     Ok(())
 }

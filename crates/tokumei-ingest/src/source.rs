@@ -14,6 +14,8 @@ pub enum Format {
     Parquet,
     /// UKE receipt files (レセプト電算; 医科 or 調剤): a file or a directory of `*.UKE` files.
     Uke,
+    /// 特定健診 HL7 CDA XML: one document, an exchange ZIP, or a directory of either.
+    Cda,
 }
 
 /// Text encoding of a CSV input.

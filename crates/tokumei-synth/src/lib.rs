@@ -11,7 +11,8 @@
 //!   + patient ID, spelled differently again (hiragana, half-width, dropped leading zeros);
 //! - `truth.csv` and `truth_optout.csv` — which person each line belongs to;
 //! - with `national`, the same rows in the national formats: `uke/medical/RECEIPTC_YYYYMM.UKE`
-//!   (医科 receipts from the chart visits) and `uke/dispensing/RECEIPTY_YYYYMM.UKE` (調剤).
+//!   (医科 receipts from the chart visits) and `uke/dispensing/RECEIPTY_YYYYMM.UKE` (調剤);
+//!   `cda/checkups_FY<year>.zip` (特定健診 XML exchange packages, one document per checkup).
 //!
 //! The same seed gives byte-identical files (ChaCha8, independent of `rand`'s default RNG).
 #![warn(missing_docs)]

@@ -252,3 +252,164 @@ impl UkeFiles {
         Ok(files)
     }
 }
+
+/// XML text or attribute value.
+fn xml(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&apos;")
+}
+
+/// One checkup, as in `checkups.csv`: identifiers and the values as written there.
+pub(crate) struct Checkup<'a> {
+    pub insurer: &'a str,
+    pub symbol: &'a str,
+    pub number: &'a str,
+    pub branch: &'a str,
+    pub kana: &'a str,
+    pub male: bool,
+    pub birth: CivilDate,
+    pub postal: &'a str,
+    pub date: CivilDate,
+    pub facility: &'a str,
+    pub voucher: &'a str,
+    /// `(JLAC10 code, value, unit)`; a unit of `None` marks a coded (CO) urine result.
+    pub items: Vec<(&'static str, String, Option<&'static str>)>,
+}
+
+/// The JLAC10 code and unit each `checkups.csv` value column is written with (the first code
+/// of its item), in the CSV's column order from 身長 on; urine results are coded.
+pub(crate) const CHECKUP_CODES: [(&str, Option<&str>); 16] = [
+    ("9N001000000000001", Some("cm")),
+    ("9N006000000000001", Some("kg")),
+    ("9N011000000000001", Some("kg/m2")),
+    ("9N016160100000001", Some("cm")),
+    ("9A755000000000001", Some("mmHg")),
+    ("9A765000000000001", Some("mmHg")),
+    ("3F015000002327101", Some("mg/dL")),
+    ("3F070000002327101", Some("mg/dL")),
+    ("3F077000002327101", Some("mg/dL")),
+    ("3B035000002327201", Some("U/L")),
+    ("3B045000002327201", Some("U/L")),
+    ("3B090000002327101", Some("U/L")),
+    ("3D010000001926101", Some("mg/dL")),
+    ("3D046000001906202", Some("%")),
+    ("1A020000000190111", None),
+    ("1A010000000190111", None),
+];
+
+/// Urine result spellings → the CO codes of code system 1.2.392.200119.6.2101.
+fn urine_code(value: &str) -> &'static str {
+    match value {
+        "±" => "2",
+        "+" => "3",
+        "2+" => "4",
+        "3+" => "5",
+        _ => "1",
+    }
+}
+
+/// 特定健診 XML documents buffered per fiscal year, written as one exchange ZIP per year.
+#[derive(Default)]
+pub(crate) struct CdaFiles {
+    packages: BTreeMap<i32, Vec<String>>,
+}
+
+impl CdaFiles {
+    /// One checkup result document (HL7 CDA R2, the 特定健診 layout).
+    pub fn checkup(&mut self, c: &Checkup<'_>) {
+        let fiscal_year = if c.date.month >= 4 { c.date.year } else { c.date.year - 1 };
+        let ymd = |d: CivilDate| format!("{:04}{:02}{:02}", d.year, d.month, d.day);
+        let (family, given) = c.kana.split_once('\u{3000}').unwrap_or((c.kana, ""));
+        let mut doc = String::with_capacity(4096);
+        doc.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+        doc.push_str("<ClinicalDocument xmlns=\"urn:hl7-org:v3\" xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" xsi:schemaLocation=\"urn:hl7-org:v3 ../XSD/hc08_V08.xsd\">\n");
+        doc.push_str("  <typeId root=\"2.16.840.1.113883.1.3\" extension=\"POCD_HD000040\"/>\n");
+        doc.push_str("  <code code=\"10\" codeSystem=\"1.2.392.200119.6.1001\"/>\n");
+        doc.push_str(&format!("  <effectiveTime value=\"{}\"/>\n", ymd(c.date)));
+        doc.push_str("  <recordTarget>\n    <patientRole>\n");
+        for (root, value) in [
+            ("1.2.392.200119.6.101", c.insurer),
+            ("1.2.392.200119.6.204", c.symbol),
+            ("1.2.392.200119.6.205", c.number),
+            ("1.2.392.200119.6.211", c.branch),
+        ] {
+            doc.push_str(&format!("      <id root=\"{root}\" extension=\"{}\"/>\n", xml(value)));
+        }
+        doc.push_str(&format!("      <addr><postalCode>{}</postalCode></addr>\n      <patient>\n", xml(c.postal)));
+        doc.push_str(&format!(
+            "        <name use=\"SYL\"><family>{}</family><given>{}</given></name>\n",
+            xml(family),
+            xml(given)
+        ));
+        doc.push_str(&format!(
+            "        <administrativeGenderCode code=\"{}\" codeSystem=\"1.2.392.200119.6.1104\"/>\n",
+            if c.male { 1 } else { 2 }
+        ));
+        doc.push_str(&format!(
+            "        <birthTime value=\"{}\"/>\n      </patient>\n    </patientRole>\n  </recordTarget>\n",
+            ymd(c.birth)
+        ));
+        doc.push_str(&format!(
+            "  <author><time value=\"{}\"/><assignedAuthor><id nullFlavor=\"NI\"/><representedOrganization><id root=\"1.2.392.200119.6.102\" extension=\"{}\"/><name>(synthetic) 健診機関</name></representedOrganization></assignedAuthor></author>\n",
+            ymd(c.date),
+            xml(c.facility)
+        ));
+        doc.push_str(&format!(
+            "  <participant typeCode=\"HLD\"><associatedEntity classCode=\"IDENT\"><id root=\"1.2.392.200119.6.209.{}\" extension=\"{}\"/></associatedEntity></participant>\n",
+            xml(c.insurer),
+            xml(c.voucher)
+        ));
+        doc.push_str(&format!(
+            "  <documentationOf><serviceEvent classCode=\"PCPR\"><effectiveTime value=\"{}\"/></serviceEvent></documentationOf>\n",
+            ymd(c.date)
+        ));
+        doc.push_str("  <component><structuredBody><component><section>\n    <code code=\"01010\" codeSystem=\"1.2.392.200119.6.1010\"/>\n");
+        for (code, value, unit) in &c.items {
+            let value = match unit {
+                Some(unit) => format!("<value xsi:type=\"PQ\" value=\"{}\" unit=\"{}\"/>", xml(value), xml(unit)),
+                None => format!(
+                    "<value xsi:type=\"CO\" code=\"{}\" codeSystem=\"1.2.392.200119.6.2101\"/>",
+                    urine_code(value)
+                ),
+            };
+            doc.push_str(&format!(
+                "    <entry><observation classCode=\"OBS\" moodCode=\"EVN\"><code code=\"{code}\" codeSystem=\"1.2.392.200119.6.1005\"/>{value}</observation></entry>\n"
+            ));
+        }
+        // A free-text item no checkups column takes: it goes to the observations table.
+        doc.push_str("    <entry><observation classCode=\"OBS\" moodCode=\"EVN\"><code code=\"9N056160400000049\" codeSystem=\"1.2.392.200119.6.1005\"/><value xsi:type=\"ST\">特記事項なし</value></observation></entry>\n");
+        doc.push_str("  </section></component></structuredBody></component>\n</ClinicalDocument>\n");
+        self.packages.entry(fiscal_year).or_default().push(doc);
+    }
+
+    /// Writes `checkups_FY<year>.zip` under `dir`: an index file and `DATA/h<n>.xml` per result.
+    pub fn finish(self, dir: &Path) -> Result<u64, Error> {
+        std::fs::create_dir_all(dir).map_err(|source| Error::Io { path: dir.display().to_string(), source })?;
+        let mut files = 0;
+        for (year, documents) in self.packages {
+            let path = dir.join(format!("checkups_FY{year}.zip"));
+            let shown = path.display().to_string();
+            let zip_error =
+                |e: zip::result::ZipError| Error::Io { path: shown.clone(), source: std::io::Error::other(e) };
+            let io = |source| Error::Io { path: shown.clone(), source };
+            let file = std::fs::File::create(&path).map_err(io)?;
+            let mut zip = zip::ZipWriter::new(std::io::BufWriter::new(file));
+            // A fixed timestamp, so the same population gives the same bytes.
+            let options = zip::write::SimpleFileOptions::default()
+                .compression_method(zip::CompressionMethod::Deflated)
+                .last_modified_time(zip::DateTime::default());
+            zip.start_file("ix08_V08.xml", options).map_err(zip_error)?;
+            let index = format!(
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<index><interactionType>1</interactionType><numberOfDocuments>{}</numberOfDocuments></index>\n",
+                documents.len()
+            );
+            zip.write_all(index.as_bytes()).map_err(io)?;
+            for (i, doc) in documents.iter().enumerate() {
+                zip.start_file(format!("DATA/h{:08}.xml", i + 1), options).map_err(zip_error)?;
+                zip.write_all(doc.as_bytes()).map_err(io)?;
+            }
+            zip.finish().map_err(zip_error)?;
+            files += 1;
+        }
+        Ok(files)
+    }
+}

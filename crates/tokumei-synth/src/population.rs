@@ -9,7 +9,7 @@ use rand_chacha::ChaCha8Rng;
 use tokumei_core::geo::{PREFECTURES, prefecture_by_code};
 use tokumei_core::normalize::{CivilDate, insurer_check_digit, my_number_check_digit};
 
-use crate::national::{Card, DispensedLine, Patient, UkeFiles, Visit};
+use crate::national::{CHECKUP_CODES, Card, CdaFiles, Checkup, DispensedLine, Patient, UkeFiles, Visit};
 use crate::spelling::{DateForm, full_width, half_width_kana, hiragana, write_date};
 use crate::vocab::{
     COMMON_DIAGNOSES, DRUGS, Diagnosis, FEMALE_NAMES, MALE_NAMES, MUNICIPALITIES, RARE_DIAGNOSES, SURNAMES, TOWNS,
@@ -341,6 +341,7 @@ struct Writers {
     truth: TableWriter,
     receipt_counter: u64,
     uke: Option<UkeFiles>,
+    cda: Option<CdaFiles>,
 }
 
 impl Writers {
@@ -364,6 +365,7 @@ pub fn write_population(spec: &SynthSpec, dir: &Path) -> Result<SynthSummary, Er
         truth: TableWriter::create(&dir.join("truth.csv"), Encoding::Utf8, &["person", "table", "line"])?,
         receipt_counter: 0,
         uke: spec.national.then(UkeFiles::default),
+        cda: spec.national.then(CdaFiles::default),
     };
     let mut opt_out = TableWriter::create(&dir.join("optout.csv"), Encoding::Utf8, &OPT_OUT_HEADERS)?;
     let mut opt_out_truth = TableWriter::create(&dir.join("truth_optout.csv"), Encoding::Utf8, &["person", "line"])?;
@@ -413,6 +415,9 @@ pub fn write_population(spec: &SynthSpec, dir: &Path) -> Result<SynthSummary, Er
     summary.opt_out_entries = opt_out.finish()?;
     if let Some(uke) = w.uke.take() {
         summary.national_files += uke.finish(&dir.join("uke"))?;
+    }
+    if let Some(cda) = w.cda.take() {
+        summary.national_files += cda.finish(&dir.join("cda"))?;
     }
     opt_out_truth.finish()?;
     Ok(summary)
@@ -507,6 +512,27 @@ fn write_checkups(rng: &mut ChaCha8Rng, p: &Person, w: &mut Writers) -> Result<b
         ];
         let line = w.checkups.record(fields.iter().map(String::as_str))?;
         w.truth(p, "checkups", line)?;
+        if let Some(cda) = w.cda.as_mut() {
+            let voucher = format!("{:02}{:09}", fiscal_year % 100, line);
+            cda.checkup(&Checkup {
+                insurer: &fields[0],
+                symbol: &fields[1],
+                number: &fields[2],
+                branch: &fields[3],
+                kana: &fields[4],
+                male: p.male,
+                birth: p.birth,
+                postal: &fields[7],
+                date,
+                facility: &p.hospitals[0].0,
+                voucher: &voucher,
+                items: CHECKUP_CODES
+                    .iter()
+                    .zip(&fields[11..])
+                    .map(|(&(code, unit), v)| (code, v.clone(), unit))
+                    .collect(),
+            });
+        }
         any = true;
     }
     Ok(any)

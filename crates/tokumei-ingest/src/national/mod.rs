@@ -10,6 +10,7 @@
 //! Only the fields a table lists are read into it: whatever else a record holds (doctor names in
 //! the dispensing RE record, telephone numbers in IR) is never copied anywhere.
 
+pub mod cda;
 pub mod uke;
 
 use std::collections::BTreeMap;
@@ -52,6 +53,7 @@ pub fn tables(format: Format) -> &'static [Table] {
     match format {
         Format::Csv | Format::Parquet => &[],
         Format::Uke => uke::TABLES,
+        Format::Cda => cda::TABLES,
     }
 }
 
