@@ -104,9 +104,11 @@ fn config_reference_is_current() {
 fn render_tables() -> String {
     use tokumei::ingest::{Format, national};
     let mut md = String::new();
-    for (format, title) in
-        [(Format::Uke, "UKE (`format = \"uke\"`)"), (Format::Cda, "特定健診 XML (`format = \"cda\"`)")]
-    {
+    for (format, title) in [
+        (Format::Uke, "UKE (`format = \"uke\"`)"),
+        (Format::Cda, "特定健診 XML (`format = \"cda\"`)"),
+        (Format::SsMix2, "SS-MIX2 (`format = \"ss-mix2\"`)"),
+    ] {
         md.push_str(&format!("\n## Tables: {title}\n"));
         for table in national::tables(format) {
             md.push_str(&format!(

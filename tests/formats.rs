@@ -132,7 +132,12 @@ fn a_broken_uke_file_is_rejected_naming_file_and_line() {
 #[test]
 fn a_run_on_uke_inputs_accounts_for_every_row_and_honours_opt_out() {
     let ws = national_workspace(1_000, 65);
-    let plan = Plan::load(&ws.path("configs/national.toml")).unwrap();
+    // Beside the committed inputs (UKE, CDA), the charts from the SS-MIX2 storage.
+    let config = ws.path("configs/national.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    let charts = "[[input]]\nname = \"charts\"\npath = \"../datasets/sample/ssmix2\"\nformat = \"ss-mix2\"\nextract = \"diagnoses\"\nschema = \"schemas/charts.toml\"\n\n[[opt-out]]";
+    std::fs::write(&config, text.replace("[[opt-out]]", charts)).unwrap();
+    let plan = Plan::load(&config).unwrap();
     let outcome =
         tokumei::run(&plan, &tokumei::RunOptions { out: Some(ws.path("out/national")), ..Default::default() }).unwrap();
     assert_eq!(outcome.status, Status::Released);
@@ -150,6 +155,8 @@ fn a_run_on_uke_inputs_accounts_for_every_row_and_honours_opt_out() {
     // The checkups came as CDA: the opt-out list names some persons only by their checkup card.
     assert_eq!(account("checkups").rows_read as usize, truth.rows("checkups"));
     assert_eq!(account("checkups").opted_out as usize, truth.opted_out_lines("checkups").len());
+    assert_eq!(account("charts").rows_read as usize, truth.rows("charts"));
+    assert_eq!(account("charts").opted_out as usize, truth.opted_out_lines("charts").len());
 }
 
 #[test]
@@ -237,4 +244,86 @@ fn a_malformed_cda_document_is_quarantined_whole_and_the_package_read_on() {
     let json = serde_json::to_string(&stats).unwrap();
     let kana = secret.split("<family>").nth(1).unwrap().split('<').next().unwrap();
     assert!(!json.contains(kana), "no content in the report");
+}
+
+/// Kana as linkage compares it (SS-MIX2 is JIS X 0208 text: half-width kana arrive full-width).
+fn nfkc_kana(frame: DataFrame) -> DataFrame {
+    use unicode_normalization::UnicodeNormalization;
+    let kana: StringChunked = frame
+        .column("kana_name")
+        .unwrap()
+        .str()
+        .unwrap()
+        .iter()
+        .map(|k| k.map(|k| k.nfkc().collect::<String>().replace(' ', "\u{3000}")))
+        .collect();
+    let mut frame = frame;
+    frame.with_column(kana.with_name("kana_name".into()).into_column()).unwrap();
+    frame
+}
+
+#[test]
+fn ssmix2_diagnoses_read_as_the_chart_rows() {
+    let ws = national_workspace(1_200, 69);
+    let csv = source(&ws.plan("submission"), "charts");
+    let mut storage = csv.clone();
+    storage.path = ws.path("datasets/sample/ssmix2");
+    storage.format = tokumei::ingest::Format::SsMix2;
+    storage.extract = Some("diagnoses".into());
+    let (from_storage, stats) = read(&storage);
+    let (from_csv, _) = read(&csv);
+    assert_eq!(stats.rows_quarantined, 0);
+    let national = stats.national.unwrap();
+    assert!(national.records.keys().any(|k| k.starts_with("ADT^A08")), "患者基本 messages are read past");
+    assert!(national.anomalies.is_empty());
+    // The chart schema reads every column, the note included.
+    let columns: Vec<&str> = csv.columns.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(columns.len(), 13);
+    let (a, b) = (sorted(nfkc_kana(from_storage), &columns), sorted(nfkc_kana(from_csv), &columns));
+    assert_eq!(a.height(), b.height());
+    for column in a.columns() {
+        let other = b.column(column.name()).unwrap();
+        assert!(column.equals_missing(other), "SS-MIX2 and CSV disagree on {}:\n{column:?}\n{other:?}", column.name());
+    }
+}
+
+#[test]
+fn a_broken_ssmix2_message_is_quarantined_without_its_path() {
+    let ws = national_workspace(300, 70);
+    let root = ws.path("datasets/sample/ssmix2");
+    let mut files = Vec::new();
+    let mut pending = vec![root.clone()];
+    while let Some(dir) = pending.pop() {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() { pending.push(p) } else { files.push(p) }
+        }
+    }
+    files.sort();
+    let victim = files.iter().position(|f| f.to_string_lossy().contains("PPR-01")).unwrap();
+    std::fs::write(
+        &files[victim],
+        b"MSH|^~\\&|HIS|X|SSMIX2|X|20250101||PPR^ZD1|1|P|2.5\rPRB|AD|20250101|J06.9^x^I10\r",
+    )
+    .unwrap();
+    // A message filed under another patient's folder is counted, not shown.
+    let moved = files.iter().position(|f| f.to_string_lossy().contains("ADT-00")).unwrap();
+    let other_id = files.iter().rev().find(|f| f.to_string_lossy().contains("ADT-00")).unwrap();
+    std::fs::copy(other_id, &files[moved]).unwrap();
+
+    let plan = ws.plan("submission");
+    let mut storage = source(&plan, "charts");
+    storage.path = root.clone();
+    storage.format = tokumei::ingest::Format::SsMix2;
+    storage.extract = Some("diagnoses".into());
+    let (_, stats) = read(&storage);
+    assert_eq!(stats.rows_quarantined, 1);
+    let q = &stats.quarantine[0];
+    assert_eq!(q.line, victim as u64 + 1, "the message's number in path order");
+    assert_eq!(q.file, None, "paths hold patient IDs");
+    assert!(q.origin.as_deref().unwrap().starts_with("PID (PPR-01)"), "{q:?}");
+    assert_eq!(stats.national.as_ref().unwrap().anomalies.values().sum::<u64>(), 1);
+    let json = serde_json::to_string(&stats).unwrap();
+    let id = files[victim].iter().rev().nth(3).unwrap().to_str().unwrap();
+    assert!(!json.contains(id), "no patient ID from the path in the report");
 }

@@ -477,9 +477,10 @@ impl Validator {
         });
         let offered = tokumei_ingest::national::tables(format);
         match (extract, offered.is_empty()) {
-            (Some(_), true) => {
-                self.problem(format!("{at}.extract"), "only the national formats (uke, cda) have tables to extract")
-            }
+            (Some(_), true) => self.problem(
+                format!("{at}.extract"),
+                "only the national formats (uke, cda, ss-mix2) have tables to extract",
+            ),
             (None, false) => {
                 let names: Vec<&str> = offered.iter().map(|t| t.name).collect();
                 self.problem(format!("{at}.extract"), format!("required for this format: one of {}", names.join(", ")));

@@ -90,14 +90,16 @@ pub struct InputToml {
     /// File path, relative to this file. Required.
     pub path: PathBuf,
     /// `csv`, `parquet`, or a national format: `uke` (receipt files: one file or a directory of
-    /// `*.UKE`), `cda` (特定健診 XML: one document, an exchange ZIP, or a directory of either).
-    /// Default: from the file extension (`.parquet` → parquet, `.uke` → uke, else csv).
+    /// `*.UKE`), `cda` (特定健診 XML: one document, an exchange ZIP, or a directory of either),
+    /// `ss-mix2` (the root folder of an SS-MIX2 storage). Default: from the file extension
+    /// (`.parquet` → parquet, `.uke` → uke, else csv).
     pub format: Option<Format>,
     /// National formats: which of the format's tables to read. `uke`: `receipts`, `diagnoses`,
     /// `procedures`, `drugs`, `devices`, `comments` (医科 files); `dispensing-receipts`,
     /// `dispensing`, `dispensing-devices`, `dispensing-comments` (調剤 files). `cda`: `checkups`
-    /// (one row per document), `observations` (one row per observation). Headers and where each
-    /// comes from: `docs/formats.md`.
+    /// (one row per document), `observations` (one row per observation). `ss-mix2`: `patients`,
+    /// `visits`, `diagnoses`, `prescriptions`, `lab-results`. Headers and where each comes
+    /// from: `docs/formats.md`.
     pub extract: Option<String>,
     /// `utf-8`, `utf-8-bom` or `cp932` (CSV only; UKE files are always cp932). Default: `utf-8`.
     pub encoding: Option<TextEncoding>,

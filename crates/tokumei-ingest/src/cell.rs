@@ -30,9 +30,9 @@ pub enum CellProblem {
     NotANumber,
     /// Not a sex code (1/2, 男/女, M/F).
     UnknownSexCode,
-    /// A national-format document (CDA XML) that is not well-formed or not in its declared
-    /// encoding: quarantined whole.
-    MalformedDocument,
+    /// A national-format record read whole (a CDA document, an HL7 message) that is not
+    /// well-formed or not in its declared encoding: quarantined whole.
+    MalformedRecord,
 }
 
 impl CellProblem {
@@ -45,7 +45,7 @@ impl CellProblem {
             CellProblem::NotAnInteger => "a whole number",
             CellProblem::NotANumber => "a decimal number",
             CellProblem::UnknownSexCode => "a sex code (1/2, 男/女, M/F)",
-            CellProblem::MalformedDocument => "a well-formed document in its declared encoding",
+            CellProblem::MalformedRecord => "a well-formed document or message in its declared encoding",
         }
     }
 }

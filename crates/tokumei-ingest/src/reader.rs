@@ -304,7 +304,7 @@ where
     match source.format {
         Format::Csv => read_csv(&mut reading)?,
         Format::Parquet => read_parquet(&mut reading)?,
-        Format::Uke | Format::Cda => read_national(&mut reading)?,
+        Format::Uke | Format::Cda | Format::SsMix2 => read_national(&mut reading)?,
     }
     let nothing_sent = reading.stats.rows_accepted == 0;
     reading.flush(nothing_sent)?;
@@ -393,7 +393,7 @@ impl OpenCsv {
 /// national formats, the headers of the extracted table.
 pub fn read_headers(source: &Source) -> Result<Vec<String>> {
     match source.format {
-        Format::Uke | Format::Cda => Ok(national_table(source)?.headers()),
+        Format::Uke | Format::Cda | Format::SsMix2 => Ok(national_table(source)?.headers()),
         Format::Csv => OpenCsv::open(source)?.headers(),
         Format::Parquet => {
             let path = path_of(source);
@@ -478,16 +478,28 @@ where
     let files = match source.format {
         Format::Uke => national::files_under(&source.path, &national::uke::is_uke_file).map_err(io)?,
         Format::Cda => national::files_under(&source.path, &national::cda::is_cda_input).map_err(io)?,
+        Format::SsMix2 => national::files_under(&source.path, &|p: &std::path::Path| {
+            !p.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.'))
+        })
+        .map_err(io)?,
         Format::Csv | Format::Parquet => unreachable!("not a national format"),
     };
     if files.is_empty() {
         return Err(Error::Extract { path, message: "no files of this format found here".into() });
     }
     let mut all = NationalStats::default();
-    if source.format == Format::Cda {
-        read_cda(reading, table, &positions, &files, &mut all)?;
-        reading.stats.national = Some(all);
-        return Ok(());
+    match source.format {
+        Format::Cda => {
+            read_cda(reading, table, &positions, &files, &mut all)?;
+            reading.stats.national = Some(all);
+            return Ok(());
+        }
+        Format::SsMix2 => {
+            read_ssmix2(reading, table, &positions, &files, &mut all)?;
+            reading.stats.national = Some(all);
+            return Ok(());
+        }
+        _ => {}
     }
     for file in &files {
         let shown = file.display().to_string();
@@ -495,7 +507,7 @@ where
         let opened = File::open(file).map_err(|e| Error::Io { path: shown.clone(), source: e })?;
         let stats = match source.format {
             Format::Uke => national::uke::parse(BufReader::with_capacity(1 << 20, opened), &shown, table, &mut on_row),
-            Format::Csv | Format::Parquet | Format::Cda => unreachable!("read above"),
+            Format::Csv | Format::Parquet | Format::Cda | Format::SsMix2 => unreachable!("read above"),
         };
         match stats {
             Ok(stats) => all.merge(stats),
@@ -568,7 +580,7 @@ where
                     Some(label.to_string()),
                     number,
                     format!("{at}: expected {message}"),
-                    CellProblem::MalformedDocument,
+                    CellProblem::MalformedRecord,
                 );
                 Ok(())
             }
@@ -601,6 +613,46 @@ where
                 .map_err(|_| broken("an entry's data is corrupt (checksum or compression)"))?;
             drop(entry);
             document(reading, &bytes, &format!("{shown}!{name}"), stats)?;
+        }
+    }
+    Ok(())
+}
+
+/// SS-MIX2 messages: every file under the storage root, in path order, numbered. Paths hold the
+/// patient ID, so nothing of them is kept but the data type folder.
+fn read_ssmix2<F>(
+    reading: &mut Reading<'_, F>,
+    table: &'static national::Table,
+    positions: &[usize],
+    files: &[std::path::PathBuf],
+    stats: &mut NationalStats,
+) -> Result<()>
+where
+    F: FnMut(DataFrame) -> Result<(), Box<dyn std::error::Error + Send + Sync>>,
+{
+    use national::ssmix2::{self, MessageError};
+    for (i, file) in files.iter().enumerate() {
+        let number = i as u64 + 1;
+        stats.files += 1;
+        // The path is not named in errors: it holds the patient ID.
+        let bytes = std::fs::read(file).map_err(|e| Error::Io {
+            path: format!("{}: message {number} of the storage", path_of(reading.source)),
+            source: e,
+        })?;
+        let data_type = ssmix2::path_data_type(file);
+        if let Some(id) = ssmix2::path_patient_id(file)
+            && ssmix2::pid_matches_path(&bytes, &id) == Some(false)
+        {
+            NationalStats::count(&mut stats.anomalies, "messages whose PID-3 differs from their path");
+        }
+        match ssmix2::parse_message(&bytes, number, table, |row| reading.national_row(table, positions, row)) {
+            Ok(parsed) => ssmix2::count(&parsed, data_type.as_deref(), stats),
+            Err(MessageError::Malformed { at, message }) => {
+                NationalStats::count(&mut stats.records, "malformed message");
+                let origin = format!("{at} ({}): expected {message}", data_type.as_deref().unwrap_or("?"));
+                reading.quarantine_record(None, number, origin, CellProblem::MalformedRecord);
+            }
+            Err(MessageError::Sink(e)) => return Err(e),
         }
     }
     Ok(())

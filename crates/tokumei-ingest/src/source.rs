@@ -16,6 +16,9 @@ pub enum Format {
     Uke,
     /// 特定健診 HL7 CDA XML: one document, an exchange ZIP, or a directory of either.
     Cda,
+    /// SS-MIX2 standardized storage: the root folder of the tree (HL7 v2.5, ISO-2022-JP).
+    #[serde(rename = "ss-mix2")]
+    SsMix2,
 }
 
 /// Text encoding of a CSV input.

@@ -12,7 +12,9 @@
 //! - `truth.csv` and `truth_optout.csv` — which person each line belongs to;
 //! - with `national`, the same rows in the national formats: `uke/medical/RECEIPTC_YYYYMM.UKE`
 //!   (医科 receipts from the chart visits) and `uke/dispensing/RECEIPTY_YYYYMM.UKE` (調剤);
-//!   `cda/checkups_FY<year>.zip` (特定健診 XML exchange packages, one document per checkup).
+//!   `cda/checkups_FY<year>.zip` (特定健診 XML exchange packages, one document per checkup);
+//!   `ssmix2/<facility>/…` (SS-MIX2 storage per hospital: 患者基本 and a 病名 message per chart
+//!   row, ISO-2022-JP).
 //!
 //! The same seed gives byte-identical files (ChaCha8, independent of `rand`'s default RNG).
 #![warn(missing_docs)]

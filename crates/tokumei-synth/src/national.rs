@@ -413,3 +413,122 @@ impl CdaFiles {
         Ok(files)
     }
 }
+
+/// HL7 v2 text field: the delimiters escaped.
+fn hl7(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\\' => out.push_str("\\E\\"),
+            '|' => out.push_str("\\F\\"),
+            '^' => out.push_str("\\S\\"),
+            '&' => out.push_str("\\T\\"),
+            '~' => out.push_str("\\R\\"),
+            '\r' | '\n' => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// One chart row (visit diagnosis) as an SS-MIX2 writer needs it.
+pub(crate) struct ChartRow<'a> {
+    pub facility: &'a str,
+    pub patient_id: &'a str,
+    pub name: &'a str,
+    pub kana: &'a str,
+    pub birth: CivilDate,
+    pub male: bool,
+    pub address: &'a str,
+    pub phone: &'a str,
+    pub date: CivilDate,
+    pub department: &'a str,
+    pub icd10: &'a str,
+    pub diagnosis: &'a str,
+    pub note: &'a str,
+}
+
+/// An SS-MIX2 storage per facility under `ssmix2/<facility>/`: a 患者基本 message (ADT-00) per
+/// patient and a 病名 message (PPR-01: PV1, PRB with the ICD-10 code, NTE with the chart note)
+/// per chart row, ISO-2022-JP, segments ended by CR.
+pub(crate) struct SsMix2Files {
+    root: PathBuf,
+    order: u64,
+    patients: std::collections::HashSet<(String, String)>,
+    pub files: u64,
+}
+
+impl SsMix2Files {
+    pub fn new(root: PathBuf) -> SsMix2Files {
+        SsMix2Files { root, order: 0, patients: std::collections::HashSet::new(), files: 0 }
+    }
+
+    fn write(&mut self, r: &ChartRow<'_>, date_folder: &str, data_type: &str, message: &str) -> Result<(), Error> {
+        self.order += 1;
+        let id = r.patient_id;
+        let dir = self
+            .root
+            .join(r.facility)
+            .join(&id[..3.min(id.len())])
+            .join(&id[3.min(id.len())..6.min(id.len())])
+            .join(id)
+            .join(date_folder)
+            .join(data_type);
+        let io = |source| Error::Io { path: dir.display().to_string(), source };
+        std::fs::create_dir_all(&dir).map_err(io)?;
+        let stamp = if date_folder == "-" { "-".to_string() } else { format!("{date_folder}120000000") };
+        let name = format!("{id}_{date_folder}_{data_type}_{:015}_{stamp}_01_1", self.order);
+        let (bytes, _, unmappable) = encoding_rs::ISO_2022_JP.encode(message);
+        if unmappable {
+            return Err(Error::Unencodable { path: dir.display().to_string() });
+        }
+        std::fs::write(dir.join(name), bytes).map_err(io)?;
+        self.files += 1;
+        Ok(())
+    }
+
+    /// The MSH and PID segments of a message about `r`'s patient.
+    fn header(&self, r: &ChartRow<'_>, kind: &str, stamp: &str) -> String {
+        let ymd = format!("{:04}{:02}{:02}", r.birth.year, r.birth.month, r.birth.day);
+        let (family, given) = r.name.split_once('\u{3000}').unwrap_or((r.name, ""));
+        // JIS X 0208 has no half-width kana: a hospital system stores them full-width (NFKC,
+        // which also joins ﾞ and ﾟ to their kana; the ISO-2022-JP encoder alone would not).
+        let kana: String = unicode_normalization::UnicodeNormalization::nfkc(r.kana).collect();
+        let (kana_family, kana_given) = kana.split_once(['\u{3000}', ' ']).unwrap_or((&kana, ""));
+        format!(
+            "MSH|^~\\&|HIS|{facility}|SSMIX2|{facility}|{stamp}||{kind}|{order:015}|P|2.5||||||~ISO IR87||ISO 2022-1994\r\
+             PID|0001||{id}^^^^PI||{family}^{given}^^^^^L^I~{kana_family}^{kana_given}^^^^^L^P||{ymd}|{sex}|||{address}^^^^^JPN^H||{phone}^PRN^PH\r",
+            facility = hl7(r.facility),
+            order = self.order + 1,
+            id = hl7(r.patient_id),
+            family = hl7(family),
+            given = hl7(given),
+            kana_family = hl7(kana_family),
+            kana_given = hl7(kana_given),
+            sex = if r.male { "M" } else { "F" },
+            address = hl7(r.address),
+            phone = hl7(r.phone),
+        )
+    }
+
+    /// Writes the chart row as a 病名 message (and the patient's 患者基本 message, once).
+    pub fn chart_row(&mut self, r: &ChartRow<'_>) -> Result<(), Error> {
+        let date = format!("{:04}{:02}{:02}", r.date.year, r.date.month, r.date.day);
+        if self.patients.insert((r.facility.to_string(), r.patient_id.to_string())) {
+            let message = self.header(r, "ADT^A08^ADT_A01", "20260101000000");
+            self.write(r, "-", "ADT-00", &message)?;
+        }
+        let mut message = self.header(r, "PPR^ZD1^PPR_ZD1", &format!("{date}120000"));
+        message.push_str(&format!("PV1|0001|O||||||||01^{}^99Z01\r", hl7(r.department)));
+        message.push_str(&format!(
+            "PRB|AD|{date}|{}^{}^I10|{}|||{date}\r",
+            hl7(r.icd10),
+            hl7(r.diagnosis),
+            self.order + 1
+        ));
+        if !r.note.is_empty() {
+            message.push_str(&format!("NTE|1||{}\r", hl7(r.note)));
+        }
+        self.write(r, &date, "PPR-01", &message)
+    }
+}

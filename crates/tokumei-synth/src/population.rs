@@ -9,7 +9,9 @@ use rand_chacha::ChaCha8Rng;
 use tokumei_core::geo::{PREFECTURES, prefecture_by_code};
 use tokumei_core::normalize::{CivilDate, insurer_check_digit, my_number_check_digit};
 
-use crate::national::{CHECKUP_CODES, Card, CdaFiles, Checkup, DispensedLine, Patient, UkeFiles, Visit};
+use crate::national::{
+    CHECKUP_CODES, Card, CdaFiles, ChartRow, Checkup, DispensedLine, Patient, SsMix2Files, UkeFiles, Visit,
+};
 use crate::spelling::{DateForm, full_width, half_width_kana, hiragana, write_date};
 use crate::vocab::{
     COMMON_DIAGNOSES, DRUGS, Diagnosis, FEMALE_NAMES, MALE_NAMES, MUNICIPALITIES, RARE_DIAGNOSES, SURNAMES, TOWNS,
@@ -342,6 +344,7 @@ struct Writers {
     receipt_counter: u64,
     uke: Option<UkeFiles>,
     cda: Option<CdaFiles>,
+    ssmix2: Option<SsMix2Files>,
 }
 
 impl Writers {
@@ -366,6 +369,7 @@ pub fn write_population(spec: &SynthSpec, dir: &Path) -> Result<SynthSummary, Er
         receipt_counter: 0,
         uke: spec.national.then(UkeFiles::default),
         cda: spec.national.then(CdaFiles::default),
+        ssmix2: spec.national.then(|| SsMix2Files::new(dir.join("ssmix2"))),
     };
     let mut opt_out = TableWriter::create(&dir.join("optout.csv"), Encoding::Utf8, &OPT_OUT_HEADERS)?;
     let mut opt_out_truth = TableWriter::create(&dir.join("truth_optout.csv"), Encoding::Utf8, &["person", "line"])?;
@@ -418,6 +422,9 @@ pub fn write_population(spec: &SynthSpec, dir: &Path) -> Result<SynthSummary, Er
     }
     if let Some(cda) = w.cda.take() {
         summary.national_files += cda.finish(&dir.join("cda"))?;
+    }
+    if let Some(ssmix2) = w.ssmix2.take() {
+        summary.national_files += ssmix2.files;
     }
     opt_out_truth.finish()?;
     Ok(summary)
@@ -676,6 +683,23 @@ fn write_charts(rng: &mut ChaCha8Rng, p: &Person, w: &mut Writers) -> Result<Opt
         ];
         let line = w.charts.record(fields.iter().map(String::as_str))?;
         w.truth(p, "charts", line)?;
+        if let Some(ssmix2) = w.ssmix2.as_mut() {
+            ssmix2.chart_row(&ChartRow {
+                facility,
+                patient_id,
+                name: &fields[2],
+                kana: &fields[3],
+                birth: p.birth,
+                male: p.male,
+                address: &fields[6],
+                phone: &fields[7],
+                date,
+                department: &fields[9],
+                icd10: &fields[10],
+                diagnosis: &fields[11],
+                note: &fields[12],
+            })?;
+        }
         seen.push((hospital, date, dx.name, fields[12].clone()));
     }
     if let Some(uke) = w.uke.as_mut() {

@@ -11,6 +11,7 @@
 //! the dispensing RE record, telephone numbers in IR) is never copied anywhere.
 
 pub mod cda;
+pub mod ssmix2;
 pub mod uke;
 
 use std::collections::BTreeMap;
@@ -54,6 +55,7 @@ pub fn tables(format: Format) -> &'static [Table] {
         Format::Csv | Format::Parquet => &[],
         Format::Uke => uke::TABLES,
         Format::Cda => cda::TABLES,
+        Format::SsMix2 => ssmix2::TABLES,
     }
 }
 
@@ -93,6 +95,10 @@ pub struct NationalStats {
     pub unknown: BTreeMap<String, u64>,
     /// Specification versions seen (UKE 記録条件仕様年月, CDA/HL7 version), with counts.
     pub versions: BTreeMap<String, u64>,
+    /// Oddities counted, never shown: SS-MIX2 messages whose PID-3 differs from the patient ID
+    /// of their path (misfiled messages).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub anomalies: BTreeMap<String, u64>,
 }
 
 impl NationalStats {
@@ -113,6 +119,7 @@ impl NationalStats {
             (&mut self.skipped, other.skipped),
             (&mut self.unknown, other.unknown),
             (&mut self.versions, other.versions),
+            (&mut self.anomalies, other.anomalies),
         ] {
             for (k, v) in theirs {
                 *mine.entry(k).or_insert(0) += v;
