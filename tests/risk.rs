@@ -164,3 +164,74 @@ fn population_uniqueness_follows_dankars_rule() {
     assert_eq!(code, 2);
     assert!(stderr.contains("must be at least"), "{stderr}");
 }
+
+#[test]
+fn suda2_scores_exactly_the_sample_uniques_of_adult() {
+    let qis = ["sex", "age", "race", "marital-status", "education", "native-country", "workclass", "occupation"];
+    let csv = adult().join("adult.csv");
+    let dir = tempfile::tempdir().unwrap();
+    let scores = dir.path().join("suda.csv");
+    let r = risk_json(&[
+        "--input",
+        csv.to_str().unwrap(),
+        "--delimiter",
+        ";",
+        "--qi",
+        &qis.join(","),
+        "--suda2-scores",
+        scores.to_str().unwrap(),
+    ]);
+    let s = &r["suda2"];
+    assert_eq!(s["records_with_msu"], r["sample_uniques"], "every sample unique has an MSU; nobody else");
+    assert_eq!(s["max_size"], 8);
+    assert_eq!(s["dis_fraction"], 0.01);
+    let msus: u64 = s["msu_sizes"].as_object().unwrap().values().map(|v| v.as_u64().unwrap()).sum();
+    assert_eq!(s["msus"], msus);
+    // Per record: a score exactly for the rows in classes of size 1, counted here.
+    let text = std::fs::read_to_string(&csv).unwrap();
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(';').collect();
+    let index: Vec<usize> = qis.iter().map(|q| header.iter().position(|h| h == q).unwrap()).collect();
+    let keys: Vec<Vec<&str>> =
+        lines.map(|l| l.split(';').collect::<Vec<_>>()).map(|f| index.iter().map(|&i| f[i]).collect()).collect();
+    let mut sizes: HashMap<&Vec<&str>, u64> = HashMap::new();
+    for k in &keys {
+        *sizes.entry(k).or_default() += 1;
+    }
+    let written = std::fs::read_to_string(&scores).unwrap();
+    let rows: Vec<(u32, f64, f64)> = written
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            (f[1].parse().unwrap(), f[2].parse().unwrap(), f[3].parse().unwrap())
+        })
+        .collect();
+    assert_eq!(rows.len(), keys.len());
+    let mut dis_sum = 0.0;
+    let mut dis_max: f64 = 0.0;
+    for (key, (msus, score, dis)) in keys.iter().zip(&rows) {
+        assert_eq!(*msus > 0, sizes[key] == 1);
+        assert!(*score == 0.0 || sizes[key] == 1);
+        assert!((0.0..=1.0).contains(dis));
+        dis_sum += dis;
+        dis_max = dis_max.max(*dis);
+    }
+    assert!((s["dis_sum"].as_f64().unwrap() - dis_sum).abs() < 1e-6 * dis_sum.max(1.0));
+    assert!((s["dis_max"].as_f64().unwrap() - dis_max).abs() < 1e-9);
+    // A smaller search finds fewer MSUs; never is never.
+    let small = risk_json(&[
+        "--input",
+        csv.to_str().unwrap(),
+        "--delimiter",
+        ";",
+        "--qi",
+        &qis.join(","),
+        "--suda-max-size",
+        "2",
+    ]);
+    assert!(small["suda2"]["msus"].as_u64().unwrap() < msus);
+    let never =
+        risk_json(&["--input", csv.to_str().unwrap(), "--delimiter", ";", "--qi", "age,sex", "--suda2", "never"]);
+    assert!(never["suda2"]["skipped"].as_str().unwrap().contains("never"));
+}

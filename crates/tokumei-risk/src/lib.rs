@@ -18,14 +18,18 @@
 //!   `tokumei_core::distribution`); **α** of (α,k)-anonymity the largest share of one sensitive
 //!   value in a class (Wong et al. 2006); **c** of recursive (c,ℓ)-diversity the smallest whole c
 //!   with r₁ < c·(r_ℓ + … + r_m) in every class, counts sorted descending (Machanavajjhala et al.
-//!   2007; pycanon sorts ascending, so its c differs).
+//!   2007; pycanon sorts ascending, so its c differs);
+//! - **SUDA2** special-uniques scores and DIS-SUDA scores per record (`suda`), as sdcMicro's
+//!   `suda2`.
 #![warn(missing_docs)]
 
 use std::collections::BTreeMap;
 
 mod population;
+pub mod suda;
 
 pub use population::{PopulationUniqueness, ln_gamma, population_uniqueness};
+pub use suda::{Suda2, SudaError, SudaOptions, suda2};
 
 use serde::Serialize;
 use tokumei_core::distribution::Reference;

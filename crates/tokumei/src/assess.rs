@@ -8,7 +8,9 @@ use polars::prelude::*;
 use serde::Serialize;
 use tokumei_ingest::TextEncoding;
 use tokumei_privacy::{CodedRows, NULL_CODE, QuasiIdentifier, roll_up};
-use tokumei_risk::{Class, PopulationUniqueness, RiskOptions, RiskReport, measure, population_uniqueness};
+use tokumei_risk::{
+    Class, PopulationUniqueness, RiskOptions, RiskReport, Suda2, SudaOptions, measure, population_uniqueness, suda2,
+};
 
 use crate::PipelineError;
 use crate::anonymize::{read_table, sensitive_codes};
@@ -32,6 +34,37 @@ pub struct RiskInput {
     pub options: RiskOptions,
     /// Population size (Japan, a prefecture, a municipality), for population uniqueness.
     pub population: Option<f64>,
+    /// SUDA2: always, never, or when the search is small enough (see [`SudaWhen`]).
+    pub suda: SudaWhen,
+    /// SUDA2 options (DIS fraction, largest MSU size).
+    pub suda_options: SudaOptions,
+}
+
+/// When `tokumei risk` runs SUDA2, whose cost is 2^(quasi-identifiers) × distinct records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SudaWhen {
+    /// When 2^q × distinct records ≤ [`SUDA_AUTO_BUDGET`] (about a minute on one core).
+    Auto,
+    /// Always.
+    Always,
+    /// Never.
+    Never,
+}
+
+/// The search size up to which `SudaWhen::Auto` runs SUDA2.
+pub const SUDA_AUTO_BUDGET: f64 = 2.0e8;
+
+/// SUDA2's result, or why it was not computed.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum SudaOutcome {
+    /// Computed (over records, also for tables read with a person column).
+    Computed(Suda2),
+    /// Not computed.
+    Skipped {
+        /// Why.
+        skipped: String,
+    },
 }
 
 /// How much each quasi-identifier adds to the risk: the measures without it.
@@ -58,6 +91,8 @@ pub struct RiskAssessment {
     /// Estimated population uniques as fractions of the population (with a population size).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub population_uniqueness: Option<PopulationUniqueness>,
+    /// SUDA2 special uniques and DIS-SUDA scores (over records).
+    pub suda2: SudaOutcome,
 }
 
 /// Codes of a text column (missing → [`NULL_CODE`]); equal values get equal codes.
@@ -152,7 +187,37 @@ pub fn assess_risk(input: &RiskInput) -> Result<RiskAssessment, PipelineError> {
         )));
     }
     let population_uniqueness = input.population.map(|p| population_uniqueness(&report.class_sizes, p));
-    Ok(RiskAssessment { unit, report, contribution, population_uniqueness })
+    let suda2 = run_suda(&columns, input)?;
+    Ok(RiskAssessment { unit, report, contribution, population_uniqueness, suda2 })
+}
+
+/// SUDA2 over the rows' quasi-identifier codes, as `input.suda` says.
+fn run_suda(columns: &[Vec<u32>], input: &RiskInput) -> Result<SudaOutcome, PipelineError> {
+    let q = columns.len();
+    let rows = columns.first().map_or(0, Vec::len);
+    let work = 2f64.powi(q as i32) * rows as f64;
+    let skip = |why: String| Ok(SudaOutcome::Skipped { skipped: why });
+    match input.suda {
+        SudaWhen::Never => return skip("--suda2 never".into()),
+        SudaWhen::Auto if q > tokumei_risk::suda::MAX_ATTRIBUTES || work > SUDA_AUTO_BUDGET => {
+            return skip(format!(
+                "2^{q} subsets × {rows} records exceeds the automatic budget ({SUDA_AUTO_BUDGET:e}); \
+                 pass --suda2 always, or fewer quasi-identifiers or --suda-max-size"
+            ));
+        }
+        _ => {}
+    }
+    suda2(columns, &input.suda_options).map(SudaOutcome::Computed).map_err(|e| PipelineError::Config(e.to_string()))
+}
+
+/// Per-record SUDA2 results as CSV (`row,msus,suda_score,dis_score`; rows numbered from 1 in
+/// input order).
+pub fn suda_scores_csv(suda: &Suda2) -> String {
+    let mut out = String::from("row,msus,suda_score,dis_score\n");
+    for (i, ((s, d), n)) in suda.scores.iter().zip(&suda.dis).zip(&suda.msus_per_record).enumerate() {
+        out.push_str(&format!("{},{n},{s},{d}\n", i + 1));
+    }
+    out
 }
 
 /// The assessment as a self-contained HTML page: summary table, class-size histogram, records at
@@ -195,6 +260,11 @@ pub fn risk_html(assessment: &RiskAssessment, title: &str) -> String {
             show(p.dankar),
         ]);
     }
+    if let SudaOutcome::Computed(s) = &assessment.suda2 {
+        summary.push(vec!["SUDA2 DIS score, highest".into(), format!("{:.6}", s.dis_max)]);
+        summary.push(vec!["SUDA2 DIS score, sum".into(), format!("{:.4}", s.dis_sum)]);
+        summary.push(vec!["records with a minimal sample unique".into(), s.records_with_msu.to_string()]);
+    }
     page.heading("Summary").table(&["measure", "value"], &summary);
     page.heading("Class sizes");
     let bars: Vec<(String, f64)> =
@@ -210,6 +280,29 @@ pub fn risk_html(assessment: &RiskAssessment, title: &str) -> String {
             assessment.contribution.iter().map(|(q, c)| (q.clone(), c.prosecutor_average_drop)).collect();
         bars.sort_by(|a, b| b.1.total_cmp(&a.1));
         page.bar_chart("drop of the average prosecutor risk", &bars, "");
+    }
+    match &assessment.suda2 {
+        SudaOutcome::Computed(s) => {
+            page.heading("SUDA2 special uniques");
+            page.paragraph(&format!(
+                "Minimal sample uniques (MSUs) searched up to size {}; DIS fraction {}. A record's DIS score is the \
+                 estimated probability that it is unique in the population too.",
+                s.max_size, s.dis_fraction
+            ));
+            let sizes: Vec<(String, f64)> = s.msu_sizes.iter().map(|(k, n)| (format!("size {k}"), *n as f64)).collect();
+            page.bar_chart("MSUs by size", &sizes, "MSUs");
+            let edges = [0.0, 0.001, 0.01, 0.05, 0.1, 0.2, 0.5, 1.0];
+            let mut bins: Vec<(String, f64)> = Vec::new();
+            for w in edges.windows(2) {
+                let n = s.dis.iter().filter(|&&d| d > w[0] && d <= w[1]).count();
+                bins.push((format!("({}, {}]", w[0], w[1]), n as f64));
+            }
+            page.bar_chart("records by DIS score (records scoring 0 not shown)", &bins, "records");
+        }
+        SudaOutcome::Skipped { skipped } => {
+            page.heading("SUDA2 special uniques");
+            page.paragraph(&format!("Not computed: {skipped}."));
+        }
     }
     page.finish()
 }

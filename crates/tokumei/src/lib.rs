@@ -13,7 +13,8 @@
 //! |---|---|
 //! | `tokumei-core` | Column roles; shared column names; value normalizers (kana, 旧字体, 和暦 dates, check digits). No I/O. |
 //! | `tokumei-config` | TOML wire types, defaults, validation → typed `Plan` |
-//! | `tokumei-ingest` | Charts, dispensing receipts, checkup tables → typed batches; cp932, 和暦 dates |
+//! | `tokumei-formats` | National-format parsers: UKE receipt files, 特定健診 CDA XML, SS-MIX2 HL7 messages |
+//! | `tokumei-ingest` | Charts, dispensing receipts, checkup tables (CSV, Parquet, national formats) → typed batches; cp932, 和暦 dates |
 //! | `tokumei-link` | Master key, linkage keys, union-find persons, opt-out matching |
 //! | `tokumei-transform` | Generalization ladders, pseudonyms, top/bottom coding, rare codes; one file each |
 //! | `tokumei-privacy` | Privacy models (k, ℓ, t, average risk) and the optimal lattice search over a histogram of person signatures |
@@ -27,7 +28,10 @@ mod assess;
 mod pipeline;
 
 pub use anonymize::{AnonymizeOptions, AnonymizeOutcome, anonymize, parse_hierarchy_arg};
-pub use assess::{Contribution, RiskAssessment, RiskInput, assess_risk, measure_coded, risk_html};
+pub use assess::{
+    Contribution, RiskAssessment, RiskInput, SUDA_AUTO_BUDGET, SudaOutcome, SudaWhen, assess_risk, measure_coded,
+    risk_html, suda_scores_csv,
+};
 
 pub use pipeline::{
     LinkageQuality, PipelineError, RunOptions, RunOutcome, Status, TOKEN_COLUMNS, evaluate_linkage, hash_opt_out_list,

@@ -182,6 +182,18 @@ struct RiskArgs {
     /// Write a self-contained HTML report (inline SVG plots) to this file.
     #[arg(long)]
     html: Option<PathBuf>,
+    /// SUDA2 special uniques (cost 2^QIs × records): auto (when that is at most 2e8), always, never.
+    #[arg(long, default_value = "auto")]
+    suda2: String,
+    /// SUDA2's DIS fraction (sdcMicro's default).
+    #[arg(long, default_value_t = 0.01)]
+    dis_fraction: f64,
+    /// Largest minimal-sample-unique size SUDA2 searches (default: all quasi-identifiers).
+    #[arg(long)]
+    suda_max_size: Option<usize>,
+    /// Write each record's MSU count, SUDA2 and DIS score as CSV (row,msus,suda_score,dis_score).
+    #[arg(long)]
+    suda2_scores: Option<PathBuf>,
 }
 
 /// `tokumei anonymize …`
@@ -487,6 +499,14 @@ fn risk(cli: &Cli, args: &RiskArgs) -> anyhow::Result<ExitCode> {
         other => anyhow::bail!("--t-distance: expected equal or ordered, got `{other}`"),
     };
     anyhow::ensure!((0.0..=1.0).contains(&args.threshold), "--threshold must be between 0 and 1");
+    anyhow::ensure!(args.dis_fraction > 0.0 && args.dis_fraction < 1.0, "--dis-fraction must be between 0 and 1");
+    anyhow::ensure!(args.suda_max_size != Some(0), "--suda-max-size must be at least 1");
+    let suda = match args.suda2.as_str() {
+        "auto" => tokumei::SudaWhen::Auto,
+        "always" => tokumei::SudaWhen::Always,
+        "never" => tokumei::SudaWhen::Never,
+        other => anyhow::bail!("--suda2: expected auto, always or never, got `{other}`"),
+    };
     let input = tokumei::RiskInput {
         input: args.table.input.clone(),
         delimiter: args.table.delimiter as u8,
@@ -496,6 +516,8 @@ fn risk(cli: &Cli, args: &RiskArgs) -> anyhow::Result<ExitCode> {
         person: args.person.clone(),
         options: tokumei::risk::RiskOptions { threshold: args.threshold, sensitive_values: 0, distance },
         population: args.population,
+        suda,
+        suda_options: tokumei::risk::SudaOptions { dis_fraction: args.dis_fraction, max_size: args.suda_max_size },
     };
     let assessment = tokumei::assess_risk(&input)?;
     let r = &assessment.report;
@@ -526,15 +548,30 @@ fn risk(cli: &Cli, args: &RiskArgs) -> anyhow::Result<ExitCode> {
             _ => summary.push_str("; population uniqueness: no estimate converged"),
         }
     }
+    match &assessment.suda2 {
+        tokumei::SudaOutcome::Computed(s) => summary.push_str(&format!(
+            "; SUDA2: {} records with an MSU, DIS max {:.4}, sum {:.3}",
+            s.records_with_msu, s.dis_max, s.dis_sum
+        )),
+        tokumei::SudaOutcome::Skipped { skipped } => summary.push_str(&format!("; SUDA2 skipped: {skipped}")),
+    }
     say(cli, summary);
     if let Some(path) = &args.json {
         let text = serde_json::to_string_pretty(&assessment)? + "\n";
-        std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
+        write_atomically(path, text.as_bytes())?;
     }
     if let Some(path) = &args.html {
         let name = args.table.input.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned());
         let html = tokumei::risk_html(&assessment, &format!("Re-identification risk of {name}"));
-        std::fs::write(path, html).with_context(|| format!("writing {}", path.display()))?;
+        write_atomically(path, html.as_bytes())?;
+    }
+    if let Some(path) = &args.suda2_scores {
+        match &assessment.suda2 {
+            tokumei::SudaOutcome::Computed(s) => write_atomically(path, tokumei::suda_scores_csv(s).as_bytes())?,
+            tokumei::SudaOutcome::Skipped { skipped } => {
+                anyhow::bail!("--suda2-scores: SUDA2 was not computed: {skipped}")
+            }
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -617,4 +654,15 @@ fn keygen(cli: &Cli, out: &Path) -> anyhow::Result<ExitCode> {
     file.write_all(text.as_bytes())?;
     say(cli, format!("wrote a new key to {}", out.display()));
     Ok(ExitCode::SUCCESS)
+}
+
+/// Writes `bytes` to `path` through a temporary file in the same folder, renamed into place: a
+/// failed write leaves no partial file.
+fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write;
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+    let mut file = tempfile::NamedTempFile::new_in(dir).with_context(|| format!("writing {}", path.display()))?;
+    file.write_all(bytes).with_context(|| format!("writing {}", path.display()))?;
+    file.persist(path).with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
 }

@@ -19,7 +19,7 @@ use std::borrow::Cow;
 
 use quick_xml::events::{BytesStart, Event};
 
-use super::{Field, NationalStats, RowRef, Table, field};
+use crate::{Field, NationalStats, RowRef, Table, field};
 
 /// OIDs of the identifiers in `recordTarget/patientRole/id` and elsewhere.
 pub mod oid {

@@ -20,7 +20,7 @@
 
 use std::io::BufRead;
 
-use super::{Field, FormatError, NationalStats, ReadError, RowRef, Table, field};
+use crate::{Field, FormatError, NationalStats, ReadError, RowRef, Table, field};
 
 /// The two receipt kinds tokumei reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -16,7 +16,7 @@
 
 use std::borrow::Cow;
 
-use super::{Field, NationalStats, RowRef, Table, field};
+use crate::{Field, NationalStats, RowRef, Table, field};
 
 const CONTEXT: [Field; 9] = [
     field("医療機関コード", "MSH-4"),

@@ -1,5 +1,7 @@
-//! The national formats, read into canonical tables: UKE receipt files (レセプト電算), 特定健診
-//! HL7 CDA XML and SS-MIX2 standardized storage.
+//! Parsers for the national formats, giving canonical table rows: UKE receipt files (レセプト電算),
+//! 特定健診 HL7 CDA XML and SS-MIX2 standardized storage. No I/O beyond the bytes handed in and
+//! no dependency on the table engine, so the parsers can be fuzzed on their own; `tokumei-ingest`
+//! walks files and archives and types the cells.
 //!
 //! Each format offers a few tables (`extract` in the configuration). A table has fixed headers,
 //! named like the CSV exports' headers (`生年月日`, `保険者番号`…), so the same schema files map
@@ -10,13 +12,14 @@
 //! Only the fields a table lists are read into it: whatever else a record holds (doctor names in
 //! the dispensing RE record, telephone numbers in IR) is never copied anywhere.
 
+#![warn(missing_docs)]
+
 pub mod cda;
+pub mod fuzzing;
 pub mod ssmix2;
 pub mod uke;
 
 use std::collections::BTreeMap;
-
-use crate::source::Format;
 
 /// One column of a national table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,7 +30,7 @@ pub struct Field {
     pub origin: &'static str,
 }
 
-const fn field(header: &'static str, origin: &'static str) -> Field {
+pub(crate) const fn field(header: &'static str, origin: &'static str) -> Field {
     Field { header, origin }
 }
 
@@ -47,25 +50,6 @@ impl Table {
     pub fn headers(&self) -> Vec<String> {
         self.fields.iter().map(|f| f.header.to_string()).collect()
     }
-}
-
-/// The tables `format` offers (none for CSV and Parquet).
-pub fn tables(format: Format) -> &'static [Table] {
-    match format {
-        Format::Csv | Format::Parquet => &[],
-        Format::Uke => uke::TABLES,
-        Format::Cda => cda::TABLES,
-        Format::SsMix2 => ssmix2::TABLES,
-    }
-}
-
-/// The table `name` of `format`, or a message listing the ones there are.
-pub fn table(format: Format, name: &str) -> Result<&'static Table, String> {
-    let offered = tables(format);
-    offered.iter().find(|t| t.name == name).ok_or_else(|| {
-        let names: Vec<&str> = offered.iter().map(|t| t.name).collect();
-        format!("`{name}` is not a table of this format (one of: {})", names.join(", "))
-    })
 }
 
 /// One row handed on by a national reader: cells in the table's column order, and for each cell
@@ -102,7 +86,8 @@ pub struct NationalStats {
 }
 
 impl NationalStats {
-    pub(crate) fn count(map: &mut BTreeMap<String, u64>, key: &str) {
+    /// Adds one to `key` in `map`.
+    pub fn count(map: &mut BTreeMap<String, u64>, key: &str) {
         match map.get_mut(key) {
             Some(n) => *n += 1,
             None => {
@@ -138,32 +123,6 @@ pub struct FormatError {
     pub at: String,
     /// What was expected.
     pub message: String,
-}
-
-/// Files under `path` (or `path` itself) whose names satisfy `wanted`, in name order, so that a
-/// run reads them in the same order on every machine.
-pub(crate) fn files_under(
-    path: &std::path::Path,
-    wanted: &dyn Fn(&std::path::Path) -> bool,
-) -> std::io::Result<Vec<std::path::PathBuf>> {
-    if path.is_file() {
-        return Ok(vec![path.to_path_buf()]);
-    }
-    let mut found = Vec::new();
-    let mut pending = vec![path.to_path_buf()];
-    while let Some(dir) = pending.pop() {
-        for entry in std::fs::read_dir(&dir)? {
-            let entry = entry?;
-            let kind = entry.file_type()?;
-            if kind.is_dir() {
-                pending.push(entry.path());
-            } else if wanted(&entry.path()) {
-                found.push(entry.path());
-            }
-        }
-    }
-    found.sort();
-    Ok(found)
 }
 
 /// Why reading a national file stopped.
