@@ -33,7 +33,14 @@ impl Workspace {
     /// Without namesakes, so that opt-out tests can demand that exactly the opted-out persons go
     /// (an opt-out naming a person only by kana name, birth date and sex removes every namesake).
     pub fn generate(persons: usize, seed: u64) -> Workspace {
-        Workspace::generate_with(SynthSpec { persons, seed, opt_out_rate: 0.03, namesake_rate: 0.0, national: false })
+        Workspace::generate_with(SynthSpec {
+            persons,
+            seed,
+            opt_out_rate: 0.03,
+            namesake_rate: 0.0,
+            national: false,
+            registry: false,
+        })
     }
 
     pub fn generate_with(spec: SynthSpec) -> Workspace {

@@ -10,7 +10,14 @@ use tokumei::synth::SynthSpec;
 use super::common::Workspace;
 
 fn national_workspace(persons: usize, seed: u64) -> Workspace {
-    Workspace::generate_with(SynthSpec { persons, seed, opt_out_rate: 0.03, namesake_rate: 0.0, national: true })
+    Workspace::generate_with(SynthSpec {
+        persons,
+        seed,
+        opt_out_rate: 0.03,
+        namesake_rate: 0.0,
+        national: true,
+        registry: false,
+    })
 }
 
 fn source(plan: &Plan, table: &str) -> Source {
@@ -167,6 +174,7 @@ fn writing_the_national_formats_changes_no_csv_byte() {
         opt_out_rate: 0.03,
         namesake_rate: 0.001,
         national: false,
+        registry: false,
     });
     let national = Workspace::generate_with(SynthSpec {
         persons: 300,
@@ -174,6 +182,7 @@ fn writing_the_national_formats_changes_no_csv_byte() {
         opt_out_rate: 0.03,
         namesake_rate: 0.001,
         national: true,
+        registry: false,
     });
     for file in ["checkups.csv", "dispensing.csv", "charts.csv", "optout.csv", "truth.csv"] {
         let path = format!("datasets/sample/{file}");

@@ -35,6 +35,7 @@ fn addresses_tell_namesakes_apart() {
         opt_out_rate: 0.03,
         namesake_rate: 0.01,
         national: false,
+        registry: false,
     };
     let ws = Workspace::generate_with(spec);
     let evidence = tokumei::evaluate_linkage(&ws.plan("pseudonymized"), &ws.path("datasets/sample/truth.csv")).unwrap();

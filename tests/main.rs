@@ -3,6 +3,7 @@
 mod common;
 
 mod anonymize;
+mod attack;
 mod bad_input;
 mod cli;
 mod config;

@@ -25,6 +25,7 @@
 
 use std::collections::BTreeMap;
 
+pub mod attack;
 mod population;
 pub mod suda;
 

@@ -10,6 +10,8 @@
 //! - `optout.csv` — 提供停止 requests by insurance card, by kana + birth date + sex, or by facility
 //!   + patient ID, spelled differently again (hiragana, half-width, dropped leading zeros);
 //! - `truth.csv` and `truth_optout.csv` — which person each line belongs to;
+//! - with `registry`, `registry.csv` — a resident registry an attacker might hold: about half of
+//!   the persons and some outsiders, with their true `person` (`X…` for outsiders);
 //! - with `national`, the same rows in the national formats: `uke/medical/RECEIPTC_YYYYMM.UKE`
 //!   (医科 receipts from the chart visits) and `uke/dispensing/RECEIPTY_YYYYMM.UKE` (調剤);
 //!   `cda/checkups_FY<year>.zip` (特定健診 XML exchange packages, one document per checkup);

@@ -31,13 +31,25 @@ pub struct SynthSpec {
     /// namesake: 同姓同名同生年月日, at another address; default 0.001, well above Japan's rate so
     /// that linkage meets them).
     pub namesake_rate: f64,
-    /// Also write the population in the national formats (`uke/`), from the same rows.
+    /// Also write the population in the national formats (`uke/`, `cda/`, `ssmix2/`), from the
+    /// same rows.
     pub national: bool,
+    /// Also write `registry.csv`: a resident registry an attacker might hold (name, kana, birth
+    /// date, sex, postal code, address, and the true `person`), with about half of the persons
+    /// and one outsider for every four of them.
+    pub registry: bool,
 }
 
 impl Default for SynthSpec {
     fn default() -> Self {
-        SynthSpec { persons: 2_000, seed: 42, opt_out_rate: 0.02, namesake_rate: 0.001, national: false }
+        SynthSpec {
+            persons: 2_000,
+            seed: 42,
+            opt_out_rate: 0.02,
+            namesake_rate: 0.001,
+            national: false,
+            registry: false,
+        }
     }
 }
 
@@ -58,6 +70,8 @@ pub struct SynthSummary {
     pub opted_out_persons: u64,
     /// Files written in the national formats (with `national`).
     pub national_files: u64,
+    /// Registry entries (with `registry`), outsiders included.
+    pub registry_entries: u64,
 }
 
 /// Japan's population by 5-year age band (millions, 2020 census, rounded): 0–4 … 95–99, 100+.
@@ -375,6 +389,18 @@ pub fn write_population(spec: &SynthSpec, dir: &Path) -> Result<SynthSummary, Er
     let mut opt_out_truth = TableWriter::create(&dir.join("truth_optout.csv"), Encoding::Utf8, &["person", "line"])?;
     let mut summary = SynthSummary { persons: spec.persons as u64, ..SynthSummary::default() };
 
+    // The registry draws from its own stream too: writing it changes no other file.
+    let mut registry_rng = ChaCha8Rng::seed_from_u64(spec.seed ^ 0x7265_6769_7374_7279);
+    let mut registry = if spec.registry {
+        Some(TableWriter::create(
+            &dir.join("registry.csv"),
+            Encoding::Utf8,
+            &["person", "氏名", "カナ氏名", "生年月日", "性別", "郵便番号", "住所"],
+        )?)
+    } else {
+        None
+    };
+    let mut outsider_id = 0u64;
     // Namesakes draw from their own stream, so the rate does not change anyone else.
     let mut namesake_rng = ChaCha8Rng::seed_from_u64(spec.seed ^ 0x6e61_6d65_7361_6b65);
     let mut recent: std::collections::VecDeque<(bool, usize, usize, CivilDate)> = std::collections::VecDeque::new();
@@ -387,6 +413,16 @@ pub fn write_population(spec: &SynthSpec, dir: &Path) -> Result<SynthSummary, Er
                 recent.iter().find(|(male, _, _, b)| *male == person.male && (b.to_epoch_days() - days).abs() < 5 * 365)
             {
                 (person.surname, person.given, person.birth) = (surname, given, birth);
+            }
+        }
+        if let Some(registry) = registry.as_mut() {
+            if registry_rng.random::<f64>() < 0.5 {
+                registry_entry(registry, &format!("P{id:09}"), &person)?;
+            }
+            if registry_rng.random::<f64>() < 0.125 {
+                outsider_id += 1;
+                let outsider = make_person(&mut registry_rng, u64::MAX - outsider_id);
+                registry_entry(registry, &format!("X{outsider_id:09}"), &outsider)?;
             }
         }
         recent.push_front((person.male, person.surname, person.given, person.birth));
@@ -417,6 +453,9 @@ pub fn write_population(spec: &SynthSpec, dir: &Path) -> Result<SynthSummary, Er
     summary.charts = w.charts.finish()?;
     w.truth.finish()?;
     summary.opt_out_entries = opt_out.finish()?;
+    if let Some(registry) = registry {
+        summary.registry_entries = registry.finish()?;
+    }
     if let Some(uke) = w.uke.take() {
         summary.national_files += uke.finish(&dir.join("uke"))?;
     }
@@ -428,6 +467,16 @@ pub fn write_population(spec: &SynthSpec, dir: &Path) -> Result<SynthSummary, Er
     }
     opt_out_truth.finish()?;
     Ok(summary)
+}
+
+/// One registry line: the person as a resident registry records them (ISO birth date, 男/女).
+fn registry_entry(registry: &mut TableWriter, id: &str, p: &Person) -> Result<(), Error> {
+    let postal = format!("{}-{}", &p.postal[..3], &p.postal[3..]);
+    let sex = if p.male { "男" } else { "女" };
+    let fields =
+        [id.to_string(), p.kanji(false), p.kana(), write_date(p.birth, DateForm::Iso), sex.into(), postal, p.address()];
+    registry.record(fields.iter().map(String::as_str))?;
+    Ok(())
 }
 
 fn write_checkups(rng: &mut ChaCha8Rng, p: &Person, w: &mut Writers) -> Result<bool, Error> {

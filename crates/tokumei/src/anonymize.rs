@@ -49,23 +49,31 @@ pub struct AnonymizeOutcome {
     pub report: serde_json::Value,
 }
 
-fn hierarchy_path(options: &AnonymizeOptions, column: &str) -> Result<PathBuf, PipelineError> {
-    if let Some((_, path)) = options.hierarchy_files.iter().find(|(c, _)| c == column) {
-        return Ok(path.clone());
+/// The hierarchy of `column`: its own file, else the folder's `*_<column>.csv` (first by name).
+pub(crate) fn find_hierarchy(
+    files: &[(String, PathBuf)],
+    dir: Option<&Path>,
+    column: &str,
+) -> Result<Option<PathBuf>, PipelineError> {
+    if let Some((_, path)) = files.iter().find(|(c, _)| c == column) {
+        return Ok(Some(path.clone()));
     }
-    let missing = || {
-        PipelineError::Config(format!(
-            "no hierarchy for quasi-identifier `{column}` (use --hierarchies DIR with a file *_{column}.csv, or --hierarchy {column}=FILE)"
-        ))
-    };
-    let dir = options.hierarchies.as_ref().ok_or_else(missing)?;
+    let Some(dir) = dir else { return Ok(None) };
     let suffix = format!("_{column}.csv");
     let mut found: Vec<PathBuf> = std::fs::read_dir(dir)?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().ends_with(&suffix)))
         .collect();
     found.sort();
-    found.into_iter().next().ok_or_else(missing)
+    Ok(found.into_iter().next())
+}
+
+fn hierarchy_path(options: &AnonymizeOptions, column: &str) -> Result<PathBuf, PipelineError> {
+    find_hierarchy(&options.hierarchy_files, options.hierarchies.as_deref(), column)?.ok_or_else(|| {
+        PipelineError::Config(format!(
+            "no hierarchy for quasi-identifier `{column}` (use --hierarchies DIR with a file *_{column}.csv, or --hierarchy {column}=FILE)"
+        ))
+    })
 }
 
 /// A whole flat table, every column as text: CSV (with `delimiter` and `encoding`), or Parquet

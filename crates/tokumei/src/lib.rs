@@ -25,6 +25,7 @@
 
 mod anonymize;
 mod assess;
+mod attack;
 mod pipeline;
 
 pub use anonymize::{AnonymizeOptions, AnonymizeOutcome, anonymize, parse_hierarchy_arg};
@@ -32,6 +33,7 @@ pub use assess::{
     Contribution, RiskAssessment, RiskInput, SUDA_AUTO_BUDGET, SudaOutcome, SudaWhen, assess_risk, measure_coded,
     risk_html, suda_scores_csv,
 };
+pub use attack::{AnonymeterInput, AttackInput, AttackReport, Matching, attack, attack_html};
 
 pub use pipeline::{
     LinkageQuality, PipelineError, RunOptions, RunOutcome, Status, TOKEN_COLUMNS, evaluate_linkage, hash_opt_out_list,

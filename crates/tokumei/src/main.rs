@@ -75,9 +75,14 @@ enum Command {
         /// Fraction of persons who share kana name, sex and birth date with another (namesakes).
         #[arg(long, default_value_t = 0.001)]
         namesake_rate: f64,
-        /// Also write the same rows in the national formats (UKE receipt files under `uke/`).
+        /// Also write the same rows in the national formats (UKE under `uke/`, 特定健診 XML under
+        /// `cda/`, SS-MIX2 under `ssmix2/`).
         #[arg(long)]
         national: bool,
+        /// Also write `registry.csv`, a resident registry for `tokumei attack` (half of the
+        /// persons, plus outsiders; `person` tells who is who).
+        #[arg(long)]
+        registry: bool,
         /// Output folder.
         #[arg(long)]
         out: PathBuf,
@@ -116,6 +121,16 @@ enum Command {
     /// each quasi-identifier adds. --html writes the same as a page with plots that opens with no
     /// network. With --person, classes count persons, not rows.
     Risk(Box<RiskArgs>),
+    /// Simulate an attacker linking their own table to a release.
+    ///
+    /// The attacker's table (e.g. a resident registry: `tokumei synth --registry`) is generalized
+    /// the way the release is — each quasi-identifier to the level of its hierarchy at which the
+    /// release's values lie — and matched to the release; `*` in the release matches anything.
+    /// Reports unique, ambiguous and missing matches, and with --id (an identity column on both
+    /// sides, not used to match) correct and wrong matches and the re-identification rate, also
+    /// by number of candidates. With --original, --control and --sensitive, estimates
+    /// singling-out and attribute-inference risk in the manner of anonymeter.
+    Attack(Box<AttackArgs>),
     /// Opt-out lists (提供停止).
     #[command(subcommand)]
     Optout(OptoutCommand),
@@ -194,6 +209,51 @@ struct RiskArgs {
     /// Write each record's MSU count, SUDA2 and DIS score as CSV (row,msus,suda_score,dis_score).
     #[arg(long)]
     suda2_scores: Option<PathBuf>,
+}
+
+/// `tokumei attack …`
+#[derive(Debug, clap::Args)]
+struct AttackArgs {
+    /// The release: CSV or Parquet.
+    #[arg(long)]
+    release: PathBuf,
+    /// The attacker's table, with raw (not generalized) values.
+    #[arg(long)]
+    attacker: PathBuf,
+    /// Quasi-identifiers: COLUMN (same name in both tables) or RELEASE=ATTACKER, comma-separated.
+    #[arg(long, value_delimiter = ',', required = true)]
+    qi: Vec<String>,
+    /// Identity columns for scoring, COLUMN or RELEASE=ATTACKER (never used to match).
+    #[arg(long)]
+    id: Option<String>,
+    /// Folder of ARX hierarchy files named `*_<release column>.csv`.
+    #[arg(long)]
+    hierarchies: Option<PathBuf>,
+    /// A hierarchy file for one release column, as COLUMN=FILE (repeatable).
+    #[arg(long, value_parser = tokumei::parse_hierarchy_arg)]
+    hierarchy: Vec<(String, PathBuf)>,
+    /// Original records of the released persons (columns as the attacker's), for the
+    /// anonymeter-style estimates.
+    #[arg(long, requires_all = ["control", "sensitive"])]
+    original: Option<PathBuf>,
+    /// Records of the same population that were not released (the control set).
+    #[arg(long, requires_all = ["original", "sensitive"])]
+    control: Option<PathBuf>,
+    /// Sensitive column for attribute inference, COLUMN or RELEASE=ORIGINAL.
+    #[arg(long, requires_all = ["original", "control"])]
+    sensitive: Option<String>,
+    /// CSV field delimiter of every table.
+    #[arg(long, default_value = ",")]
+    delimiter: char,
+    /// CSV text encoding of every table: utf-8, utf-8-bom or cp932.
+    #[arg(long, default_value = "utf-8")]
+    encoding: String,
+    /// Write the results as JSON to this file.
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// Write a self-contained HTML report to this file.
+    #[arg(long)]
+    html: Option<PathBuf>,
 }
 
 /// `tokumei anonymize …`
@@ -293,13 +353,14 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
     match &cli.command {
         Command::Check { config } => check(cli, config),
         Command::Run { config, out } => run_release(cli, config, out.clone()),
-        Command::Synth { persons, seed, opt_out_rate, namesake_rate, national, out } => {
+        Command::Synth { persons, seed, opt_out_rate, namesake_rate, national, registry, out } => {
             let spec = SynthSpec {
                 persons: *persons,
                 seed: *seed,
                 opt_out_rate: *opt_out_rate,
                 namesake_rate: *namesake_rate,
                 national: *national,
+                registry: *registry,
             };
             let summary =
                 write_population(&spec, out).with_context(|| format!("writing synthetic data to {}", out.display()))?;
@@ -316,6 +377,9 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
                     summary.opted_out_persons
                 ),
             );
+            if *registry {
+                say(cli, format!("and {} registry entries (outsiders included)", summary.registry_entries));
+            }
             if *national {
                 say(
                     cli,
@@ -327,6 +391,7 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
         Command::Keygen { out } => keygen(cli, out),
         Command::Anonymize(args) => anonymize(cli, args),
         Command::Risk(args) => risk(cli, args),
+        Command::Attack(args) => attack(cli, args),
         Command::Optout(OptoutCommand::Hash { config, list, out }) => {
             let plan = Plan::load(config)?;
             let (tokens, quarantined) = tokumei::hash_opt_out_list(&plan, *list)?;
@@ -572,6 +637,68 @@ fn risk(cli: &Cli, args: &RiskArgs) -> anyhow::Result<ExitCode> {
                 anyhow::bail!("--suda2-scores: SUDA2 was not computed: {skipped}")
             }
         }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `A=B` → (A, B); `A` → (A, A).
+fn column_pair(arg: &str) -> (String, String) {
+    match arg.split_once('=') {
+        Some((a, b)) => (a.trim().to_string(), b.trim().to_string()),
+        None => (arg.trim().to_string(), arg.trim().to_string()),
+    }
+}
+
+fn attack(cli: &Cli, args: &AttackArgs) -> anyhow::Result<ExitCode> {
+    let table = TableArgs {
+        input: args.release.clone(),
+        delimiter: args.delimiter,
+        encoding: args.encoding.clone(),
+        qi: args.qi.clone(),
+    };
+    let input = tokumei::AttackInput {
+        release: args.release.clone(),
+        attacker: args.attacker.clone(),
+        delimiter: args.delimiter as u8,
+        encoding: table.encoding()?,
+        quasi_identifiers: args.qi.iter().map(|q| column_pair(q)).collect(),
+        id: args.id.as_deref().map(column_pair),
+        hierarchies: args.hierarchies.clone(),
+        hierarchy_files: args.hierarchy.clone(),
+        anonymeter: match (&args.original, &args.control, &args.sensitive) {
+            (Some(original), Some(control), Some(sensitive)) => Some(tokumei::AnonymeterInput {
+                original: original.clone(),
+                control: control.clone(),
+                sensitive: column_pair(sensitive),
+            }),
+            _ => None,
+        },
+    };
+    let report = tokumei::attack(&input)?;
+    let o = &report.linkage.overall;
+    let mut summary = format!(
+        "{} attacker records against {} released: {} unique matches, {} ambiguous, {} without a match",
+        o.records, report.release_records, o.unique_matches, o.ambiguous, o.no_match
+    );
+    if let Some(rate) = report.linkage.reidentification_rate {
+        summary.push_str(&format!(
+            "; {} correct, {} wrong; re-identification rate {:.4} ({:.4} of insiders)",
+            o.correct,
+            o.wrong,
+            rate,
+            report.linkage.reidentification_rate_of_insiders.unwrap_or(0.0)
+        ));
+    }
+    if let (Some(s), Some(a)) = (&report.singling_out, &report.attribute_inference) {
+        summary.push_str(&format!("; singling-out risk {:.4}, attribute-inference risk {:.4}", s.risk, a.risk));
+    }
+    say(cli, summary);
+    if let Some(path) = &args.json {
+        write_atomically(path, (serde_json::to_string_pretty(&report)? + "\n").as_bytes())?;
+    }
+    if let Some(path) = &args.html {
+        let name = args.release.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+        write_atomically(path, tokumei::attack_html(&report, &format!("Linkage attack on {name}")).as_bytes())?;
     }
     Ok(ExitCode::SUCCESS)
 }
