@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # End-to-end benchmark: generate populations with ~1 M and ~10 M dispensing rows, run the
-# anonymized profile on each with the release build, and print rows/s and peak memory; then the
-# privacy engine alone (histogram and optimal search over 1 M and 10 M persons × 8
-# quasi-identifiers, examples/privacy_scale.rs).
+# anonymized profile on each with the release build, and print rows/s and peak memory; then
+# `tokumei risk` on each dispensing table (8 quasi-identifiers) and on Adult (every measure,
+# SUDA2 included); then the privacy engine alone (histogram and optimal search over 1 M and 10 M
+# persons × 8 quasi-identifiers, examples/privacy_scale.rs); then the national-format parsers
+# (criterion: UKE MB/s, CDA documents/s). TOKUMEI_BENCH_SKIP_CRITERION=1 skips the last.
 #
 #   benches/e2e.sh            # 1 M and 10 M
 #   benches/e2e.sh 1000000    # only the sizes given (dispensing rows)
@@ -36,8 +38,30 @@ for rows in "${sizes[@]}"; do
       'BEGIN { printf "%-12s %-10s %12s %12s %10.0f %11.0f MB %10s\n", d, p, a, s, a / (s > 0 ? s : 0.001), k / 1024, st }'
   done
   python3 -c "import json; q=json.load(open('$dir/linkage.json')); print(f\"{'':12} linkage precision {q['precision']:.6f}, recall {q['recall']:.6f} ({q['linked_persons']} persons linked, {q['true_persons']} true, {q['stats']['name_conflicts']} name conflicts)\")"
+  # Re-identification risk of the raw dispensing table: 8 quasi-identifiers, CSV read included.
+  /usr/bin/time -f '%e %M' -o "$dir/risk.time" "$bin" -q risk --input "$dir/datasets/sample/dispensing.csv" \
+    --qi 生年月日,性別,医薬品コード,調剤日,薬局コード,処方医療機関コード,数量,調剤日数 --json "$dir/risk.json"
+  read -r k_sec k_kb < "$dir/risk.time"
+  python3 -c "import json; r=json.load(open('$dir/risk.json')); print(f\"{'':12} tokumei risk: {r['rows']} rows × 8 QIs in $k_sec s (CSV read included), peak {$k_kb/1024:.0f} MB: {r['classes']} classes, {r['sample_uniques']} sample uniques, prosecutor average {r['prosecutor']['average']:.4f}; SUDA2: {r['suda2'].get('skipped', 'computed')}\")"
   rm -rf "$dir/datasets" "$dir/out"
 done
 echo
+adult=../shared/benchmarks/adult/adult.csv
+if [[ -f $adult ]]; then
+  /usr/bin/time -f '%e %M' -o "$work/adult.time" "$bin" -q risk --input "$adult" --delimiter ';' \
+    --qi sex,age,race,marital-status,education,native-country,workclass,occupation --sensitive salary-class \
+    --population 124000000 --suda2 always --json "$work/adult-risk.json"
+  read -r a_sec a_kb < "$work/adult.time"
+  python3 -c "import json; r=json.load(open('$work/adult-risk.json')); s=r['suda2']; p=r['population_uniqueness']; print(f\"Adult, every measure (t-closeness, population uniqueness, SUDA2 over 8 QIs): $a_sec s, peak {$a_kb/1024:.0f} MB; {r['sample_uniques']} sample uniques, prosecutor average {r['prosecutor']['average']:.4f}, t {r['t_closeness']:.4f}, Pitman {p['pitman']:.4f}; SUDA2 {s['msus']} MSUs, DIS max {s['dis_max']:.4f}, sum {s['dis_sum']:.2f}\")"
+fi
+echo
 echo "privacy engine: k = 5, 5 % suppression, loss; 8 quasi-identifiers, lattice of 6,480 nodes"
 "$CARGO_TARGET_DIR/release/examples/privacy_scale" ${TOKUMEI_PRIVACY_PERSONS:-1000000 10000000}
+if [[ -z ${TOKUMEI_BENCH_SKIP_CRITERION:-} ]]; then
+  echo
+  echo "national formats (criterion; thrpt = bytes or documents per second, one core):"
+  cargo bench --quiet --bench formats 2>/dev/null | grep -E "^formats/|time:|thrpt:"
+  echo
+  echo "risk measures (criterion):"
+  cargo bench --quiet --bench privacy -- risk 2>/dev/null | grep -E "^risk/|time:|thrpt:"
+fi

@@ -114,23 +114,20 @@ const ITEMS: &[Item] = items![
 /// CSV exports use. Negative is U+FF0D (－), as a cp932 export's minus sign decodes.
 const URINE: [(&str, &str); 5] = [("1", "\u{ff0d}"), ("2", "±"), ("3", "+"), ("4", "2+"), ("5", "3+")];
 
-const fn checkup_fields() -> [Field; CONTEXT.len() + 2 * ITEMS.len()] {
-    let mut out = [field("", ""); CONTEXT.len() + 2 * ITEMS.len()];
-    let mut i = 0;
-    while i < CONTEXT.len() {
-        out[i] = CONTEXT[i];
-        i += 1;
-    }
+const fn item_fields() -> [Field; 2 * ITEMS.len()] {
+    let mut out = [field("", ""); 2 * ITEMS.len()];
     let mut j = 0;
     while j < ITEMS.len() {
-        out[i + 2 * j] = field(ITEMS[j].header, ITEMS[j].origin);
-        out[i + 2 * j + 1] = field(ITEMS[j].unit_header, "the same observation's value/@unit");
+        out[2 * j] = field(ITEMS[j].header, ITEMS[j].origin);
+        out[2 * j + 1] = field(ITEMS[j].unit_header, "the same observation's value/@unit");
         j += 1;
     }
     out
 }
 
-const CHECKUP_FIELDS: [Field; CONTEXT.len() + 2 * ITEMS.len()] = checkup_fields();
+const ITEM_FIELDS: [Field; 2 * ITEMS.len()] = item_fields();
+
+const CHECKUP_FIELDS: [Field; CONTEXT.len() + 2 * ITEMS.len()] = crate::join(&CONTEXT, &ITEM_FIELDS);
 
 const OBSERVATION_DETAIL: [Field; 7] = [
     field("JLAC10コード", "observation/code/@code"),
@@ -142,22 +139,8 @@ const OBSERVATION_DETAIL: [Field; 7] = [
     field("checkups列", "the checkups column this code fills (none: only in this table)"),
 ];
 
-const fn observation_fields() -> [Field; CONTEXT.len() + OBSERVATION_DETAIL.len()] {
-    let mut out = [field("", ""); CONTEXT.len() + OBSERVATION_DETAIL.len()];
-    let mut i = 0;
-    while i < CONTEXT.len() {
-        out[i] = CONTEXT[i];
-        i += 1;
-    }
-    let mut j = 0;
-    while j < OBSERVATION_DETAIL.len() {
-        out[i + j] = OBSERVATION_DETAIL[j];
-        j += 1;
-    }
-    out
-}
-
-const OBSERVATION_FIELDS: [Field; CONTEXT.len() + OBSERVATION_DETAIL.len()] = observation_fields();
+const OBSERVATION_FIELDS: [Field; CONTEXT.len() + OBSERVATION_DETAIL.len()] =
+    crate::join(&CONTEXT, &OBSERVATION_DETAIL);
 
 /// The tables 特定健診 XML offers.
 pub const TABLES: &[Table] = &[

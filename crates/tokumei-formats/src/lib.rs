@@ -34,6 +34,33 @@ pub(crate) const fn field(header: &'static str, origin: &'static str) -> Field {
     Field { header, origin }
 }
 
+/// `a` then `b`, as one array (for tables: the shared patient columns, then the detail).
+pub(crate) const fn join<const N: usize>(a: &[Field], b: &[Field]) -> [Field; N] {
+    assert!(a.len() + b.len() == N, "N must be the sum of the lengths");
+    let mut out = [field("", ""); N];
+    let mut i = 0;
+    while i < a.len() {
+        out[i] = a[i];
+        i += 1;
+    }
+    let mut j = 0;
+    while j < b.len() {
+        out[i + j] = b[j];
+        j += 1;
+    }
+    out
+}
+
+/// A table of `context` columns followed by the listed detail columns.
+macro_rules! table {
+    ($name:literal, $row:literal, $context:expr, [$($header:literal => $origin:literal),* $(,)?]) => {{
+        const DETAIL: &[$crate::Field] = &[$($crate::field($header, $origin)),*];
+        const FIELDS: [$crate::Field; $context.len() + DETAIL.len()] = $crate::join(&$context, DETAIL);
+        $crate::Table { name: $name, row: $row, fields: &FIELDS }
+    }};
+}
+pub(crate) use table;
+
 /// A table a national format offers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Table {

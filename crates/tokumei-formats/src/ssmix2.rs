@@ -16,7 +16,7 @@
 
 use std::borrow::Cow;
 
-use crate::{Field, NationalStats, RowRef, Table, field};
+use crate::{Field, NationalStats, RowRef, Table, field, table};
 
 const CONTEXT: [Field; 9] = [
     field("医療機関コード", "MSH-4"),
@@ -30,47 +30,25 @@ const CONTEXT: [Field; 9] = [
     field("電話番号", "PID-13.1 (else .12)"),
 ];
 
-macro_rules! table {
-    ($name:literal, $row:literal, [$($header:literal => $origin:literal),* $(,)?]) => {{
-        const FIELDS: &[Field] = &{
-            const N: usize = CONTEXT.len() + [$($header),*].len();
-            let mut out = [field("", ""); N];
-            let mut i = 0;
-            while i < CONTEXT.len() {
-                out[i] = CONTEXT[i];
-                i += 1;
-            }
-            let detail = [$(field($header, $origin)),*];
-            let mut j = 0;
-            while j < detail.len() {
-                out[i + j] = detail[j];
-                j += 1;
-            }
-            out
-        };
-        Table { name: $name, row: $row, fields: FIELDS }
-    }};
-}
-
 /// The tables SS-MIX2 storage offers.
 pub const TABLES: &[Table] = &[
-    table!("patients", "患者基本 message (ADT^A08, ADT-00)", ["更新日時" => "MSH-7 (date part)"]),
-    table!("visits", "visit message (ADT^A04 / A01 / A03 / A14 / A16: PV1)", [
+    table!("patients", "患者基本 message (ADT^A08, ADT-00)", CONTEXT, ["更新日時" => "MSH-7 (date part)"]),
+    table!("visits", "visit message (ADT^A04 / A01 / A03 / A14 / A16: PV1)", CONTEXT, [
         "イベント" => "MSH-9.2", "患者区分" => "PV1-2", "診療科" => "PV1-10 (.2, else .1)",
         "受診日" => "PV1-44 (date part), else EVN-2", "退院日" => "PV1-45 (date part)",
     ]),
-    table!("diagnoses", "PRB segment of a 病名 message (PPR^ZD1, PPR-01)", [
+    table!("diagnoses", "PRB segment of a 病名 message (PPR^ZD1, PPR-01)", CONTEXT, [
         "受診日" => "PRB-2 (date part)", "診療科" => "PV1-10 (.2, else .1)",
         "傷病名コード" => "PRB-3: the code whose coding system is I10 (ICD-10)",
         "傷病名" => "PRB-3.2", "標準病名コード" => "PRB-3: the code whose coding system is not I10",
         "発症日" => "PRB-16 (date part)", "記事" => "NTE-3 after the PRB",
     ]),
-    table!("prescriptions", "RXE segment of a 処方/注射 order (RDE^O11, OMP-01/02)", [
+    table!("prescriptions", "RXE segment of a 処方/注射 order (RDE^O11, OMP-01/02)", CONTEXT, [
         "オーダ番号" => "ORC-2", "処方日" => "ORC-9 (date part)", "診療科" => "PV1-10 (.2, else .1)",
         "医薬品コード" => "RXE-2.1", "医薬品名" => "RXE-2.2", "コード体系" => "RXE-2.3",
         "1回量" => "RXE-3", "単位" => "RXE-5.1", "総量" => "RXE-10", "総量単位" => "RXE-11.1",
     ]),
-    table!("lab-results", "OBX segment of a 検体検査結果 message (OUL^R22, OML-11)", [
+    table!("lab-results", "OBX segment of a 検体検査結果 message (OUL^R22, OML-11)", CONTEXT, [
         "検体採取日" => "SPM-17 (date part), else OBR-7", "検査項目コード" => "OBX-3.1",
         "検査項目名" => "OBX-3.2", "コード体系" => "OBX-3.3", "値の型" => "OBX-2", "結果値" => "OBX-5",
         "単位" => "OBX-6.1", "基準値" => "OBX-7", "異常フラグ" => "OBX-8", "結果日" => "OBX-14 (date part)",

@@ -20,7 +20,7 @@
 
 use std::io::BufRead;
 
-use crate::{Field, FormatError, NationalStats, ReadError, RowRef, Table, field};
+use crate::{Field, FormatError, NationalStats, ReadError, RowRef, Table, field, table};
 
 /// The two receipt kinds tokumei reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -124,70 +124,61 @@ fn min_fields(kind: Kind, record: &str) -> usize {
     }
 }
 
-/// Detail columns of each table, after the context columns.
-macro_rules! table {
-    ($name:literal, $row:literal, $context:ident, [$($header:literal => $origin:literal),* $(,)?]) => {{
-        const FIELDS: &[Field] = &{
-            const N: usize = $context.len() + [$($header),*].len();
-            let mut out = [field("", ""); N];
-            let mut i = 0;
-            while i < $context.len() {
-                out[i] = $context[i].0;
-                i += 1;
-            }
-            let detail = [$(field($header, $origin)),*];
-            let mut j = 0;
-            while j < detail.len() {
-                out[i + j] = detail[j];
-                j += 1;
-            }
-            out
-        };
-        Table { name: $name, row: $row, fields: FIELDS }
-    }};
+/// The header fields of a context list.
+const fn fields_of<const N: usize>(context: &[(Field, Src); N]) -> [Field; N] {
+    let mut out = [field("", ""); N];
+    let mut i = 0;
+    while i < N {
+        out[i] = context[i].0;
+        i += 1;
+    }
+    out
 }
+
+const MEDICAL: [Field; 19] = fields_of(&MEDICAL_CONTEXT);
+const DISPENSING: [Field; 19] = fields_of(&DISPENSING_CONTEXT);
 
 /// The tables UKE files offer; the first six are for 医科 files, the rest for 調剤 files.
 pub const TABLES: &[Table] = &[
-    table!("receipts", "receipt (医科)", MEDICAL_CONTEXT, ["診療実日数" => "HO field 4", "合計点数" => "HO field 5"]),
-    table!("diagnoses", "SY record", MEDICAL_CONTEXT, [
+    table!("receipts", "receipt (医科)", MEDICAL, ["診療実日数" => "HO field 4", "合計点数" => "HO field 5"]),
+    table!("diagnoses", "SY record", MEDICAL, [
         "傷病名コード" => "SY field 1", "診療開始日" => "SY field 2", "転帰区分" => "SY field 3",
         "修飾語コード" => "SY field 4", "傷病名称" => "SY field 5", "主傷病" => "SY field 6",
     ]),
-    table!("procedures", "day of service of an SI record", MEDICAL_CONTEXT, [
+    table!("procedures", "day of service of an SI record", MEDICAL, [
         "診療識別" => "SI field 1", "負担区分" => "SI field 2", "診療行為コード" => "SI field 3",
         "数量データ" => "SI field 4", "点数" => "SI field 5", "回数" => "SI field 6",
         "実施日" => "SI fields 13–43 (算定日) with RE field 3", "日別回数" => "SI fields 13–43 (算定日)",
     ]),
-    table!("drugs", "day of service of an IY record", MEDICAL_CONTEXT, [
+    table!("drugs", "day of service of an IY record", MEDICAL, [
         "診療識別" => "IY field 1", "負担区分" => "IY field 2", "医薬品コード" => "IY field 3",
         "使用量" => "IY field 4", "点数" => "IY field 5", "回数" => "IY field 6",
         "実施日" => "IY fields 13–43 (算定日) with RE field 3", "日別回数" => "IY fields 13–43 (算定日)",
     ]),
-    table!("devices", "day of service of a TO record", MEDICAL_CONTEXT, [
+    table!("devices", "day of service of a TO record", MEDICAL, [
         "診療識別" => "TO field 1", "負担区分" => "TO field 2", "特定器材コード" => "TO field 3",
         "使用量" => "TO field 4", "点数" => "TO field 5", "回数" => "TO field 6", "単位コード" => "TO field 7",
         "単価" => "TO field 8", "商品名" => "TO field 10",
         "実施日" => "TO fields 17–47 (算定日) with RE field 3", "日別回数" => "TO fields 17–47 (算定日)",
     ]),
-    table!("comments", "CO or SJ record, or a comment in an SI/IY/TO record", MEDICAL_CONTEXT, [
+    table!("comments", "CO or SJ record, or a comment in an SI/IY/TO record", MEDICAL, [
         "レコード識別" => "field 0", "コメントコード" => "CO field 3, SJ field 1, SI/IY fields 7/9/11, TO 11/13/15",
         "文字データ" => "CO field 4, SJ field 2, SI/IY fields 8/10/12, TO 12/14/16",
     ]),
-    table!("dispensing-receipts", "receipt (調剤)", DISPENSING_CONTEXT, [
+    table!("dispensing-receipts", "receipt (調剤)", DISPENSING, [
         "処方箋受付回数" => "HO field 4", "合計点数" => "HO field 5",
     ]),
-    table!("dispensing", "drug (IY) of a dispensing (CZ) of a prescription (SH)", DISPENSING_CONTEXT, [
+    table!("dispensing", "drug (IY) of a dispensing (CZ) of a prescription (SH)", DISPENSING, [
         "Rp番号" => "SH field 1", "剤形コード" => "SH field 2", "用法コード" => "SH field 3",
         "医師番号" => "CZ field 1", "処方日" => "CZ field 2", "調剤日" => "CZ field 3", "調剤日数" => "CZ field 5",
         "点数" => "CZ field 13", "負担区分" => "IY field 1", "医薬品コード" => "IY field 2", "数量" => "IY field 3",
         "1回用量" => "IY field 9",
     ]),
-    table!("dispensing-devices", "TO record (調剤)", DISPENSING_CONTEXT, [
+    table!("dispensing-devices", "TO record (調剤)", DISPENSING, [
         "負担区分" => "TO field 1", "特定器材コード" => "TO field 2", "使用量" => "TO field 3",
         "単位コード" => "TO field 4", "単価" => "TO field 5",
     ]),
-    table!("dispensing-comments", "CO or TK record (調剤)", DISPENSING_CONTEXT, [
+    table!("dispensing-comments", "CO or TK record (調剤)", DISPENSING, [
         "レコード識別" => "field 0", "コメントコード" => "CO/TK field 1", "文字データ" => "CO/TK field 2",
     ]),
 ];

@@ -79,6 +79,17 @@ fn hierarchy_path(options: &AnonymizeOptions, column: &str) -> Result<PathBuf, P
 /// A whole flat table, every column as text: CSV (with `delimiter` and `encoding`), or Parquet
 /// when the file name ends in `.parquet`.
 pub(crate) fn read_table(path: &Path, delimiter: u8, encoding: TextEncoding) -> Result<DataFrame, PipelineError> {
+    read_table_columns(path, delimiter, encoding, None)
+}
+
+/// As [`read_table`], keeping only `columns` (when given; the rest is never held in memory). A
+/// column the file does not have is an error naming it.
+pub(crate) fn read_table_columns(
+    path: &Path,
+    delimiter: u8,
+    encoding: TextEncoding,
+    columns: Option<&[&str]>,
+) -> Result<DataFrame, PipelineError> {
     let parquet = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("parquet"));
     let mut source = Source {
         table: "input".into(),
@@ -90,7 +101,19 @@ pub(crate) fn read_table(path: &Path, delimiter: u8, encoding: TextEncoding) -> 
         batch_rows: 64 * 1024,
         extract: None,
     };
-    let headers = read_headers(&source)?;
+    let mut headers = read_headers(&source)?;
+    if let Some(wanted) = columns {
+        let mut kept = Vec::new();
+        for w in wanted {
+            if !headers.iter().any(|h| h == w) {
+                return Err(PipelineError::Config(format!("{}: no column `{w}`", path.display())));
+            }
+            if !kept.iter().any(|k: &String| k == w) {
+                kept.push(w.to_string());
+            }
+        }
+        headers = kept;
+    }
     source.columns = headers
         .iter()
         .map(|h| ColumnSpec { name: h.clone(), header: h.clone(), value_type: ValueType::Text })

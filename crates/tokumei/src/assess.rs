@@ -13,7 +13,7 @@ use tokumei_risk::{
 };
 
 use crate::PipelineError;
-use crate::anonymize::{read_table, sensitive_codes};
+use crate::anonymize::{read_table_columns, sensitive_codes};
 
 /// What to measure.
 #[derive(Debug, Clone)]
@@ -162,7 +162,11 @@ pub fn measure_coded(
 
 /// Reads the table and measures its risk.
 pub fn assess_risk(input: &RiskInput) -> Result<RiskAssessment, PipelineError> {
-    let frame = read_table(&input.input, input.delimiter, input.encoding)?;
+    // Only the columns measured are read: a wide table of tens of millions of rows stays small.
+    let mut wanted: Vec<&str> = input.quasi_identifiers.iter().map(String::as_str).collect();
+    wanted.extend(input.sensitive.as_deref());
+    wanted.extend(input.person.as_deref());
+    let frame = read_table_columns(&input.input, input.delimiter, input.encoding, Some(&wanted))?;
     let columns: Vec<Vec<u32>> =
         input.quasi_identifiers.iter().map(|q| codes(&frame, q, &input.input)).collect::<Result<_, _>>()?;
     let units = input.person.as_ref().map(|p| codes(&frame, p, &input.input)).transpose()?;
