@@ -82,6 +82,7 @@ fn risk(c: &mut Criterion) {
             person: None,
             options: RiskOptions::default(),
             population: Some(124_000_000.0),
+            population_table: None,
             suda: tokumei::SudaWhen::Always,
             suda_options: tokumei::risk::SudaOptions::default(),
         };

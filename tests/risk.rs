@@ -235,3 +235,32 @@ fn suda2_scores_exactly_the_sample_uniques_of_adult() {
         risk_json(&["--input", csv.to_str().unwrap(), "--delimiter", ";", "--qi", "age,sex", "--suda2", "never"]);
     assert!(never["suda2"]["skipped"].as_str().unwrap().contains("never"));
 }
+
+#[test]
+fn journalist_risk_from_a_population_table() {
+    let dir = tempfile::tempdir().unwrap();
+    // The sample: (30, M) twice, (40, F) once. The population: (30, M) 10 times (aggregated), (40,
+    // F) 4 times, and others.
+    let sample = dir.path().join("sample.csv");
+    std::fs::write(&sample, "age,sex\n30,M\n30,M\n40,F\n").unwrap();
+    let population = dir.path().join("population.csv");
+    std::fs::write(&population, "age,sex,n\n30,M,6\n30,M,4\n40,F,4\n50,F,100\n").unwrap();
+    let base = ["--input", sample.to_str().unwrap(), "--qi", "age,sex"];
+    let r = risk_json(
+        &[&base[..], &["--population-table", population.to_str().unwrap(), "--population-count", "n"]].concat(),
+    );
+    assert_eq!(r["journalist_population"], "population table");
+    assert_eq!(r["journalist"]["max"], 0.25);
+    let expected = (2.0 / 10.0 + 1.0 / 4.0) / 3.0;
+    assert!((r["journalist"]["average"].as_f64().unwrap() - expected).abs() < 1e-12);
+    assert!((r["marketer"].as_f64().unwrap() - expected).abs() < 1e-12);
+    assert_eq!(r["prosecutor"]["max"], 1.0, "the prosecutor risk is the sample's");
+    // A population that does not contain the sample is an error, not a risk below the truth.
+    std::fs::write(&population, "age,sex,n\n30,M,1\n40,F,4\n").unwrap();
+    let (code, stderr) = tokumei(
+        &[&["risk"][..], &base[..], &["--population-table", population.to_str().unwrap(), "--population-count", "n"]]
+            .concat(),
+    );
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("must contain the sample"), "{stderr}");
+}

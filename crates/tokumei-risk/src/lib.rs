@@ -6,8 +6,9 @@
 //! - **prosecutor risk** of a record in a class of size f is 1/f (the attacker knows the person
 //!   is in the data): highest 1/min f, average c/n, and the share of records whose risk exceeds a
 //!   threshold (El Emam 2013);
-//! - **journalist risk** uses the class's size in the population, F ≥ f; without a population
-//!   table it is bounded by the sample (F = f), i.e. equal to the prosecutor risk;
+//! - **journalist risk** uses the class's size in the population, F ≥ f, from a population
+//!   table ([`with_population`]); without one it is bounded by the sample (F = f), i.e. equal to
+//!   the prosecutor risk;
 //! - **marketer risk** is the expected share of records re-identified when every record is
 //!   matched: (1/n)·Σ f/F, which without a population table is c/n;
 //! - **sample uniques** are classes of size 1; records in classes smaller than 2, 3, 5 and 10 show
@@ -133,8 +134,12 @@ pub struct RiskReport {
     pub threshold: f64,
     /// Prosecutor risk.
     pub prosecutor: AttackerRisk,
-    /// Journalist risk (bounded by the sample: no population table).
+    /// Journalist risk: with a population table, from the population class sizes F; without,
+    /// bounded by the sample (F = f, the prosecutor risk).
     pub journalist: AttackerRisk,
+    /// Where the journalist and marketer risks' population class sizes come from:
+    /// `sample` (bounded by the sample) or `population table`.
+    pub journalist_population: &'static str,
     /// Marketer risk.
     pub marketer: f64,
     /// Smallest class.
@@ -155,6 +160,22 @@ pub struct RiskReport {
     /// max over classes of ⌊r₁ / (r_ℓ + … + r_m)⌋ + 1, counts sorted descending (absent when ℓ < 2).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub recursive_c: Option<f64>,
+}
+
+/// Journalist and marketer risk from a population table: for each sample class, its size `f`
+/// and its size `F` in the population (F ≥ f). A record's journalist risk is 1/F: highest
+/// 1/min F, average (1/n)·Σ f/F, records at risk those with 1/F above the threshold; marketer
+/// risk is the expected share re-identified when every record is matched, (1/n)·Σ f/F (El Emam
+/// 2013; ARX). Returns the journalist risk and the marketer risk.
+pub fn with_population(classes: &[(u64, u64)], threshold: f64) -> (AttackerRisk, f64) {
+    let n: u64 = classes.iter().map(|c| c.0).sum();
+    if n == 0 {
+        return (AttackerRisk { max: 0.0, average: 0.0, records_at_risk: 0.0 }, 0.0);
+    }
+    let max = classes.iter().map(|&(_, big)| 1.0 / big as f64).fold(0.0, f64::max);
+    let expected: f64 = classes.iter().map(|&(f, big)| f as f64 / big as f64).sum::<f64>() / n as f64;
+    let at_risk: u64 = classes.iter().filter(|&&(_, big)| 1.0 / big as f64 > threshold).map(|c| c.0).sum();
+    (AttackerRisk { max, average: expected, records_at_risk: at_risk as f64 / n as f64 }, expected)
 }
 
 /// All class-based measures of `classes`.
@@ -180,6 +201,7 @@ pub fn measure(classes: &[Class<'_>], options: &RiskOptions) -> RiskReport {
         threshold: options.threshold,
         prosecutor,
         journalist: prosecutor,
+        journalist_population: "sample",
         marketer: basic.prosecutor_average,
         k: sizes.keys().next().copied().unwrap_or(0),
         l_distinct: None,
@@ -272,6 +294,7 @@ mod tests {
         // Risks above 0.3: the unique (1) and the pair (0.5): 3 of 7 records.
         assert!((r.prosecutor.records_at_risk - 3.0 / 7.0).abs() < 1e-12);
         assert_eq!(r.journalist, r.prosecutor);
+        assert_eq!(r.journalist_population, "sample");
         assert_eq!(r.l_distinct, Some(1));
         assert!((r.l_entropy.unwrap() - 1.0).abs() < 1e-12);
         // Q = (2/7, 3/7, 2/7); the unique's P = (1, 0, 0): ½(5/7 + 3/7 + 2/7) = 5/7.
@@ -281,5 +304,16 @@ mod tests {
         // Without the unique: ℓ = 2, classes (1,1) and (2,2): c = ⌊1/1⌋ + 1 = ⌊2/2⌋ + 1 = 2.
         let r = measure(&classes[1..], &RiskOptions { threshold: 0.3, sensitive_values: 3, distance: Distance::Equal });
         assert_eq!((r.l_distinct, r.recursive_c, r.alpha), (Some(2), Some(2.0), Some(0.5)));
+    }
+
+    #[test]
+    fn journalist_risk_from_population_sizes() {
+        // Classes f = 1, 2 found F = 4, 10 times in the population: max 1/4, average
+        // (1/4 + 2/10) / 3, at risk (1/F > 0.2) the record with F = 4.
+        let (j, marketer) = with_population(&[(1, 4), (2, 10)], 0.2);
+        assert_eq!(j.max, 0.25);
+        assert!((j.average - 0.45 / 3.0).abs() < 1e-12);
+        assert!((j.records_at_risk - 1.0 / 3.0).abs() < 1e-12);
+        assert_eq!(marketer, j.average);
     }
 }

@@ -34,10 +34,23 @@ pub struct RiskInput {
     pub options: RiskOptions,
     /// Population size (Japan, a prefecture, a municipality), for population uniqueness.
     pub population: Option<f64>,
+    /// A population table (the same quasi-identifier columns; one row per person, or with a
+    /// count column per row) for journalist and marketer risk.
+    pub population_table: Option<PopulationTable>,
     /// SUDA2: always, never, or when the search is small enough (see [`SudaWhen`]).
     pub suda: SudaWhen,
     /// SUDA2 options (DIS fraction, largest MSU size).
     pub suda_options: SudaOptions,
+}
+
+/// A population table: a file with the quasi-identifier columns, and optionally a column of
+/// counts (each row standing for that many persons).
+#[derive(Debug, Clone)]
+pub struct PopulationTable {
+    /// CSV (same delimiter and encoding as the input) or Parquet.
+    pub path: PathBuf,
+    /// Count column, if rows are aggregated.
+    pub count: Option<String>,
 }
 
 /// When `tokumei risk` runs SUDA2, whose cost is 2^(quasi-identifiers) × distinct records.
@@ -190,9 +203,91 @@ pub fn assess_risk(input: &RiskInput) -> Result<RiskAssessment, PipelineError> {
             report.rows
         )));
     }
+    let mut report = report;
+    if let Some(table) = &input.population_table {
+        if input.person.is_some() {
+            return Err(PipelineError::Config(
+                "--population-table counts rows; it cannot be combined with --person".into(),
+            ));
+        }
+        let sizes = population_class_sizes(&frame, table, input)?;
+        let (journalist, marketer) = tokumei_risk::with_population(&sizes, report.threshold);
+        report.journalist = journalist;
+        report.marketer = marketer;
+        report.journalist_population = "population table";
+    }
     let population_uniqueness = input.population.map(|p| population_uniqueness(&report.class_sizes, p));
     let suda2 = run_suda(&columns, input)?;
     Ok(RiskAssessment { unit, report, contribution, population_uniqueness, suda2 })
+}
+
+/// For each class of the sample, (its size, its size in the population table). Every sample class
+/// must be in the population at least as often as in the sample.
+fn population_class_sizes(
+    sample: &DataFrame,
+    table: &PopulationTable,
+    input: &RiskInput,
+) -> Result<Vec<(u64, u64)>, PipelineError> {
+    let qis: Vec<&str> = input.quasi_identifiers.iter().map(String::as_str).collect();
+    let mut wanted = qis.clone();
+    wanted.extend(table.count.as_deref());
+    let population = read_table_columns(&table.path, input.delimiter, input.encoding, Some(&wanted))?;
+    let text = |frame: &DataFrame, column: &str| -> Result<Vec<Option<String>>, PipelineError> {
+        Ok(frame
+            .column(column)?
+            .cast(&DataType::String)?
+            .str()?
+            .iter()
+            .map(|v| v.map(|s| s.trim().to_string()))
+            .collect())
+    };
+    let keys = |frame: &DataFrame| -> Result<Vec<Vec<Option<String>>>, PipelineError> {
+        let columns: Vec<Vec<Option<String>>> = qis.iter().map(|q| text(frame, q)).collect::<Result<_, _>>()?;
+        Ok((0..frame.height()).map(|r| columns.iter().map(|c| c[r].clone()).collect()).collect())
+    };
+    let counts: Vec<u64> = match &table.count {
+        None => vec![1; population.height()],
+        Some(column) => text(&population, column)?
+            .iter()
+            .enumerate()
+            .map(|(i, v)| {
+                v.as_deref().and_then(|v| v.parse::<u64>().ok()).ok_or_else(|| {
+                    PipelineError::Config(format!(
+                        "{}: row {} of the count column `{column}` is not a whole number",
+                        table.path.display(),
+                        i + 1
+                    ))
+                })
+            })
+            .collect::<Result<_, _>>()?,
+    };
+    let mut in_population: HashMap<Vec<Option<String>>, u64> = HashMap::new();
+    for (key, n) in keys(&population)?.into_iter().zip(counts) {
+        *in_population.entry(key).or_insert(0) += n;
+    }
+    let mut in_sample: HashMap<Vec<Option<String>>, u64> = HashMap::new();
+    for key in keys(sample)? {
+        *in_sample.entry(key).or_insert(0) += 1;
+    }
+    let mut short = 0u64;
+    let sizes: Vec<(u64, u64)> = in_sample
+        .iter()
+        .map(|(key, &f)| {
+            let big = in_population.get(key).copied().unwrap_or(0);
+            if big < f {
+                short += 1;
+            }
+            (f, big.max(f))
+        })
+        .collect();
+    if short > 0 {
+        return Err(PipelineError::Config(format!(
+            "{}: {short} classes of the table occur fewer times in the population table than in the table; \
+             the population must contain the sample",
+            table.path.display()
+        )));
+    }
+    Ok(sizes)
 }
 
 /// SUDA2 over the rows' quasi-identifier codes, as `input.suda` says.
@@ -242,7 +337,14 @@ pub fn risk_html(assessment: &RiskAssessment, title: &str) -> String {
             format!("{unit} with risk above {}", r.threshold),
             format!("{:.2} %", 100.0 * r.prosecutor.records_at_risk),
         ],
-        vec!["journalist risk (bounded by the sample), highest".into(), format!("{:.4}", r.journalist.max)],
+        vec![
+            format!(
+                "journalist risk ({}), highest",
+                if r.journalist_population == "sample" { "bounded by the sample" } else { "population table" }
+            ),
+            format!("{:.4}", r.journalist.max),
+        ],
+        vec!["journalist risk, average".into(), format!("{:.4}", r.journalist.average)],
         vec!["marketer risk".into(), format!("{:.4}", r.marketer)],
     ];
     if let Some(l) = r.l_distinct {

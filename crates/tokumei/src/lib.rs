@@ -30,8 +30,8 @@ mod pipeline;
 
 pub use anonymize::{AnonymizeOptions, AnonymizeOutcome, anonymize, parse_hierarchy_arg};
 pub use assess::{
-    Contribution, RiskAssessment, RiskInput, SUDA_AUTO_BUDGET, SudaOutcome, SudaWhen, assess_risk, measure_coded,
-    risk_html, suda_scores_csv,
+    Contribution, PopulationTable, RiskAssessment, RiskInput, SUDA_AUTO_BUDGET, SudaOutcome, SudaWhen, assess_risk,
+    measure_coded, risk_html, suda_scores_csv,
 };
 pub use attack::{AnonymeterInput, AttackInput, AttackReport, Matching, attack, attack_html};
 

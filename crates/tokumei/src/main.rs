@@ -191,6 +191,13 @@ struct RiskArgs {
     /// Population the table was drawn from (e.g. 124000000 for Japan), for population uniqueness.
     #[arg(long)]
     population: Option<f64>,
+    /// A population table with the same quasi-identifier columns (a row per person, or with
+    /// --population-count), for journalist and marketer risk from population class sizes.
+    #[arg(long)]
+    population_table: Option<PathBuf>,
+    /// Column of the population table holding how many persons each row stands for.
+    #[arg(long, requires = "population_table")]
+    population_count: Option<String>,
     /// Write every measure as JSON to this file.
     #[arg(long)]
     json: Option<PathBuf>,
@@ -581,6 +588,10 @@ fn risk(cli: &Cli, args: &RiskArgs) -> anyhow::Result<ExitCode> {
         person: args.person.clone(),
         options: tokumei::risk::RiskOptions { threshold: args.threshold, sensitive_values: 0, distance },
         population: args.population,
+        population_table: args
+            .population_table
+            .as_ref()
+            .map(|path| tokumei::PopulationTable { path: path.clone(), count: args.population_count.clone() }),
         suda,
         suda_options: tokumei::risk::SudaOptions { dis_fraction: args.dis_fraction, max_size: args.suda_max_size },
     };
