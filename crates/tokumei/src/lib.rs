@@ -6,7 +6,8 @@
 //!  CSV / Parquet ──► ingest ──► opt-out & linkage ──► transform ──► privacy model ──► risk ──► report
 //!  (UTF-8, cp932,    typed,      keyed K1–K4 keys,     drop, keyed    person-level     class    Parquet,
 //!   Japanese         和暦 dates,  union-find persons,   pseudonyms,    k-anonymity,     risk     report.json/.md,
-//!   headers)         quarantine  提供停止 matched      generalization suppression               provision record
+//!   headers; UKE,    quarantine  提供停止 matched      generalization suppression               provision record
+//!   CDA, SS-MIX2)
 //! ```
 //!
 //! | Crate | Owns |
@@ -18,7 +19,7 @@
 //! | `tokumei-link` | Master key, linkage keys, union-find persons, opt-out matching |
 //! | `tokumei-transform` | Generalization ladders, pseudonyms, top/bottom coding, rare codes; one file each |
 //! | `tokumei-privacy` | Privacy models (k, ℓ, t, average risk) and the optimal lattice search over a histogram of person signatures |
-//! | `tokumei-risk` | Re-identification risk from equivalence classes |
+//! | `tokumei-risk` | Re-identification risk from equivalence classes, population uniqueness, SUDA2, simulated attacks |
 //! | `tokumei-report` | Atomic release folder, Parquet, run report |
 //! | `tokumei` (this crate) | The pipeline and the CLI |
 //! | `tokumei-synth` | Seeded synthetic data for tests, benches, `datasets/` |
