@@ -264,3 +264,44 @@ fn journalist_risk_from_a_population_table() {
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("must contain the sample"), "{stderr}");
 }
+
+#[test]
+fn the_json_always_has_the_documented_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("t.csv");
+    std::fs::write(&csv, "age,sex\n30,M\n30,M\n40,F\n").unwrap();
+    let r = risk_json(&["--input", csv.to_str().unwrap(), "--qi", "age,sex"]);
+    for key in [
+        "rows",
+        "classes",
+        "sample_uniques",
+        "prosecutor",
+        "journalist",
+        "marketer",
+        "population_uniqueness",
+        "k",
+        "l_distinct",
+        "t_closeness",
+        "suda2",
+    ] {
+        assert!(r.get(key).is_some(), "{key} missing");
+    }
+    for (outer, inner) in [
+        ("prosecutor", "max"),
+        ("prosecutor", "average"),
+        ("journalist", "max"),
+        ("journalist", "average"),
+        ("suda2", "dis_max"),
+        ("suda2", "dis_sum"),
+    ] {
+        assert!(r[outer].get(inner).is_some(), "{outer}.{inner} missing");
+    }
+    assert!(
+        r["l_distinct"].is_null() && r["population_uniqueness"].is_null(),
+        "null without --sensitive / --population"
+    );
+    let p = risk_json(&["--input", csv.to_str().unwrap(), "--qi", "age,sex", "--population", "1000"]);
+    for key in ["pitman", "zayatz", "snb", "dankar"] {
+        assert!(p["population_uniqueness"].get(key).is_some(), "{key}");
+    }
+}

@@ -117,7 +117,8 @@ pub struct AttackerRisk {
     pub records_at_risk: f64,
 }
 
-/// Every class-based measure of a table.
+/// Every class-based measure of a table. Measures that need a sensitive column are `null`
+/// without one, so the JSON always has the same keys.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RiskReport {
     /// Records (or persons) counted.
@@ -145,20 +146,15 @@ pub struct RiskReport {
     /// Smallest class.
     pub k: u64,
     /// Fewest distinct sensitive values in a class.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub l_distinct: Option<u64>,
     /// Smallest exp(entropy) of a class's sensitive values.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub l_entropy: Option<f64>,
     /// Largest distance of a class's sensitive distribution to the table's.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub t_closeness: Option<f64>,
     /// α of (α,k)-anonymity: the largest share of one sensitive value in a class (with `k`).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub alpha: Option<f64>,
     /// Smallest whole c for which recursive (c,ℓ)-diversity holds with ℓ = `l_distinct`:
     /// max over classes of ⌊r₁ / (r_ℓ + … + r_m)⌋ + 1, counts sorted descending (absent when ℓ < 2).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub recursive_c: Option<f64>,
 }
 

@@ -101,8 +101,8 @@ pub struct RiskAssessment {
     pub report: RiskReport,
     /// Per quasi-identifier: the risk without it.
     pub contribution: BTreeMap<String, Contribution>,
-    /// Estimated population uniques as fractions of the population (with a population size).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// Estimated population uniques as fractions of the population (with a population size;
+    /// `null` without).
     pub population_uniqueness: Option<PopulationUniqueness>,
     /// SUDA2 special uniques and DIS-SUDA scores (over records).
     pub suda2: SudaOutcome,
