@@ -95,44 +95,18 @@ impl UkeFiles {
         let number = number.map_or_else(|| self.receipts.to_string(), str::to_string);
         let sex = if p.male { "1" } else { "2" };
         let birth = write_date(p.birth, DateForm::Receipt);
+        // Fields the two layouts share (receipt number, kind, month, name, sex, birth, 給付割合),
+        // then each layout's own: 医科 カルテ番号, spec version, kana; 調剤 the prescriber's
+        // facility and name, spec version, kana.
+        let mut fields: Vec<(usize, &str)> =
+            vec![(0, "RE"), (1, &number), (2, "1112"), (3, month), (4, p.name), (5, sex), (6, &birth), (7, "30")];
         let re = if kind == "medical" {
-            sparse(
-                38,
-                &[
-                    (0, "RE"),
-                    (1, &number),
-                    (2, "1112"),
-                    (3, month),
-                    (4, p.name),
-                    (5, sex),
-                    (6, &birth),
-                    (7, "30"),
-                    (13, local),
-                    (19, "50704"),
-                    (36, p.kana),
-                ],
-            )
+            fields.extend([(13, local), (19, "50704"), (36, p.kana)]);
+            sparse(38, &fields)
         } else {
             let (pref, table, code) = (&prescriber[..2], &prescriber[2..3], &prescriber[3..]);
-            sparse(
-                42,
-                &[
-                    (0, "RE"),
-                    (1, &number),
-                    (2, "1112"),
-                    (3, month),
-                    (4, p.name),
-                    (5, sex),
-                    (6, &birth),
-                    (7, "30"),
-                    (9, pref),
-                    (10, table),
-                    (11, code),
-                    (14, local),
-                    (38, "50704"),
-                    (41, p.kana),
-                ],
-            )
+            fields.extend([(9, pref), (10, table), (11, code), (14, local), (38, "50704"), (41, p.kana)]);
+            sparse(42, &fields)
         };
         let c = &p.card;
         format!(
