@@ -103,7 +103,7 @@ fn ssmix2_parse(c: &mut Criterion) {
     group.bench_function("ssmix2_messages_parse", |b| {
         b.iter(|| {
             for (i, m) in messages.iter().enumerate() {
-                ssmix2::parse_message(m, i as u64, diagnoses, |_| Ok::<_, ()>(())).unwrap();
+                ssmix2::parse_message(m, i as u64, diagnoses, None, |_| Ok::<_, ()>(())).unwrap();
             }
         })
     });

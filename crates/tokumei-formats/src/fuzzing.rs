@@ -33,6 +33,5 @@ pub fn cda(data: &[u8]) {
 /// One SS-MIX2 message.
 pub fn ssmix2(data: &[u8]) {
     let (table, input) = pick(ssmix2::TABLES, data);
-    let _ = ssmix2::parse_message(&input, 1, table, check(table));
-    let _ = ssmix2::pid_matches_path(&input, "00000001");
+    let _ = ssmix2::parse_message(&input, 1, table, Some("00000001"), check(table));
 }

@@ -196,14 +196,19 @@ pub struct Parsed {
     pub version: String,
     /// Rows handed on.
     pub rows: u64,
+    /// Whether PID-3 is the patient ID of the message's path (when a path ID was given and the
+    /// message has a PID).
+    pub matches_path: Option<bool>,
 }
 
 /// Parses one message and hands its rows of `table` to `on_row`. `number` is its ordinal in the
-/// input (the record of every cell).
+/// input (the record of every cell); `path_id`, the patient ID its storage path names, is
+/// compared with PID-3 (never copied anywhere).
 pub fn parse_message<E>(
     bytes: &[u8],
     number: u64,
     table: &Table,
+    path_id: Option<&str>,
     mut on_row: impl FnMut(RowRef<'_>) -> Result<(), E>,
 ) -> Result<Parsed, MessageError<E>> {
     let malformed = |(at, message)| MessageError::Malformed { at, message };
@@ -221,11 +226,13 @@ pub fn parse_message<E>(
         "lab-results" => &["OUL^R22"],
         other => unreachable!("table `{other}` is listed in TABLES"),
     };
-    let mut parsed = Parsed { message_type, version, rows: 0 };
+    let pid = segments.iter().find(|s| s.name() == "PID");
+    let matches_path = path_id.zip(pid).map(|(id, pid)| unescape(pid.component(3, 1)).trim() == id);
+    let mut parsed = Parsed { message_type, version, rows: 0, matches_path };
     if !wanted.contains(&parsed.message_type.as_str()) {
         return Ok(parsed);
     }
-    let Some(pid) = segments.iter().find(|s| s.name() == "PID") else {
+    let Some(pid) = pid else {
         return Err(MessageError::Malformed { at: "PID", message: "a PID segment (the patient)" });
     };
     let names: Vec<&str> = pid.repetitions(5).collect();
@@ -365,8 +372,7 @@ pub fn path_data_type(path: &std::path::Path) -> Option<String> {
     (n >= 2).then(|| parts[n - 2].clone())
 }
 
-/// Adds one message to the counts; `path_id_differs` when the path names another patient than
-/// PID-3 (counted, never shown).
+/// Adds one message to the counts.
 pub fn count(parsed: &Parsed, data_type: Option<&str>, stats: &mut NationalStats) {
     let kind = match data_type {
         Some(t) => format!("{} ({t})", parsed.message_type),
@@ -374,14 +380,6 @@ pub fn count(parsed: &Parsed, data_type: Option<&str>, stats: &mut NationalStats
     };
     NationalStats::count(&mut stats.records, &kind);
     NationalStats::count(&mut stats.versions, &format!("HL7 {}", parsed.version));
-}
-
-/// Whether the message's PID-3 matches the patient ID of its path.
-pub fn pid_matches_path(bytes: &[u8], path_id: &str) -> Option<bool> {
-    let text = decode(bytes)?;
-    let segments = segments(&text).ok()?;
-    let pid = segments.iter().find(|s| s.name() == "PID")?;
-    Some(unescape(pid.component(3, 1)).trim() == path_id)
 }
 
 #[cfg(test)]
@@ -399,7 +397,7 @@ mod tests {
     fn rows(bytes: &[u8], table: &str) -> Result<(Rows, Parsed), String> {
         let table = TABLES.iter().find(|t| t.name == table).unwrap();
         let mut out = Vec::new();
-        let parsed = parse_message(bytes, 3, table, |row| {
+        let parsed = parse_message(bytes, 3, table, None, |row| {
             assert_eq!(row.cells.len(), table.fields.len());
             assert!(row.file.is_none(), "paths hold patient IDs");
             out.push(row.cells.iter().map(|c| c.map(str::to_string)).collect());
@@ -515,7 +513,10 @@ mod tests {
         assert_eq!(path_patient_id(p).as_deref(), Some("05243027"));
         assert_eq!(path_data_type(p).as_deref(), Some("PPR-01"));
         let text = message("PPR^ZD1", "");
-        assert_eq!(pid_matches_path(text.as_bytes(), "05243027"), Some(true));
-        assert_eq!(pid_matches_path(text.as_bytes(), "05243028"), Some(false));
+        let diagnoses = TABLES.iter().find(|t| t.name == "diagnoses").unwrap();
+        let matches =
+            |id| parse_message(text.as_bytes(), 1, diagnoses, Some(id), |_| Ok::<_, ()>(())).unwrap().matches_path;
+        assert_eq!(matches("05243027"), Some(true));
+        assert_eq!(matches("05243028"), Some(false));
     }
 }

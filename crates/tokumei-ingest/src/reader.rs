@@ -640,13 +640,15 @@ where
             source: e,
         })?;
         let data_type = ssmix2::path_data_type(file);
-        if let Some(id) = ssmix2::path_patient_id(file)
-            && ssmix2::pid_matches_path(&bytes, &id) == Some(false)
-        {
-            NationalStats::count(&mut stats.anomalies, "messages whose PID-3 differs from their path");
-        }
-        match ssmix2::parse_message(&bytes, number, table, |row| reading.national_row(table, positions, row)) {
-            Ok(parsed) => ssmix2::count(&parsed, data_type.as_deref(), stats),
+        let path_id = ssmix2::path_patient_id(file);
+        let on_row = |row: RowRef<'_>| reading.national_row(table, positions, row);
+        match ssmix2::parse_message(&bytes, number, table, path_id.as_deref(), on_row) {
+            Ok(parsed) => {
+                if parsed.matches_path == Some(false) {
+                    NationalStats::count(&mut stats.anomalies, "messages whose PID-3 differs from their path");
+                }
+                ssmix2::count(&parsed, data_type.as_deref(), stats);
+            }
             Err(MessageError::Malformed { at, message }) => {
                 NationalStats::count(&mut stats.records, "malformed message");
                 let origin = format!("{at} ({}): expected {message}", data_type.as_deref().unwrap_or("?"));
