@@ -226,3 +226,95 @@ fn the_synthetic_registry_holds_released_persons_and_outsiders() {
         assert!(std::fs::read(dir.path().join(f)).unwrap() == std::fs::read(plain.path().join(f)).unwrap(), "{f}");
     }
 }
+
+#[test]
+fn the_registry_reidentifies_persons_of_a_raw_checkup_release() {
+    use std::collections::{BTreeSet, HashSet};
+    use tokumei::core::normalize::{Sex, parse_date};
+    let dir = tempfile::tempdir().unwrap();
+    let path = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
+    let (code, stderr) = tokumei(&["synth", "--persons", "1500", "--seed", "12", "--registry", "--out", &path("")]);
+    assert_eq!(code, 0, "{stderr}");
+    // The checkups as released with no protection: birth date, sex and postal code as exported
+    // (和暦 or ISO, 1/2), with the true person as the release's person column.
+    let truth = std::fs::read_to_string(path("truth.csv")).unwrap();
+    let person_of: HashMap<u64, &str> = truth
+        .lines()
+        .skip(1)
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            (f[1] == "checkups").then(|| (f[2].parse().unwrap(), f[0]))
+        })
+        .collect();
+    let bytes = std::fs::read(path("checkups.csv")).unwrap();
+    let (text, _, _) = encoding_rs::SHIFT_JIS.decode(&bytes);
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    let headers = reader.headers().unwrap().clone();
+    let at = |h: &str| headers.iter().position(|x| x == h).unwrap();
+    let mut release = String::from("person,生年月日,性別,郵便番号\n");
+    let mut released: Vec<(String, [String; 3])> = Vec::new();
+    for (i, record) in reader.records().enumerate() {
+        let r = record.unwrap();
+        let person = person_of[&(i as u64 + 2)].to_string();
+        let values = [r[at("生年月日")].to_string(), r[at("性別")].to_string(), r[at("郵便番号")].to_string()];
+        release.push_str(&format!("{person},{},{},{}\n", values[0], values[1], values[2]));
+        released.push((person, values));
+    }
+    std::fs::write(path("release.csv"), release).unwrap();
+
+    let attack = |normalize: bool| -> serde_json::Value {
+        let json = path(if normalize { "n.json" } else { "plain.json" });
+        let mut args: Vec<String> = ["attack", "--release", &path("release.csv"), "--attacker", &path("registry.csv")]
+            .iter()
+            .chain(&["--qi", "生年月日,性別,郵便番号", "--id", "person", "--person", "person", "--json", &json])
+            .map(|a| a.to_string())
+            .collect();
+        if normalize {
+            args.extend(["--normalize", "生年月日=date", "--normalize", "性別=sex"].map(String::from));
+        }
+        let (code, stderr) = tokumei(&args.iter().map(String::as_str).collect::<Vec<_>>());
+        assert_eq!(code, 0, "{stderr}");
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap()
+    };
+    let r = attack(true);
+    // The same count here: persons per normalized tuple.
+    let norm = |birth: &str, sex: &str, postal: &str| {
+        let d = parse_date(birth).map_or_else(|_| birth.to_string(), |d| d.to_string());
+        let s = Sex::parse(sex).map_or_else(|| sex.to_string(), |s| s.code().to_string());
+        (d, s, postal.to_string())
+    };
+    let mut persons: HashMap<(String, String, String), BTreeSet<&str>> = HashMap::new();
+    for (person, v) in &released {
+        persons.entry(norm(&v[0], &v[1], &v[2])).or_default().insert(person);
+    }
+    let registry = std::fs::read_to_string(path("registry.csv")).unwrap();
+    let (mut correct, mut wrong, mut ambiguous, mut none) = (0u64, 0u64, 0u64, 0u64);
+    let in_release: HashSet<&str> = released.iter().map(|(p, _)| p.as_str()).collect();
+    let mut insiders = 0u64;
+    for line in registry.lines().skip(1) {
+        let f: Vec<&str> = line.split(',').collect();
+        insiders += u64::from(in_release.contains(f[0]));
+        match persons.get(&norm(f[3], f[4], f[5])) {
+            None => none += 1,
+            Some(p) if p.len() == 1 => {
+                if p.contains(f[0]) {
+                    correct += 1
+                } else {
+                    wrong += 1
+                }
+            }
+            Some(_) => ambiguous += 1,
+        }
+    }
+    let o = &r["linkage"]["overall"];
+    assert_eq!((o["correct"].as_u64(), o["wrong"].as_u64()), (Some(correct), Some(wrong)));
+    assert_eq!((o["ambiguous"].as_u64(), o["no_match"].as_u64()), (Some(ambiguous), Some(none)));
+    assert_eq!(r["linkage"]["insiders"], insiders);
+    assert!(
+        correct as f64 > 0.9 * insiders as f64,
+        "birth date, sex and postal code single out: {correct} of {insiders}"
+    );
+    // Without normalizing, 和暦 dates and 1/2 against 男/女 match nothing.
+    let plain = attack(false);
+    assert_eq!(plain["linkage"]["overall"]["correct"], 0);
+}

@@ -119,8 +119,15 @@ fn bucket(n: usize) -> &'static str {
 
 /// Links every attacker record to the release. `release` and `attacker` are per-column codes
 /// (same dictionaries, release wildcards allowed); `ids` (release, attacker), when given, say who
-/// each record is ([`NO_ID`]: unknown), for scoring.
-pub fn link(release: &[Vec<u32>], attacker: &[Vec<u32>], ids: Option<(&[u32], &[u32])>) -> Linkage {
+/// each record is ([`NO_ID`]: unknown), for scoring. `persons`, when given, is the release's own
+/// person column (a pseudonym the attacker sees): candidates are then counted as distinct
+/// persons, so several records of one person are one candidate.
+pub fn link(
+    release: &[Vec<u32>],
+    attacker: &[Vec<u32>],
+    ids: Option<(&[u32], &[u32])>,
+    persons: Option<&[u32]>,
+) -> Linkage {
     let index = Index::new(release);
     let rows = attacker.first().map_or(0, Vec::len);
     let released: hashbrown::HashSet<u32> =
@@ -130,11 +137,19 @@ pub fn link(release: &[Vec<u32>], attacker: &[Vec<u32>], ids: Option<(&[u32], &[
     let (mut insiders, mut outsiders) = (0u64, 0u64);
     let mut tuple = Vec::with_capacity(attacker.len());
     let mut found: Vec<&[u32]> = Vec::new();
+    let mut distinct: hashbrown::HashSet<u32> = hashbrown::HashSet::new();
     for a in 0..rows {
         tuple.clear();
         tuple.extend(attacker.iter().map(|c| c[a]));
         index.candidates(&tuple, &mut found);
-        let n: usize = found.iter().map(|rows| rows.len()).sum();
+        let n: usize = match persons {
+            None => found.iter().map(|rows| rows.len()).sum(),
+            Some(p) => {
+                distinct.clear();
+                distinct.extend(found.iter().flat_map(|rows| rows.iter().map(|&r| p[r as usize])));
+                distinct.len()
+            }
+        };
         let target = ids.map(|(_, att)| att[a]).filter(|&t| t != NO_ID);
         if let Some(t) = target {
             if released.contains(&t) {
@@ -325,7 +340,7 @@ mod tests {
         // outsider 9 on (2, 1) (only the wildcard matches).
         let attacker = columns(&[vec![1, 0], vec![0, 0], vec![2, 1]]);
         let attacker_ids = [3, 1, 9];
-        let l = link(&release, &attacker, Some((&release_ids, &attacker_ids)));
+        let l = link(&release, &attacker, Some((&release_ids, &attacker_ids)), None);
         // Person 3 matches (1,0) and the suppressed record: 2 candidates, ambiguous.
         assert_eq!(l.overall.ambiguous, 2);
         assert_eq!(l.overall.unique_matches, 1, "the outsider matches only the suppressed record");
@@ -336,6 +351,18 @@ mod tests {
         assert_eq!(l.by_candidates["2"].ambiguous_with_target, 1);
         assert_eq!(l.by_candidates["3-4"].records, 1);
         assert_eq!(l.false_match_rate, Some(1.0));
+    }
+
+    #[test]
+    fn records_of_one_person_are_one_candidate() {
+        // Person 7 has two records with the same values: by records ambiguous, by persons unique.
+        let release = columns(&[vec![1, 1], vec![1, 1], vec![2, 2]]);
+        let ids = [7, 7, 8];
+        let attacker = columns(&[vec![1, 1]]);
+        let by_records = link(&release, &attacker, Some((&ids, &[7])), None);
+        assert_eq!(by_records.overall.ambiguous, 1);
+        let by_persons = link(&release, &attacker, Some((&ids, &[7])), Some(&ids));
+        assert_eq!((by_persons.overall.unique_matches, by_persons.overall.correct), (1, 1));
     }
 
     #[test]
@@ -375,7 +402,7 @@ mod tests {
             let ids_r: Vec<u32> = (0..release.len() as u32).collect();
             let ids_a: Vec<u32> = (0..attacker.len() as u32).map(|i| i * 2).collect();
             let cols_r = if release.is_empty() { vec![Vec::new(); 3] } else { columns(&release) };
-            let l = link(&cols_r, &columns(&attacker), Some((&ids_r, &ids_a)));
+            let l = link(&cols_r, &columns(&attacker), Some((&ids_r, &ids_a)), None);
             let (mut unique, mut ambiguous, mut none, mut correct) = (0, 0, 0, 0);
             for (a, row) in attacker.iter().enumerate() {
                 let hits: Vec<usize> = release.iter().enumerate()

@@ -32,6 +32,11 @@ pub struct AttackInput {
     pub quasi_identifiers: Vec<(String, String)>,
     /// Identity columns (release, attacker) for scoring; not used to link.
     pub id: Option<(String, String)>,
+    /// The release's person column (a pseudonym the attacker sees too): candidates count
+    /// persons, not records.
+    pub person: Option<String>,
+    /// How to spell values before matching, per release column (the same on both sides).
+    pub normalize: Vec<(String, Normalize)>,
     /// Folder of ARX hierarchies `*_<release column>.csv`.
     pub hierarchies: Option<PathBuf>,
     /// Hierarchy files per release column (win over the folder).
@@ -39,6 +44,40 @@ pub struct AttackInput {
     /// Released persons' original records and a control set (same columns as the attacker's
     /// table), with the sensitive column (release name, original/control name).
     pub anonymeter: Option<AnonymeterInput>,
+}
+
+/// Spelling normalization of a quasi-identifier's values, applied to release and attacker values
+/// alike (`*` stays `*`): exports spell the same date or sex many ways.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Normalize {
+    /// Any date form tokumei reads (和暦, GYYMMDD, YYYYMMDD…) → `YYYY-MM-DD`; unreadable stays as
+    /// written.
+    Date,
+    /// `1/2`, `男/女`, `M/F`… → `1` / `2`.
+    Sex,
+    /// NFKC (full-width digits and letters, half-width kana), surrounding spaces trimmed.
+    Text,
+}
+
+impl Normalize {
+    /// From `date`, `sex` or `text`.
+    pub fn parse(name: &str) -> Option<Normalize> {
+        match name {
+            "date" => Some(Normalize::Date),
+            "sex" => Some(Normalize::Sex),
+            "text" => Some(Normalize::Text),
+            _ => None,
+        }
+    }
+
+    fn apply(self, value: &str) -> String {
+        use tokumei_core::normalize::{Sex, parse_date};
+        match self {
+            Normalize::Date => parse_date(value).map_or_else(|_| value.to_string(), |d| d.to_string()),
+            Normalize::Sex => Sex::parse(value).map_or_else(|| value.to_string(), |s| s.code().to_string()),
+            Normalize::Text => unicode_normalization::UnicodeNormalization::nfkc(value.trim()).collect(),
+        }
+    }
 }
 
 /// Inputs of the anonymeter-style estimates.
@@ -165,7 +204,14 @@ pub fn attack(input: &AttackInput) -> Result<AttackReport, PipelineError> {
     // Attacker-side values the hierarchy does not know get codes no release value has.
     let unknown = WILDCARD - 1;
     for (release_column, attacker_column) in &input.quasi_identifiers {
-        let release_values = text_column(&release, release_column, &input.release)?;
+        let normalize = input.normalize.iter().find(|(c, _)| c == release_column).map(|(_, n)| *n);
+        let spell = |values: Vec<Option<String>>| -> Vec<Option<String>> {
+            match normalize {
+                None => values,
+                Some(n) => values.into_iter().map(|v| v.map(|v| if v == "*" { v } else { n.apply(&v) })).collect(),
+            }
+        };
+        let release_values = spell(text_column(&release, release_column, &input.release)?);
         let table = find_hierarchy(&input.hierarchy_files, input.hierarchies.as_deref(), release_column)?
             .map(|path| HierarchyTable::from_arx_csv(&path, ';').map_err(|e| PipelineError::Config(e.to_string())))
             .transpose()?;
@@ -186,7 +232,7 @@ pub fn attack(input: &AttackInput) -> Result<AttackReport, PipelineError> {
         );
         let mut unknown_values = 0u64;
         let mut generalized = |frame: &DataFrame, file: &Path, count: bool| -> Result<Vec<u32>, PipelineError> {
-            Ok(text_column(frame, attacker_column, file)?
+            Ok(spell(text_column(frame, attacker_column, file)?)
                 .iter()
                 .map(|v| match generalize.apply(v.as_deref().unwrap_or("")) {
                     Some(label) => dictionary.code(label),
@@ -228,7 +274,24 @@ pub fn attack(input: &AttackInput) -> Result<AttackReport, PipelineError> {
         }
         None => None,
     };
-    let linkage = link(&release_codes, &attacker_codes, ids.as_ref().map(|(r, a)| (r.as_slice(), a.as_slice())));
+    let persons = match &input.person {
+        Some(column) => {
+            let mut dictionary = Dictionary::default();
+            Some(
+                text_column(&release, column, &input.release)?
+                    .iter()
+                    .map(|v| dictionary.code(v.as_deref().unwrap_or("")))
+                    .collect::<Vec<u32>>(),
+            )
+        }
+        None => None,
+    };
+    let linkage = link(
+        &release_codes,
+        &attacker_codes,
+        ids.as_ref().map(|(r, a)| (r.as_slice(), a.as_slice())),
+        persons.as_deref(),
+    );
     let (singling, inference) = match (&others, &input.anonymeter) {
         (Some((original, control)), Some(a)) => {
             // Equal sizes: singling out depends on how many records could match.

@@ -34,7 +34,7 @@ pub use assess::{
     Contribution, PopulationTable, RiskAssessment, RiskInput, SUDA_AUTO_BUDGET, SudaOutcome, SudaWhen, assess_risk,
     measure_coded, risk_html, suda_scores_csv,
 };
-pub use attack::{AnonymeterInput, AttackInput, AttackReport, Matching, attack, attack_html};
+pub use attack::{AnonymeterInput, AttackInput, AttackReport, Matching, Normalize, attack, attack_html};
 
 pub use pipeline::{
     LinkageQuality, PipelineError, RunOptions, RunOutcome, Status, TOKEN_COLUMNS, evaluate_linkage, hash_opt_out_list,

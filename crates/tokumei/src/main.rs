@@ -233,6 +233,13 @@ struct AttackArgs {
     /// Identity columns for scoring, COLUMN or RELEASE=ATTACKER (never used to match).
     #[arg(long)]
     id: Option<String>,
+    /// The release's person column (a pseudonym): candidates count persons, not records.
+    #[arg(long)]
+    person: Option<String>,
+    /// Spell a quasi-identifier alike on both sides before matching: RELEASE_COLUMN=date|sex|text
+    /// (repeatable).
+    #[arg(long)]
+    normalize: Vec<String>,
     /// Folder of ARX hierarchy files named `*_<release column>.csv`.
     #[arg(long)]
     hierarchies: Option<PathBuf>,
@@ -674,6 +681,17 @@ fn attack(cli: &Cli, args: &AttackArgs) -> anyhow::Result<ExitCode> {
         encoding: table.encoding()?,
         quasi_identifiers: args.qi.iter().map(|q| column_pair(q)).collect(),
         id: args.id.as_deref().map(column_pair),
+        person: args.person.clone(),
+        normalize: args
+            .normalize
+            .iter()
+            .map(|n| {
+                let (column, kind) = n.split_once('=').unwrap_or((n.as_str(), ""));
+                tokumei::Normalize::parse(kind.trim())
+                    .map(|k| (column.trim().to_string(), k))
+                    .ok_or_else(|| anyhow::anyhow!("--normalize {n}: expected COLUMN=date, COLUMN=sex or COLUMN=text"))
+            })
+            .collect::<anyhow::Result<_>>()?,
         hierarchies: args.hierarchies.clone(),
         hierarchy_files: args.hierarchy.clone(),
         anonymeter: match (&args.original, &args.control, &args.sensitive) {
