@@ -336,3 +336,16 @@ fn a_broken_ssmix2_message_is_quarantined_without_its_path() {
     let id = files[victim].iter().rev().nth(3).unwrap().to_str().unwrap();
     assert!(!json.contains(id), "no patient ID from the path in the report");
 }
+
+#[test]
+fn an_oversized_document_is_rejected_before_it_is_read_whole() {
+    let ws = national_workspace(200, 71);
+    let mut cda = source(&Plan::load(&ws.path("configs/national.toml")).unwrap(), "checkups");
+    let dir = ws.path("big");
+    std::fs::create_dir_all(&dir).unwrap();
+    // 65 MiB of zeros (sparse): no 特定健診 document is this large.
+    std::fs::File::create(dir.join("huge.xml")).unwrap().set_len(65 << 20).unwrap();
+    cda.path = dir;
+    let error = read_source(&cda, |_| Ok(())).unwrap_err().to_string();
+    assert!(error.contains("huge.xml") && error.contains("larger than 64 MiB"), "{error}");
+}

@@ -550,6 +550,27 @@ where
     }
 }
 
+/// The largest document or message read whole. A 特定健診 document or an HL7 message is a few
+/// kilobytes: anything this large is not one, and reading it (a ZIP entry can inflate without
+/// bound) could exhaust memory.
+const MAX_RECORD_BYTES: u64 = 64 << 20;
+
+/// Reads one whole document or message into `buffer`; `false` when it exceeds
+/// [`MAX_RECORD_BYTES`].
+fn read_record(source: impl std::io::Read, buffer: &mut Vec<u8>) -> std::io::Result<bool> {
+    buffer.clear();
+    let n = std::io::Read::read_to_end(&mut source.take(MAX_RECORD_BYTES + 1), buffer)?;
+    Ok(n as u64 <= MAX_RECORD_BYTES)
+}
+
+fn too_large(file: String, at: &str) -> Error {
+    Error::Format(FormatError {
+        file,
+        at: at.to_string(),
+        message: format!("larger than {} MiB, which no document or message is", MAX_RECORD_BYTES >> 20),
+    })
+}
+
 /// CDA documents: each `*.xml` file, and each `*.xml` entry of each ZIP, in name order; the
 /// document number counts across all of them.
 fn read_cda<F>(
@@ -591,8 +612,11 @@ where
         let shown = file.display().to_string();
         let io = |e: std::io::Error| Error::Io { path: shown.clone(), source: e };
         let is_zip = file.extension().is_some_and(|e| e.eq_ignore_ascii_case("zip"));
+        let mut bytes = Vec::new();
         if !is_zip {
-            let bytes = std::fs::read(file).map_err(io)?;
+            if !read_record(File::open(file).map_err(io)?, &mut bytes).map_err(io)? {
+                return Err(too_large(shown, "document"));
+            }
             document(reading, &bytes, &shown, stats)?;
             continue;
         }
@@ -605,13 +629,13 @@ where
             .filter(|(n, _)| n.to_ascii_lowercase().ends_with(".xml"))
             .collect();
         entries.sort();
-        let mut bytes = Vec::new();
         for (name, index) in entries {
-            bytes.clear();
-            let mut entry = archive.by_index(index).map_err(|_| broken("an entry cannot be read"))?;
-            std::io::Read::read_to_end(&mut entry, &mut bytes)
+            let entry = archive.by_index(index).map_err(|_| broken("an entry cannot be read"))?;
+            let fits = read_record(entry, &mut bytes)
                 .map_err(|_| broken("an entry's data is corrupt (checksum or compression)"))?;
-            drop(entry);
+            if !fits {
+                return Err(too_large(format!("{shown}!{name}"), "ZIP entry"));
+            }
             document(reading, &bytes, &format!("{shown}!{name}"), stats)?;
         }
     }
@@ -631,14 +655,16 @@ where
     F: FnMut(DataFrame) -> Result<(), Box<dyn std::error::Error + Send + Sync>>,
 {
     use national::ssmix2::{self, MessageError};
+    let mut bytes = Vec::new();
     for (i, file) in files.iter().enumerate() {
         let number = i as u64 + 1;
         stats.files += 1;
         // The path is not named in errors: it holds the patient ID.
-        let bytes = std::fs::read(file).map_err(|e| Error::Io {
-            path: format!("{}: message {number} of the storage", path_of(reading.source)),
-            source: e,
-        })?;
+        let shown = format!("{}: message {number} of the storage", path_of(reading.source));
+        let io = |e: std::io::Error| Error::Io { path: shown.clone(), source: e };
+        if !read_record(File::open(file).map_err(io)?, &mut bytes).map_err(io)? {
+            return Err(too_large(shown, "message"));
+        }
         let data_type = ssmix2::path_data_type(file);
         let path_id = ssmix2::path_patient_id(file);
         let on_row = |row: RowRef<'_>| reading.national_row(table, positions, row);
