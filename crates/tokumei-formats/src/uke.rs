@@ -250,6 +250,9 @@ struct Facility {
     line: u64,
 }
 
+/// The longest line read (UKE records, 症状詳記 included, are a few kilobytes).
+const MAX_LINE_BYTES: u64 = 1 << 20;
+
 /// Reads one UKE file from `reader` (cp932 bytes), handing each row of `table` to `on_row`.
 /// `file` names the file in messages.
 pub fn parse<R: BufRead, E>(
@@ -270,10 +273,14 @@ pub fn parse<R: BufRead, E>(
         |line: u64, message: String| FormatError { file: file.to_string(), at: format!("line {line}"), message };
     loop {
         bytes.clear();
-        if reader.read_until(b'\n', &mut bytes).map_err(ReadError::Io)? == 0 {
+        let read = std::io::Read::take(&mut reader, MAX_LINE_BYTES + 1).read_until(b'\n', &mut bytes);
+        if read.map_err(ReadError::Io)? == 0 {
             break;
         }
         line += 1;
+        if bytes.len() as u64 > MAX_LINE_BYTES {
+            return Err(error(line, format!("longer than {} KiB: no UKE record is", MAX_LINE_BYTES >> 10)).into());
+        }
         while bytes.last().is_some_and(|&b| b == b'\n' || b == b'\r') {
             bytes.pop();
         }
@@ -733,6 +740,11 @@ mod tests {
         bad.splice(2..2, [0x81, 0x20]);
         let e = rows(&bad, "diagnoses").unwrap_err();
         assert!(e.contains("line 1") && e.contains("Shift_JIS"), "{e}");
+
+        let mut endless = sjis("IR,1,20,1,8222610,,x,50706,00,\n");
+        endless.extend(std::iter::repeat_n(b'A', (MAX_LINE_BYTES + 10) as usize));
+        let e = rows(&endless, "diagnoses").unwrap_err();
+        assert!(e.contains("line 2") && e.contains("longer than"), "{e}");
 
         let (rows, _) = rows(&[], "diagnoses").unwrap();
         assert!(rows.is_empty());
