@@ -46,7 +46,7 @@ for rows in "${sizes[@]}"; do
   rm -rf "$dir/datasets" "$dir/out"
 done
 echo
-adult=../shared/benchmarks/adult/adult.csv
+adult=datasets/adult/adult.csv
 if [[ -f $adult ]]; then
   /usr/bin/time -f '%e %M' -o "$work/adult.time" "$bin" -q risk --input "$adult" --delimiter ';' \
     --qi sex,age,race,marital-status,education,native-country,workclass,occupation --sensitive salary-class \

@@ -60,7 +60,7 @@ fn risk(c: &mut Criterion) {
         b.iter(|| measure_coded(&table.columns, &names, None, None, &RiskOptions::default()).unwrap())
     });
     drop(table);
-    let adult = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/benchmarks/adult/adult.csv");
+    let adult = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("datasets/adult/adult.csv");
     if adult.exists() {
         let input = RiskInput {
             input: adult,

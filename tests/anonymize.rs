@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn adult() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/benchmarks/adult")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("datasets/adult")
 }
 
 const QIS: &str = "sex,age,race,marital-status,education,native-country,workclass,occupation";
@@ -115,4 +115,73 @@ fn loss_uses_the_hierarchys_domain() {
     assert_eq!(report["levels"]["a"], 1);
     // (leaves under `x` − 1) / (domain − 1) = (2 − 1) / (3 − 1).
     assert!((report["utility"]["loss"].as_f64().unwrap() - 0.5).abs() < 1e-12, "{}", report["utility"]);
+}
+
+/// A municipality's checkup export, as a researcher might be handed it (cp932): names,
+/// addresses and My Numbers beside the values.
+fn checkup_export(dir: &Path, rows: usize) -> PathBuf {
+    use tokumei::core::normalize::my_number_check_digit;
+    let mut text = String::from("性別,年齢,カナ氏名,住所,個人番号,HbA1c\n");
+    for i in 0..rows {
+        let payload: [u8; 11] = std::array::from_fn(|d| ((i * 7 + d * 3 + i / 10) % 10) as u8);
+        let digits: String = payload.iter().map(|d| char::from(b'0' + d)).collect();
+        let my_number = format!("{digits}{}", my_number_check_digit(&payload));
+        let sex = if i % 2 == 0 { "男" } else { "女" };
+        text.push_str(&format!(
+            "{sex},{},ヤマダ　タロウ{i},東京都千代田区丸の内{}-{},{},{:.1}\n",
+            40 + i % 30,
+            i % 5 + 1,
+            i % 9 + 1,
+            if i % 3 == 0 { my_number } else { String::new() },
+            5.0 + (i % 20) as f64 / 10.0
+        ));
+    }
+    let path = dir.join("checkups.csv");
+    std::fs::write(&path, encoding_rs::SHIFT_JIS.encode(&text).0).unwrap();
+    std::fs::write(dir.join("h_性別.csv"), "男;*\n女;*\n").unwrap();
+    let ages: String = (40..70).map(|a| format!("{a};{}-{};*\n", a / 10 * 10, a / 10 * 10 + 9)).collect();
+    std::fs::write(dir.join("h_年齢.csv"), ages).unwrap();
+    path
+}
+
+fn anonymize_export(dir: &Path, out: &Path, extra: &[&str]) -> (i32, String) {
+    let input = checkup_export(dir, 300);
+    let output = Command::new(env!("CARGO_BIN_EXE_tokumei"))
+        .args(["anonymize", "--input", input.to_str().unwrap(), "--encoding", "cp932"])
+        .args(["--qi", "性別,年齢", "--hierarchies", dir.to_str().unwrap(), "--k", "5"])
+        .args(["--out", out.to_str().unwrap()])
+        .args(extra)
+        .output()
+        .unwrap();
+    (output.status.code().unwrap_or(-1), String::from_utf8_lossy(&output.stderr).into_owned())
+}
+
+/// `tokumei anonymize` releases only what it is told to (issue 11): the quasi-identifiers, the
+/// sensitive column and `--keep` columns; the rest is dropped and listed.
+#[test]
+fn anonymize_releases_only_the_columns_it_is_told_to() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let (code, stderr) = anonymize_export(dir.path(), &out, &["--keep", "HbA1c"]);
+    assert_eq!(code, 0, "{stderr}");
+    // Written in the encoding asked for, so Excel opens it.
+    let bytes = std::fs::read(out.join("released.csv")).unwrap();
+    let (text, _, bad) = encoding_rs::SHIFT_JIS.decode(&bytes);
+    assert!(!bad && std::str::from_utf8(&bytes).is_err(), "cp932, not UTF-8");
+    assert_eq!(text.lines().next().unwrap(), "性別,年齢,HbA1c");
+    assert!(!text.contains("ヤマダ") && !text.contains("東京都"));
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    assert_eq!(report["dropped_columns"], serde_json::json!(["カナ氏名", "住所", "個人番号"]));
+}
+
+#[test]
+fn anonymize_refuses_to_release_identifiers_even_when_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let (code, stderr) = anonymize_export(dir.path(), &out, &["--keep", "個人番号,HbA1c"]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("column `個人番号` holds My Numbers"), "{stderr}");
+    assert!(!out.exists(), "nothing written");
+    assert!(!stderr.as_bytes().windows(12).any(|w| w.iter().all(u8::is_ascii_digit)), "no value shown: {stderr}");
 }

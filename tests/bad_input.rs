@@ -16,11 +16,22 @@ fn source(dir: &std::path::Path, text: &[u8], encoding: TextEncoding) -> Source 
         encoding,
         delimiter: b',',
         columns: vec![
-            ColumnSpec { name: "kana_name".into(), header: "カナ氏名".into(), value_type: ValueType::Text },
-            ColumnSpec { name: "birth_date".into(), header: "生年月日".into(), value_type: ValueType::Date },
+            ColumnSpec {
+                name: "kana_name".into(),
+                header: "カナ氏名".into(),
+                value_type: ValueType::Text,
+                multiline: false,
+            },
+            ColumnSpec {
+                name: "birth_date".into(),
+                header: "生年月日".into(),
+                value_type: ValueType::Date,
+                multiline: false,
+            },
         ],
         batch_rows: 2,
         extract: None,
+        max_cell_bytes: tokumei::config::MAX_CELL_BYTES,
     }
 }
 

@@ -40,6 +40,7 @@ impl Workspace {
             namesake_rate: 0.0,
             national: false,
             registry: false,
+            ..SynthSpec::default()
         })
     }
 

@@ -17,6 +17,7 @@ fn national_workspace(persons: usize, seed: u64) -> Workspace {
         namesake_rate: 0.0,
         national: true,
         registry: false,
+        ..SynthSpec::default()
     })
 }
 
@@ -70,6 +71,52 @@ fn uke_dispensing_reads_as_the_csv_export() {
     let (a, b) = (order(from_uke), order(from_csv));
     assert_eq!(a.height(), b.height());
     assert!(a.equals_missing(&b), "UKE and CSV disagree:\n{a}\n{b}");
+}
+
+/// Pharmacy systems that write CZ 処方月日 / 調剤月日 as MMDD: read as the same dates (a month after
+/// 調剤年月 is the previous year's), so no row is quarantined and the table reads as the export.
+#[test]
+fn uke_dispensing_dates_written_mmdd_read_as_the_csv_export() {
+    let ws = national_workspace(1_000, 62);
+    let folder = ws.path("datasets/sample/uke/dispensing");
+    let mut rewritten = 0;
+    for entry in std::fs::read_dir(&folder).unwrap() {
+        let path = entry.unwrap().path();
+        let bytes = std::fs::read(&path).unwrap();
+        let (text, _, bad) = encoding_rs::SHIFT_JIS.decode(&bytes);
+        assert!(!bad);
+        let lines: Vec<String> = text
+            .split("\r\n")
+            .map(|line| {
+                if !line.starts_with("CZ,") {
+                    return line.to_string();
+                }
+                let mut fields: Vec<String> = line.split(',').map(str::to_string).collect();
+                for i in [2, 3] {
+                    if fields[i].len() == 7 {
+                        fields[i] = fields[i][3..].to_string();
+                        rewritten += 1;
+                    }
+                }
+                fields.join(",")
+            })
+            .collect();
+        std::fs::write(&path, encoding_rs::SHIFT_JIS.encode(&lines.join("\r\n")).0).unwrap();
+    }
+    assert!(rewritten > 100);
+    let uke = source(&Plan::load(&ws.path("configs/national.toml")).unwrap(), "dispensing");
+    let (from_uke, stats) = read(&uke);
+    assert_eq!(stats.rows_quarantined, 0, "{:?}", stats.quarantine_summary);
+    let (from_csv, _) = read(&source(&ws.plan("submission"), "dispensing"));
+    let columns = ["receipt_number", "prescription_date", "dispensing_date"];
+    let present: Vec<&str> = columns.iter().copied().filter(|c| from_uke.column(c).is_ok()).collect();
+    assert!(present.contains(&"dispensing_date"), "{present:?}");
+    let order = |frame: DataFrame| {
+        let frame = frame.select(present.iter().map(|c| PlSmallStr::from(*c))).unwrap();
+        frame.sort(["receipt_number"], SortMultipleOptions::default().with_maintain_order(true)).unwrap()
+    };
+    let (a, b) = (order(from_uke), order(from_csv));
+    assert!(a.equals_missing(&b), "MMDD dates read differently:\n{a}\n{b}");
 }
 
 #[test]
@@ -175,6 +222,7 @@ fn writing_the_national_formats_changes_no_csv_byte() {
         namesake_rate: 0.001,
         national: false,
         registry: false,
+        ..SynthSpec::default()
     });
     let national = Workspace::generate_with(SynthSpec {
         persons: 300,
@@ -183,6 +231,7 @@ fn writing_the_national_formats_changes_no_csv_byte() {
         namesake_rate: 0.001,
         national: true,
         registry: false,
+        ..SynthSpec::default()
     });
     for file in ["checkups.csv", "dispensing.csv", "charts.csv", "optout.csv", "truth.csv"] {
         let path = format!("datasets/sample/{file}");

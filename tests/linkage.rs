@@ -36,6 +36,7 @@ fn addresses_tell_namesakes_apart() {
         namesake_rate: 0.01,
         national: false,
         registry: false,
+        ..tokumei::synth::SynthSpec::default()
     };
     let ws = Workspace::generate_with(spec);
     let evidence = tokumei::evaluate_linkage(&ws.plan("pseudonymized"), &ws.path("datasets/sample/truth.csv")).unwrap();

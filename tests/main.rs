@@ -8,6 +8,7 @@ mod bad_input;
 mod cli;
 mod config;
 mod docs;
+mod fail_closed;
 mod formats;
 mod linkage;
 mod pipeline;

@@ -407,14 +407,17 @@ fn a_failed_privacy_target_writes_nothing_and_keeps_the_previous_release() {
     let text = std::fs::read_to_string(&config).unwrap();
     std::fs::write(&config, text.replace("k = 5\nmax-suppression = 0.05", "k = 400\nmax-suppression = 0.0")).unwrap();
     let outcome = ws.run("anonymized", "out/anonymized");
-    assert_eq!(outcome.status, Status::PrivacyTargetUnmet);
+    assert_eq!(outcome.status, Status::Refused(tokumei::Refusal::PrivacyTargetUnmet));
     assert_eq!(outcome.out, None);
     assert_eq!(std::fs::read(ws.path("out/anonymized/report.json")).unwrap(), before, "previous release untouched");
-    let leftovers: Vec<_> = std::fs::read_dir(ws.path("out"))
+    let mut leftovers: Vec<_> = std::fs::read_dir(ws.path("out"))
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
-    assert_eq!(leftovers, vec!["anonymized".to_string()], "no partial or work folders left behind");
+    leftovers.sort();
+    assert_eq!(leftovers, ["anonymized", "anonymized.refused"], "no partial or work folders left behind");
+    let refused = std::fs::read_to_string(ws.path("out/anonymized.refused/report.json")).unwrap();
+    assert!(refused.contains("\"status\": \"refused: privacy target not met"), "{refused}");
 }
 
 #[test]

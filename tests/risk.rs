@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn adult() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/benchmarks/adult")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("datasets/adult")
 }
 
 fn tokumei(args: &[&str]) -> (i32, String) {

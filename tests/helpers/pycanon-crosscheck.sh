@@ -4,7 +4,7 @@
 #   tests/helpers/pycanon-crosscheck.sh
 #
 # Not part of CI (it needs PyPI). Creates a virtualenv in ~/.cache/tokumei-pycanon, runs
-# `tokumei anonymize` on ../shared/benchmarks/adult with several models, and recomputes k, l
+# `tokumei anonymize` on datasets/adult with several models, and recomputes k, l
 # (distinct and entropy) and t (equal and ordered distance) of each released table with pycanon.
 # Exits 1 on any disagreement.
 set -euo pipefail
@@ -15,7 +15,7 @@ venv="$HOME/.cache/tokumei-pycanon"
 "$venv/bin/pip" install --quiet pycanon pandas
 cargo build --release --quiet --bin tokumei
 bin="$CARGO_TARGET_DIR/release/tokumei"
-adult=../shared/benchmarks/adult
+adult=datasets/adult
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 

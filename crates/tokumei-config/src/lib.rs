@@ -8,10 +8,10 @@ mod plan;
 mod wire;
 
 pub use plan::{
-    ColumnPlan, Error, KeySource, OptOutList, OptOutPlan, Plan, PrivacyPlan, Problem, TablePlan, Transform, closeness,
-    default_transform, diversity, privacy_plan,
+    ColumnPlan, Error, KeySource, MAX_CELL_BYTES, MAX_QUARANTINE, OptOutList, OptOutPlan, Plan, PrivacyPlan, Problem,
+    TablePlan, Transform, closeness, default_transform, diversity, privacy_plan,
 };
 pub use wire::{
-    ColumnToml, ConfigToml, InputToml, KeyToml, LinkageToml, OptOutScope, OptOutToml, PrivacyToml, Profile,
+    ColumnToml, ConfigToml, IngestToml, InputToml, KeyToml, LinkageToml, OptOutScope, OptOutToml, PrivacyToml, Profile,
     ReleaseToml, SchemaToml, TransformToml,
 };

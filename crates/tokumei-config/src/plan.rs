@@ -74,6 +74,13 @@ pub enum Transform {
     RareCode(RareCodes),
     /// Quantile top/bottom coding.
     TopBottom(TopBottom),
+    /// Quantile top/bottom coding per value of another column (a lab test's code).
+    TopBottomBy {
+        /// The quantiles.
+        rule: TopBottom,
+        /// The grouping column.
+        by: String,
+    },
 }
 
 impl Transform {
@@ -85,7 +92,7 @@ impl Transform {
             Transform::Pseudonym => "pseudonym",
             Transform::Generalize(_) => "generalize",
             Transform::RareCode(_) => "rare-code",
-            Transform::TopBottom(_) => "top-bottom",
+            Transform::TopBottom(_) | Transform::TopBottomBy { .. } => "top-bottom",
         }
     }
 }
@@ -103,6 +110,8 @@ pub struct ColumnPlan {
     pub transform: Transform,
     /// Whether the treatment came from the config (else the profile default).
     pub explicit: bool,
+    /// Why the column may be released although it looks like free text or identifiers.
+    pub reason: Option<String>,
 }
 
 /// One input table, resolved.
@@ -114,7 +123,17 @@ pub struct TablePlan {
     pub columns: Vec<ColumnPlan>,
     /// Link fields of the table.
     pub link: LinkColumns,
+    /// Whether the input may have no data rows.
+    pub allow_empty: bool,
+    /// Largest fraction of rows that may be quarantined, and of a column's values a transform
+    /// may fail to read.
+    pub max_quarantine: f64,
 }
+
+/// Default largest fraction of a table's rows that may be quarantined.
+pub const MAX_QUARANTINE: f64 = 0.01;
+/// Default largest cell, in bytes.
+pub const MAX_CELL_BYTES: usize = 64 * 1024;
 
 /// One opt-out list, resolved.
 #[derive(Debug, Clone, PartialEq)]
@@ -302,6 +321,7 @@ impl Plan {
             file: shown,
             base: path.parent().map(Path::to_path_buf).unwrap_or_default(),
             problems: Vec::new(),
+            max_cell_bytes: MAX_CELL_BYTES,
         };
         let plan = v.plan(wire, path);
         if v.problems.is_empty() { Ok(plan) } else { Err(Error::Invalid(v.problems)) }
@@ -317,6 +337,8 @@ struct Validator {
     file: String,
     base: PathBuf,
     problems: Vec<Problem>,
+    /// `[ingest] max-cell-bytes`, given to every source.
+    max_cell_bytes: usize,
 }
 
 impl Validator {
@@ -339,6 +361,13 @@ impl Validator {
             }
         }
         out
+    }
+
+    /// A fraction in [0, 1].
+    fn fraction(&mut self, at: &str, value: f64) {
+        if !(0.0..=1.0).contains(&value) {
+            self.problem(at, format!("must be a fraction between 0 and 1 (got {value})"));
+        }
     }
 
     fn date(&mut self, at: &str, raw: Option<&str>) -> Option<CivilDate> {
@@ -395,11 +424,19 @@ impl Validator {
         let mut names = BTreeSet::new();
         let mut used_transforms = BTreeSet::new();
         let mut tables = Vec::new();
+        let ingest = wire.ingest.as_ref();
+        let max_quarantine = ingest.and_then(|i| i.max_quarantine).unwrap_or(MAX_QUARANTINE);
+        self.fraction("ingest.max-quarantine", max_quarantine);
+        self.max_cell_bytes = ingest.and_then(|i| i.max_cell_bytes).unwrap_or(MAX_CELL_BYTES);
+        if self.max_cell_bytes == 0 {
+            self.problem("ingest.max-cell-bytes", "must be at least 1");
+        }
         for (i, input) in wire.input.iter().enumerate() {
             if !names.insert(input.name.clone()) {
                 self.problem(format!("input[{i}].name"), "table names must be unique");
             }
-            let ctx = TableContext { profile: release.profile, reference_date, privacy: privacy.as_ref() };
+            let ctx =
+                TableContext { profile: release.profile, reference_date, privacy: privacy.as_ref(), max_quarantine };
             if let Some(table) = self.table(i, input, &wire.transform, &mut used_transforms, ctx) {
                 tables.push(table);
             }
@@ -525,10 +562,12 @@ impl Validator {
                     name: c.name.clone(),
                     header: c.header.clone(),
                     value_type: c.value_type.unwrap_or(ValueType::Text),
+                    multiline: c.role == Some(Role::FreeText),
                 })
                 .collect(),
             batch_rows: BATCH_ROWS,
             extract: extract.map(str::to_string),
+            max_cell_bytes: self.max_cell_bytes,
         }
     }
 
@@ -599,9 +638,34 @@ impl Validator {
             if let Err(message) = allowed(ctx.profile, role, &transform) {
                 self.problem(&col_at, message);
             }
-            plans.push(ColumnPlan { name: c.name.clone(), role, value_type, transform, explicit: wire.is_some() });
+            plans.push(ColumnPlan {
+                name: c.name.clone(),
+                role,
+                value_type,
+                transform,
+                explicit: wire.is_some(),
+                reason: c.reason.clone(),
+            });
         }
-        Some(TablePlan { source, columns: plans, link })
+        for (j, plan) in plans.iter().enumerate() {
+            if let Transform::TopBottomBy { by, .. } = &plan.transform
+                && !columns.iter().any(|c| &c.name == by)
+            {
+                self.problem(
+                    format!("{at}.column[{j}] `{}`", plan.name),
+                    format!("top-bottom `by` names `{by}`, which is not a column of this input"),
+                );
+            }
+        }
+        let max_quarantine = input.max_quarantine.unwrap_or(ctx.max_quarantine);
+        self.fraction(&format!("{at}.max-quarantine"), max_quarantine);
+        Some(TablePlan {
+            source,
+            columns: plans,
+            link,
+            allow_empty: input.allow_empty.unwrap_or(false),
+            max_quarantine,
+        })
     }
 
     /// A ladder's levels (or its default): non-empty, finest first, no repeats.
@@ -741,13 +805,17 @@ impl Validator {
                 Transform::RareCode(RareCodes { min_persons, category_chars: category_chars.unwrap_or(3) })
             }
             TransformToml::RareCode { .. } => return type_problem(self, "rare-code"),
-            TransformToml::TopBottom { lower, upper } if needs(&[ValueType::Integer, ValueType::Decimal]) => {
+            TransformToml::TopBottom { lower, upper, by } if needs(&[ValueType::Integer, ValueType::Decimal]) => {
                 let ok = |q: &Option<f64>| q.is_none_or(|q| (0.0..=1.0).contains(&q));
                 if !ok(lower) || !ok(upper) || lower.zip(*upper).is_some_and(|(l, u)| l >= u) {
                     self.problem(at, "top-bottom quantiles must lie in 0–1 with lower < upper");
                     return None;
                 }
-                Transform::TopBottom(TopBottom { lower: *lower, upper: *upper })
+                let rule = TopBottom { lower: *lower, upper: *upper };
+                match by {
+                    Some(by) => Transform::TopBottomBy { rule, by: by.clone() },
+                    None => Transform::TopBottom(rule),
+                }
             }
             TransformToml::TopBottom { .. } => return type_problem(self, "top-bottom"),
         };
@@ -830,6 +898,7 @@ struct TableContext<'a> {
     profile: Profile,
     reference_date: Option<CivilDate>,
     privacy: Option<&'a PrivacyPlan>,
+    max_quarantine: f64,
 }
 
 /// The profile's default treatment of a role.

@@ -24,6 +24,8 @@ pub struct ConfigToml {
     /// Opt-out (提供停止) lists, one `[[opt-out]]` each. Default: none.
     #[serde(default)]
     pub opt_out: Vec<OptOutToml>,
+    /// Limits on what ingest accepts. Default: the strict values below.
+    pub ingest: Option<IngestToml>,
     /// How records are linked into persons (名寄せ). Default: `conflict = "evidence"`.
     pub linkage: Option<LinkageToml>,
     /// Person-level k-anonymity. Anonymized profile only; default there: k = 5, 5 % suppression.
@@ -71,6 +73,20 @@ pub struct ReleaseToml {
     pub provider: Option<String>,
 }
 
+/// `[ingest]`: what ingest accepts before a release stops.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct IngestToml {
+    /// Largest fraction of a table's rows that may be quarantined (cells that cannot be typed,
+    /// control characters, oversized cells), and of a column's values that a transform may fail
+    /// to read; above it the run stops and releases nothing. An input's own `max-quarantine`
+    /// wins. Default: 0.01. Example: 0.001.
+    pub max_quarantine: Option<f64>,
+    /// Largest cell, in bytes; a larger cell quarantines its row. Default: 65536.
+    /// Example: 4096.
+    pub max_cell_bytes: Option<usize>,
+}
+
 /// `[key]`: exactly one of `file` or `env`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
@@ -109,6 +125,13 @@ pub struct InputToml {
     pub schema: Option<PathBuf>,
     /// The columns, inline. Either this or `schema`.
     pub column: Option<Vec<ColumnToml>>,
+    /// Whether the input may have no data rows (a header only). Without it an empty input stops
+    /// the run: an export that came out empty would otherwise go unnoticed, and opt-out entries
+    /// for its persons would match nobody. Default: false. Example: true.
+    pub allow_empty: Option<bool>,
+    /// This input's limit on quarantined rows, as in `[ingest]`. Default: `[ingest]`'s.
+    /// Example: 0.05.
+    pub max_quarantine: Option<f64>,
 }
 
 /// `[[column]]`: one column of an input or opt-out list.
@@ -129,6 +152,10 @@ pub struct ColumnToml {
     /// `insurer-number`, `card-symbol`, `card-number`, `card-branch`, `kana-name`, `name`,
     /// `birth-date`, `sex`, `facility-code`, `patient-id`, `my-number`. Default: none.
     pub link: Option<LinkField>,
+    /// Why the column may be released although it looks like free text or identifiers (the
+    /// check before writing stops a release otherwise). Recorded in the report. Default: none.
+    /// Example: `"structured 所見 codes with their short labels, reviewed 2026-11"`.
+    pub reason: Option<String>,
 }
 
 /// A schema file: `[[column]]` entries.
@@ -315,5 +342,9 @@ pub enum TransformToml {
         lower: Option<f64>,
         /// Upper quantile, e.g. 0.995. Default: none.
         upper: Option<f64>,
+        /// A column of the same table whose values each get their own quantiles: in a long table
+        /// of lab results, the test's code (JLAC10), so each test is coded at its own extremes.
+        /// Default: none (one set of quantiles). Example: `"jlac10_code"`.
+        by: Option<String>,
     },
 }

@@ -10,6 +10,7 @@ pub mod distribution;
 pub mod geo;
 pub mod normalize;
 mod role;
+pub mod scan;
 
 pub use columns::{PERSON_COLUMN, ROW_COLUMN, collect_streaming};
 pub use role::{LinkField, Role, ValueType};

@@ -80,3 +80,23 @@ pub enum LinkField {
     /// 住所: not a key, but evidence that decides name-key conflicts (see the linkage rule).
     Address,
 }
+
+impl LinkField {
+    /// The kebab-case name configs use (`card-branch`).
+    pub fn name(self) -> &'static str {
+        match self {
+            LinkField::InsurerNumber => "insurer-number",
+            LinkField::CardSymbol => "card-symbol",
+            LinkField::CardNumber => "card-number",
+            LinkField::CardBranch => "card-branch",
+            LinkField::KanaName => "kana-name",
+            LinkField::Name => "name",
+            LinkField::BirthDate => "birth-date",
+            LinkField::Sex => "sex",
+            LinkField::FacilityCode => "facility-code",
+            LinkField::PatientId => "patient-id",
+            LinkField::MyNumber => "my-number",
+            LinkField::Address => "address",
+        }
+    }
+}

@@ -129,11 +129,13 @@ const ITEM_FIELDS: [Field; 2 * ITEMS.len()] = item_fields();
 
 const CHECKUP_FIELDS: [Field; CONTEXT.len() + 2 * ITEMS.len()] = crate::join(&CONTEXT, &ITEM_FIELDS);
 
-const OBSERVATION_DETAIL: [Field; 7] = [
+const OBSERVATION_DETAIL: [Field; 9] = [
     field("JLAC10コード", "observation/code/@code"),
     field("項目名", "observation/code/@displayName"),
     field("値の型", "observation/value/@xsi:type"),
-    field("値", "observation/value/@value (PQ), @code (CO), text (ST)"),
+    field("数値", "observation/value/@value of a number (PQ, INT, REAL)"),
+    field("コード値", "observation/value/@code of a code (CO, CD, CV, CE)"),
+    field("文字値", "observation/value text or @value of anything else (ST: 医師の判断 and other free text)"),
     field("単位", "observation/value/@unit"),
     field("値の表示名", "observation/value/@displayName"),
     field("checkups列", "the checkups column this code fills (none: only in this table)"),
@@ -180,12 +182,31 @@ struct Observation {
     text: String,
 }
 
+/// What kind of value an observation holds, for the typed columns of `observations`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ValueKind {
+    Number,
+    Code,
+    Text,
+}
+
 impl Observation {
+    /// The value's kind: by `xsi:type`, else a number when the value reads as one.
+    fn kind(&self) -> ValueKind {
+        match self.value_type.as_deref() {
+            Some("CO" | "CD" | "CV" | "CE") => ValueKind::Code,
+            Some("PQ" | "INT" | "REAL") => ValueKind::Number,
+            Some(_) => ValueKind::Text,
+            None if self.value.as_deref().is_some_and(|v| v.trim().parse::<f64>().is_ok()) => ValueKind::Number,
+            None => ValueKind::Text,
+        }
+    }
+
     /// The value as a cell: PQ/INT/REAL `@value`; CO `@code` (urine results spelled as in the CSV
     /// exports); ST and others the text.
     fn cell(&self) -> Option<Cow<'_, str>> {
-        match self.value_type.as_deref() {
-            Some("CO" | "CD" | "CV" | "CE") => {
+        match self.kind() {
+            ValueKind::Code => {
                 let code = self.value_code.as_deref()?;
                 let urine = self.code.as_deref().is_some_and(|c| c.starts_with("1A0"));
                 match URINE.iter().find(|(k, _)| *k == code) {
@@ -193,7 +214,7 @@ impl Observation {
                     _ => Some(Cow::Borrowed(code)),
                 }
             }
-            _ => match &self.value {
+            ValueKind::Number | ValueKind::Text => match &self.value {
                 Some(v) => Some(Cow::Borrowed(v)),
                 None if !self.text.trim().is_empty() => Some(Cow::Borrowed(self.text.trim())),
                 None => None,
@@ -526,11 +547,14 @@ pub fn parse_document<E>(
                 let column =
                     obs.code.as_deref().and_then(|c| ITEMS.iter().find(|i| i.codes.contains(&c))).map(|i| i.header);
                 let mut cells: Vec<Option<&str>> = context.to_vec();
+                let of = |kind: ValueKind| value.as_deref().filter(|_| obs.kind() == kind);
                 cells.extend([
                     obs.code.as_deref(),
                     obs.display.as_deref(),
                     obs.value_type.as_deref(),
-                    value.as_deref(),
+                    of(ValueKind::Number),
+                    of(ValueKind::Code),
+                    of(ValueKind::Text),
                     obs.unit.as_deref(),
                     obs.value_display.as_deref(),
                     column,
@@ -653,9 +677,16 @@ mod tests {
         let codes: Vec<_> = rows.iter().map(|r| get(r, "observations", "JLAC10コード").unwrap()).collect();
         assert!(codes.contains(&"9A751000000000001".to_string()), "nested in an organizer");
         let st = rows.iter().find(|r| get(r, "observations", "値の型").as_deref() == Some("ST")).unwrap();
-        assert_eq!(get(st, "observations", "値").as_deref(), Some("特記事項なし"));
+        // Free text goes to its own column, never beside numbers and codes.
+        assert_eq!(get(st, "observations", "文字値").as_deref(), Some("特記事項なし"));
+        assert_eq!(get(st, "observations", "数値"), None);
         assert_eq!(get(st, "observations", "checkups列"), None);
         let height = &rows[0];
+        assert_eq!(get(height, "observations", "数値").as_deref(), Some("148.5"));
+        assert_eq!(get(height, "observations", "文字値"), None);
+        let urine = rows.iter().find(|r| get(r, "observations", "値の型").as_deref() == Some("CO")).unwrap();
+        assert_eq!(get(urine, "observations", "コード値").as_deref(), Some("2+"));
+        assert_eq!(get(urine, "observations", "数値"), None);
         assert_eq!(get(height, "observations", "checkups列").as_deref(), Some("身長"));
         assert_eq!(get(height, "observations", "カナ氏名").as_deref(), Some("セキ\u{3000}ウタ"));
     }

@@ -26,7 +26,7 @@ const CONTEXT: [Field; 9] = [
     field("生年月日", "PID-7 (date part)"),
     field("性別", "PID-8"),
     field("郵便番号", "PID-11.5"),
-    field("住所", "PID-11 (.4 .3 .1 .2 joined)"),
+    field("住所", "PID-11 (.4 .3 .1 .2 joined; .8 when those are empty)"),
     field("電話番号", "PID-13.1 (else .12)"),
 ];
 
@@ -246,7 +246,9 @@ pub fn parse_message<E>(
     let address = {
         let a = pid.field(11).split('~').next().unwrap_or("");
         let parts: String = [4, 3, 1, 2].iter().map(|&c| component(a, c)).collect();
-        parts
+        // JAHIS samples write the whole address in component 8 (other geographic designation)
+        // and leave 1–4 empty.
+        if parts.is_empty() { component(a, 8).to_string() } else { parts }
     };
     let phone = nonempty(pid.component(13, 1)).or(nonempty(pid.component(13, 12)));
     let context: Vec<Option<Cow<'_, str>>> = vec![
@@ -457,6 +459,19 @@ mod tests {
 
     fn rows_of(bytes: &[u8], table: &str) -> Rows {
         rows(bytes, table).unwrap().0
+    }
+
+    #[test]
+    fn an_address_written_whole_in_component_8_is_read() {
+        // As in the JAHIS samples: components 1–4 empty, the whole address in component 8.
+        let text = message("ADT^A08^ADT_A01", "PV1|0001|O\r")
+            .replace("^^長野県長野市西町2-2-18^^380-0801^JPN^H", "^^^^380-0801^JPN^H^長野県長野市西町2-2-18");
+        let rows = rows_of(&jis(&text), "patients");
+        assert_eq!(get(&rows[0], "patients", "住所").as_deref(), Some("長野県長野市西町2-2-18"));
+        assert_eq!(get(&rows[0], "patients", "郵便番号").as_deref(), Some("380-0801"));
+        // Components 1–4 win when present.
+        let rows = rows_of(&jis(&message("ADT^A08^ADT_A01", "PV1|0001|O\r")), "patients");
+        assert_eq!(get(&rows[0], "patients", "住所").as_deref(), Some("長野県長野市西町2-2-18"));
     }
 
     #[test]

@@ -569,16 +569,50 @@ fn uses(table: &str, record: &str) -> bool {
     )
 }
 
-/// A CZ date: a full date (`GYYMMDD`, `YYYYMMDD`) as written, or a day of the month (1–2 digits)
-/// joined to the receipt's 調剤年月.
+/// A CZ date (処方月日, 調剤月日) as written:
+/// - a full date (`GYYMMDD`, `YYYYMMDD`), as is;
+/// - a day of the month (1–2 digits), joined to the receipt's 調剤年月;
+/// - a month and day (`MMDD`, as many pharmacy systems write 月日), in 調剤年月's year, except
+///   that a month after 調剤年月's belongs to the year before (prescribed in December, dispensed
+///   in January).
+///
+/// What cannot be completed is passed on as written, so that typing quarantines it rather than
+/// losing it.
 fn day_in(value: Option<&str>, month: Option<&str>) -> Option<String> {
     let value = value?.trim();
-    if value.len() <= 2 && value.bytes().all(|b| b.is_ascii_digit()) {
-        let day: u32 = value.parse().ok()?;
-        Some(format!("{}{day:02}", month?.trim()))
-    } else {
-        Some(value.to_string())
+    let digits = !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit());
+    let completed = match value.len() {
+        1 | 2 if digits => {
+            let day: u32 = value.parse().ok()?;
+            month.map(|m| format!("{}{day:02}", m.trim()))
+        }
+        4 if digits => month.and_then(western_year_month).map(|(year, receipt_month)| {
+            let written_month: u32 = value[..2].parse().unwrap_or(0);
+            let year = if written_month > receipt_month { year - 1 } else { year };
+            format!("{year:04}{value}")
+        }),
+        _ => None,
+    };
+    Some(completed.unwrap_or_else(|| value.to_string()))
+}
+
+/// 調剤年月 / 診療年月 (`GYYMM`, era code 1 明治 … 5 令和, or `YYYYMM`) → Western year and month.
+fn western_year_month(raw: &str) -> Option<(i32, u32)> {
+    let raw = raw.trim();
+    if !raw.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
     }
+    let number = |range: std::ops::Range<usize>| raw.get(range)?.parse::<i32>().ok();
+    let (year, month) = match raw.len() {
+        5 => {
+            const ERA_FIRST_YEAR: [i32; 5] = [1868, 1912, 1926, 1989, 2019];
+            let era = ERA_FIRST_YEAR.get(usize::try_from(number(0..1)?).ok()?.checked_sub(1)?)?;
+            (era + number(1..3)? - 1, number(3..5)?)
+        }
+        6 => (number(0..4)?, number(4..6)?),
+        _ => return None,
+    };
+    (1..=12).contains(&month).then_some((year, month as u32))
 }
 
 struct Rows<'a, F> {
@@ -605,6 +639,22 @@ where
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn cz_month_and_day_complete_from_the_receipt_month() {
+        // 調剤年月 令和7年6月: MMDD in June or before is 2025; a later month is December 2024's.
+        assert_eq!(day_in(Some("0603"), Some("50706")).as_deref(), Some("20250603"));
+        assert_eq!(day_in(Some("1228"), Some("50701")).as_deref(), Some("20241228"));
+        assert_eq!(day_in(Some("0115"), Some("202501")).as_deref(), Some("20250115"));
+        // 平成31年 → 令和 by the Western year.
+        assert_eq!(day_in(Some("1230"), Some("50101")).as_deref(), Some("20181230"));
+        assert_eq!(day_in(Some("17"), Some("50706")).as_deref(), Some("5070617"));
+        assert_eq!(day_in(Some("5070601"), Some("50706")).as_deref(), Some("5070601"));
+        // What cannot be completed stays as written (and is quarantined when typed).
+        assert_eq!(day_in(Some("0603"), Some("5x706")).as_deref(), Some("0603"));
+        assert_eq!(day_in(Some("0603"), None).as_deref(), Some("0603"));
+    }
+
     use super::*;
 
     fn sjis(text: &str) -> Vec<u8> {

@@ -33,6 +33,11 @@ pub enum CellProblem {
     /// A national-format record read whole (a CDA document, an HL7 message) that is not
     /// well-formed or not in its declared encoding: quarantined whole.
     MalformedRecord,
+    /// A control character (NUL, escape, …; line breaks and tabs outside free text): a sign of
+    /// a broken export or of binary data in a text field.
+    ControlCharacter,
+    /// A cell larger than `[ingest] max-cell-bytes`.
+    CellTooLarge,
 }
 
 impl CellProblem {
@@ -46,6 +51,8 @@ impl CellProblem {
             CellProblem::NotANumber => "a decimal number",
             CellProblem::UnknownSexCode => "a sex code (1/2, 男/女, M/F)",
             CellProblem::MalformedRecord => "a well-formed document or message in its declared encoding",
+            CellProblem::ControlCharacter => "text without control characters (line breaks only in free text)",
+            CellProblem::CellTooLarge => "a cell no larger than [ingest] max-cell-bytes",
         }
     }
 }
@@ -57,6 +64,28 @@ fn nfkc(text: &str) -> std::borrow::Cow<'_, str> {
     } else {
         std::borrow::Cow::Owned(text.nfkc().collect())
     }
+}
+
+/// Checks what any cell must satisfy, whatever its type: at most `max_bytes`, and no control
+/// character (C0, DEL, C1) except line breaks and tabs where `multiline`.
+pub(crate) fn check_cell(raw: &str, multiline: bool, max_bytes: usize) -> Result<(), CellProblem> {
+    if raw.len() > max_bytes {
+        return Err(CellProblem::CellTooLarge);
+    }
+    let bytes = raw.as_bytes();
+    for (i, &b) in bytes.iter().enumerate() {
+        let control = match b {
+            b'\n' | b'\r' | b'\t' => !multiline,
+            0..0x20 | 0x7f => true,
+            // C1 controls U+0080–U+009F are 0xC2 0x80–0x9F in UTF-8.
+            0xc2 => bytes.get(i + 1).is_some_and(|next| (0x80..=0x9f).contains(next)),
+            _ => false,
+        };
+        if control {
+            return Err(CellProblem::ControlCharacter);
+        }
+    }
+    Ok(())
 }
 
 pub(crate) fn type_cell(raw: &str, value_type: ValueType) -> Result<Cell<'_>, CellProblem> {
@@ -96,5 +125,17 @@ mod tests {
         assert_eq!(type_cell("女", ValueType::Sex), Ok(Cell::Int(2)));
         assert_eq!(type_cell("昭和65年1月1日", ValueType::Date), Err(CellProblem::DateOutsideEra));
         assert_eq!(type_cell("2023-02-30", ValueType::Date), Err(CellProblem::NoSuchDate));
+    }
+
+    #[test]
+    fn control_characters_and_oversized_cells() {
+        assert_eq!(check_cell("ヤマダ\u{0}タロウ", false, 100), Err(CellProblem::ControlCharacter));
+        assert_eq!(check_cell("a\u{1b}[31m", true, 100), Err(CellProblem::ControlCharacter));
+        assert_eq!(check_cell("a\u{85}b", true, 100), Err(CellProblem::ControlCharacter));
+        assert_eq!(check_cell("一行目\n二行目", false, 100), Err(CellProblem::ControlCharacter));
+        assert_eq!(check_cell("一行目\r\n二行目\t", true, 100), Ok(()));
+        assert_eq!(check_cell("ÀÉ漢字ｶﾅ", false, 100), Ok(()));
+        assert_eq!(check_cell(&"あ".repeat(40), false, 100), Err(CellProblem::CellTooLarge));
+        assert_eq!(check_cell(&"あ".repeat(33), false, 100), Ok(()));
     }
 }

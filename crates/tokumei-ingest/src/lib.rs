@@ -13,5 +13,5 @@ mod reader;
 mod source;
 
 pub use cell::CellProblem;
-pub use reader::{Error, IngestStats, LINE_COLUMN, Quarantined, Result, read_headers, read_source};
+pub use reader::{Error, IngestStats, LINE_COLUMN, QuarantineGroup, Quarantined, Result, read_headers, read_source};
 pub use source::{ColumnSpec, Format, Source, TextEncoding};

@@ -13,7 +13,7 @@ use std::io::BufReader;
 use polars::prelude::*;
 use tokumei_core::{ROW_COLUMN, ValueType};
 
-use crate::cell::{Cell, CellProblem, type_cell};
+use crate::cell::{Cell, CellProblem, check_cell, type_cell};
 use crate::decode::{Malformed, StrictDecoder};
 use crate::national::{self, FormatError, NationalStats, ReadError, RowRef};
 use crate::source::{Format, Source};
@@ -139,6 +139,8 @@ pub struct IngestStats {
     pub rows_quarantined: u64,
     /// The quarantined rows (the first 1,000; `rows_quarantined` counts all).
     pub quarantine: Vec<Quarantined>,
+    /// Every quarantined row counted by column × problem, with the first lines of each.
+    pub quarantine_summary: Vec<QuarantineGroup>,
     /// Headers present in the file but not configured: not read, not released.
     pub unmapped_headers: Vec<String>,
     /// National formats: files, record types read, skipped and unknown, specification versions.
@@ -147,6 +149,43 @@ pub struct IngestStats {
 }
 
 const QUARANTINE_LISTED: usize = 1_000;
+
+/// Quarantined rows of one column × problem.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct QuarantineGroup {
+    /// Canonical column (`(whole record)` for a national-format record quarantined whole).
+    pub column: String,
+    /// What was wrong.
+    pub problem: CellProblem,
+    /// Rows.
+    pub rows: u64,
+    /// The first lines (up to 5).
+    pub first_lines: Vec<u64>,
+}
+
+impl IngestStats {
+    /// Counts one quarantined row (listing it among the first 1,000).
+    fn quarantine_row(&mut self, row: Quarantined) {
+        self.rows_quarantined += 1;
+        match self.quarantine_summary.iter_mut().find(|g| g.column == row.column && g.problem == row.problem) {
+            Some(group) => {
+                group.rows += 1;
+                if group.first_lines.len() < 5 {
+                    group.first_lines.push(row.line);
+                }
+            }
+            None => self.quarantine_summary.push(QuarantineGroup {
+                column: row.column.clone(),
+                problem: row.problem,
+                rows: 1,
+                first_lines: vec![row.line],
+            }),
+        }
+        if self.quarantine.len() < QUARANTINE_LISTED {
+            self.quarantine.push(row);
+        }
+    }
+}
 
 struct Batch {
     columns: Vec<ColumnBuffer>,
@@ -244,20 +283,15 @@ where
         self.stats.rows_read += 1;
         let mut parsed = Vec::with_capacity(self.source.columns.len());
         for (i, (spec, raw)) in self.source.columns.iter().zip(cells).enumerate() {
-            match raw.map_or(Ok(Cell::Null), |raw| type_cell(raw, spec.value_type)) {
+            let max = self.source.max_cell_bytes;
+            let typed = raw.map_or(Ok(Cell::Null), |raw| {
+                check_cell(raw, spec.multiline, max).and_then(|()| type_cell(raw, spec.value_type))
+            });
+            match typed {
                 Ok(cell) => parsed.push(cell),
                 Err(problem) => {
-                    self.stats.rows_quarantined += 1;
-                    if self.stats.quarantine.len() < QUARANTINE_LISTED {
-                        let Location { file, line, origin } = locate(i);
-                        self.stats.quarantine.push(Quarantined {
-                            file,
-                            line,
-                            origin,
-                            column: spec.name.clone(),
-                            problem,
-                        });
-                    }
+                    let Location { file, line, origin } = locate(i);
+                    self.stats.quarantine_row(Quarantined { file, line, origin, column: spec.name.clone(), problem });
                     return Ok(());
                 }
             }
@@ -537,16 +571,13 @@ where
     /// Counts a whole record (a document, a message) as read and quarantined.
     fn quarantine_record(&mut self, file: Option<String>, line: u64, origin: String, problem: CellProblem) {
         self.stats.rows_read += 1;
-        self.stats.rows_quarantined += 1;
-        if self.stats.quarantine.len() < QUARANTINE_LISTED {
-            self.stats.quarantine.push(Quarantined {
-                file,
-                line,
-                origin: Some(origin),
-                column: "(whole record)".into(),
-                problem,
-            });
-        }
+        self.stats.quarantine_row(Quarantined {
+            file,
+            line,
+            origin: Some(origin),
+            column: "(whole record)".into(),
+            problem,
+        });
     }
 }
 

@@ -54,6 +54,9 @@ pub struct ColumnSpec {
     pub header: String,
     /// How cells are typed.
     pub value_type: ValueType,
+    /// Whether cells may hold line breaks and tabs (free text); other control characters
+    /// quarantine the row in any column.
+    pub multiline: bool,
 }
 
 /// One input file.
@@ -76,4 +79,6 @@ pub struct Source {
     /// For the national formats: which of the format's tables to read (see
     /// [`crate::national::tables`]).
     pub extract: Option<String>,
+    /// Largest cell in bytes; a larger cell quarantines its row.
+    pub max_cell_bytes: usize,
 }

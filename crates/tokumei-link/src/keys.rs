@@ -1,14 +1,17 @@
 //! Linkage keys: keyed hashes of normalized identifying fields, in the manner of NDB's ID1/ID2.
 //!
-//! | kind | fields |
-//! |---|---|
-//! | K1 insurance | 保険者番号, 記号, 番号, 生年月日, 性別 |
-//! | K2 name | カナ氏名, 生年月日, 性別 |
-//! | K3 local | 医療機関コード, 患者ID |
-//! | K4 My Number | 個人番号 (valid check digit only) |
+//! | kind | fields | joins rows |
+//! |---|---|---|
+//! | K1 insurance | 保険者番号, 記号, 番号, 生年月日, 性別 | unless 枝番 or names tell them apart |
+//! | K2 name | カナ氏名, 生年月日, 性別 | under the conflict rule (addresses) |
+//! | K3 local | 医療機関コード, 患者ID | always |
+//! | K4 My Number | 個人番号 (valid check digit only) | always |
+//! | K1b card + branch | 保険者番号, 記号, 番号, 枝番 | always: an individual's card since 2021 |
+//! | card | 保険者番号, 記号, 番号 | never: a household shares it; used only by opt-out entries that give nothing else |
 //!
-//! 枝番 is not part of K1: many exports leave it empty, and birth date + sex already separate the
-//! members of one card (same-sex twins are the known exception, caught by K2's different names).
+//! K1 alone cannot tell same-sex twins on one card apart (same card, same birth date), so it joins
+//! two rows only when their 枝番 (K1b) and kana names (K2) do not disagree; many exports leave
+//! 枝番 empty, and then K1 still joins rows whose names agree.
 
 use std::collections::BTreeMap;
 
@@ -48,7 +51,7 @@ fn street_key(address: &str) -> String {
     key[..end].to_string()
 }
 
-/// The four key kinds.
+/// The key kinds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum KeyKind {
@@ -60,15 +63,48 @@ pub enum KeyKind {
     Local,
     /// K4: My Number.
     MyNumber,
+    /// K1b: insurance card + 枝番, an individual's card.
+    CardBranch,
+    /// The insurance card alone (保険者番号 + 記号 + 番号): shared by a household, so it never
+    /// joins rows; an opt-out entry that gives only a card removes every person holding it.
+    Card,
 }
+
+/// Number of key kinds.
+pub const KEY_KINDS: usize = 6;
 
 impl KeyKind {
     /// All kinds, K1 first.
-    pub const ALL: [KeyKind; 4] = [KeyKind::Insurance, KeyKind::Name, KeyKind::Local, KeyKind::MyNumber];
+    pub const ALL: [KeyKind; KEY_KINDS] =
+        [KeyKind::Insurance, KeyKind::Name, KeyKind::Local, KeyKind::MyNumber, KeyKind::CardBranch, KeyKind::Card];
+
+    /// The kebab-case name used in reports and token lists.
+    pub fn name(self) -> &'static str {
+        match self {
+            KeyKind::Insurance => "insurance",
+            KeyKind::Name => "name",
+            KeyKind::Local => "local",
+            KeyKind::MyNumber => "my-number",
+            KeyKind::CardBranch => "card-branch",
+            KeyKind::Card => "card",
+        }
+    }
+
+    /// The fields the key is computed from, for messages.
+    pub fn needs(self) -> &'static str {
+        match self {
+            KeyKind::Insurance => "insurer-number + card-number + birth-date + sex",
+            KeyKind::Name => "kana-name + birth-date + sex",
+            KeyKind::Local => "facility-code + patient-id",
+            KeyKind::MyNumber => "my-number (valid check digit)",
+            KeyKind::CardBranch => "insurer-number + card-number + card-branch",
+            KeyKind::Card => "insurer-number + card-number",
+        }
+    }
 }
 
-/// One row's keys, `None` where its fields are missing or invalid.
-pub type RowKeys = [Option<u128>; 4];
+/// One row's keys, indexed by [`KeyKind`], `None` where its fields are missing or invalid.
+pub type RowKeys = [Option<u128>; KEY_KINDS];
 
 /// Which columns of a table carry which link field.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -76,7 +112,7 @@ pub struct LinkColumns(pub BTreeMap<LinkField, String>);
 
 /// Keyed hashing of normalized fields, for one purpose (linkage, or submission tokens).
 pub struct KeyHasher {
-    keys: [[u8; 32]; 4],
+    keys: [[u8; 32]; KEY_KINDS],
     evidence: [u8; 32],
 }
 
@@ -84,6 +120,7 @@ impl KeyHasher {
     /// Keys for `purpose` (e.g. `"link"`, `"submission-token"`), derived from the master key.
     pub fn new(master: &MasterKey, purpose: &str) -> KeyHasher {
         let kind_key = |kind: KeyKind| master.derive(&format!("{purpose} {kind:?}"));
+        // `keys` is indexed by kind.
         KeyHasher { keys: KeyKind::ALL.map(kind_key), evidence: master.derive(&format!("{purpose} evidence")) }
     }
 
@@ -132,6 +169,7 @@ impl KeyHasher {
         let insurer = text(LinkField::InsurerNumber)?;
         let symbol = text(LinkField::CardSymbol)?;
         let number = text(LinkField::CardNumber)?;
+        let branch = text(LinkField::CardBranch)?;
         let kana = text(LinkField::KanaName)?;
         let facility = text(LinkField::FacilityCode)?;
         let patient = text(LinkField::PatientId)?;
@@ -152,26 +190,64 @@ impl KeyHasher {
             .map(|i| {
                 let person = birth.as_ref().and_then(|b| b.get(i)).zip(sex.as_ref().and_then(|s| s.get(i)));
                 let person = person.map(|(b, s)| (b.to_string(), s.to_string()));
-                let k1 = person.as_ref().and_then(|(b, s)| {
-                    let insurer = insurer_key(get(&insurer, i)?)?;
-                    let number = code_key(get(&number, i)?);
-                    let symbol = get(&symbol, i).map(code_key).unwrap_or_default();
-                    Some(self.hash(KeyKind::Insurance, &[&insurer, &symbol, &number, b, s]))
-                });
-                let k2 = person.as_ref().and_then(|(b, s)| {
+                // The card: a valid insurer number and a card number (記号 may be absent).
+                let card = get(&insurer, i)
+                    .and_then(insurer_key)
+                    .zip(get(&number, i).map(code_key))
+                    .map(|(insurer, number)| (insurer, get(&symbol, i).map(code_key).unwrap_or_default(), number));
+                let mut keys: RowKeys = [None; KEY_KINDS];
+                if let Some((insurer, symbol, number)) = &card {
+                    keys[KeyKind::Card as usize] = Some(self.hash(KeyKind::Card, &[insurer, symbol, number]));
+                    if let Some(branch) = get(&branch, i).map(branch_key) {
+                        keys[KeyKind::CardBranch as usize] =
+                            Some(self.hash(KeyKind::CardBranch, &[insurer, symbol, number, &branch]));
+                    }
+                    if let Some((b, s)) = &person {
+                        keys[KeyKind::Insurance as usize] =
+                            Some(self.hash(KeyKind::Insurance, &[insurer, symbol, number, b, s]));
+                    }
+                }
+                keys[KeyKind::Name as usize] = person.as_ref().and_then(|(b, s)| {
                     let kana = kana_key(get(&kana, i)?);
                     (!kana.is_empty()).then(|| self.hash(KeyKind::Name, &[&kana, b, s]))
                 });
-                let k3 = get(&facility, i)
+                keys[KeyKind::Local as usize] = get(&facility, i)
                     .zip(get(&patient, i))
                     .map(|(f, p)| self.hash(KeyKind::Local, &[&code_key(f), &patient_key(p)]));
-                let k4 = get(&my_number, i)
+                keys[KeyKind::MyNumber as usize] = get(&my_number, i)
                     .filter(|m| is_valid_my_number(m))
                     .and_then(digits_key)
                     .map(|m| self.hash(KeyKind::MyNumber, &[&m]));
-                [k1, k2, k3, k4]
+                keys
             })
             .collect())
+    }
+
+    /// Per row of `frame`, the link fields it fills (non-blank cells), for messages about
+    /// entries that yield no key.
+    pub fn row_fields(frame: &DataFrame, columns: &LinkColumns) -> PolarsResult<Vec<Vec<LinkField>>> {
+        let mut fields = vec![Vec::new(); frame.height()];
+        for (field, name) in &columns.0 {
+            let column = frame.column(name)?;
+            let text = column.cast(&DataType::String)?;
+            for (row, value) in text.str()?.iter().enumerate() {
+                if value.is_some_and(|v| !v.trim().is_empty()) {
+                    fields[row].push(*field);
+                }
+            }
+        }
+        Ok(fields)
+    }
+}
+
+/// 枝番 → matching key: a number loses its leading zeros (`01`, `1` and `０１` agree).
+fn branch_key(raw: &str) -> String {
+    match digits_key(raw) {
+        Some(digits) if !digits.is_empty() => {
+            let trimmed = digits.trim_start_matches('0');
+            if trimmed.is_empty() { "0".into() } else { trimmed.into() }
+        }
+        _ => code_key(raw),
     }
 }
 

@@ -11,6 +11,6 @@ mod optout;
 mod persons;
 
 pub use key::{KeyError, MasterKey};
-pub use keys::{Evidence, KeyHasher, KeyKind, LinkColumns, RowKeys, token_hex};
-pub use optout::{OptOutMatch, match_opt_outs};
-pub use persons::{ConflictRule, LinkStats, Linker, Persons};
+pub use keys::{Evidence, KEY_KINDS, KeyHasher, KeyKind, LinkColumns, RowKeys, token_hex};
+pub use optout::{OptOutEntry, OptOutMatch, Unresolved, key_requirements, match_opt_outs};
+pub use persons::{ConflictRule, LinkStats, Linker, Persons, Resolution};

@@ -35,11 +35,12 @@ type KeyMap<V> = HashMap<u128, V, BuildHasherDefault<PrehashedKey>>;
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ConflictRule {
-    /// The name key joins the persons that carry it unless their addresses tell them apart:
-    /// persons with an address (a column with `link = "address"`, compared up to the first
-    /// number) join those with a matching address; persons without one join when exactly one
-    /// address group exists. Persons kept apart stay linked for opt-out: an opt-out that names
-    /// one of them by K2 removes all of them.
+    /// The name key joins the persons that carry it unless their addresses and cards tell them
+    /// apart: persons with an address (a column with `link = "address"`, compared up to the
+    /// first number) join those with a matching address; address groups stay apart only when at
+    /// least two of them carry an insurance card (a person who moved is not two persons);
+    /// persons without an address join when exactly one group exists. Persons kept apart stay
+    /// linked for opt-out: an opt-out that names one of them removes all of them.
     #[default]
     Evidence,
     /// Any shared key joins (NDB's ID2 style). Namesakes may be merged: for opt-out the safe side,
@@ -63,18 +64,34 @@ pub struct Linker {
     evidence: Vec<Vec<u64>>,
     /// Per node (valid at roots): the cluster's prefectures, as a bit mask (bit = JIS code).
     prefectures: Vec<u64>,
+    /// Per node (valid at roots): the cluster's (card, 枝番) pairs, as truncated hashes: two
+    /// clusters holding one card under different 枝番 are two persons (twins, a household).
+    branches: Vec<Vec<(u64, u64)>>,
+    /// Per node (valid at roots): the cluster's name keys (K2), truncated.
+    names: Vec<Vec<u64>>,
     /// Per node: whether some row is anchored at it (a name key without rows is only a key).
     anchored: Vec<bool>,
     /// Per source, per row: the row's node.
     rows: Vec<Vec<u32>>,
-    /// Name-key edges (a row's other key, its K2 node), joined in `finish` under `InsuranceWins`.
+    /// Name-key edges (a row's anchor, its K2 node), joined in `finish` by the conflict rule.
     name_edges: Vec<(u32, u32)>,
+    /// Insurance-key edges (a row's anchor, its K1 node), joined in `finish` unless 枝番 or names
+    /// tell the holders apart.
+    insurance_edges: Vec<(u32, u32)>,
+    /// Insurance keys held by several persons on one card (twins), with a node of each.
+    shared_insurance_nodes: Vec<(u128, Vec<u32>)>,
+    /// Card keys (K1 without birth date and sex) whose holders opt-out needs to know.
+    watched_cards: std::collections::HashSet<u128>,
+    /// (card key, node) of rows holding a watched card.
+    card_nodes: Vec<(u128, u32)>,
+    /// Clusters the insurance-key rule kept apart (twins, household members on one card).
+    kept_apart_on_card: u64,
     /// Name keys whose holders addresses told apart, with a node of each holder.
     namesake_nodes: Vec<(u128, Vec<u32>)>,
     /// Rows that carried each key kind, for the report.
-    key_rows: [u64; 4],
+    key_rows: [u64; crate::keys::KEY_KINDS],
     /// Unions that joined two clusters, by the key kind that caused them.
-    merges: [u64; 4],
+    merges: [u64; crate::keys::KEY_KINDS],
     /// Name-key joins between two insured clusters: merged under `Merge`, refused otherwise.
     name_conflicts: u64,
     /// Clusters the evidence rule kept apart.
@@ -90,10 +107,21 @@ pub struct Persons {
     /// Per person: a stable representative (the smallest key hash in its cluster).
     pub representative: Vec<u128>,
     person_of_key: KeyMap<u32>,
-    /// Persons a refused name join kept apart, both ways: an opt-out of one covers the others.
+    /// Persons a refused name join kept apart, both ways: an opt-out of one covers the others
+    /// (transitively, as the `merge` rule would have joined them).
     kept_apart: HashMap<u32, Vec<u32>>,
+    /// Clusters no evidence could place among the holders of a shared key (a record without
+    /// address among namesakes, without 枝番 and name among twins), both ways: an opt-out of a
+    /// holder covers the unplaced cluster, and one of the unplaced cluster every holder. One
+    /// step only: the twin of an opted-out twin is not removed because a record could be
+    /// either's.
+    unplaced: HashMap<u32, Vec<u32>>,
     /// Name keys held by several persons that addresses told apart (namesakes), with them.
     namesakes: KeyMap<Vec<u32>>,
+    /// Insurance keys held by several persons that 枝番 or names told apart (twins), with them.
+    shared_insurance: KeyMap<Vec<u32>>,
+    /// Per watched card: its holders, and whether the person's 枝番 on that card is known.
+    card_holders: KeyMap<Vec<(u32, bool)>>,
     /// Linkage statistics.
     pub stats: LinkStats,
 }
@@ -116,6 +144,9 @@ pub struct LinkStats {
     /// Persons sharing a name key that the `evidence` rule kept apart because their addresses
     /// differ (namesakes).
     pub kept_apart_by_address: u64,
+    /// Persons sharing an insurance key (card + birth date + sex) that the rule kept apart
+    /// because their 枝番 or kana names differ (same-sex twins, household members on one card).
+    pub kept_apart_on_card: u64,
     /// Rows with no usable key: each is its own person.
     pub keyless_rows: u64,
     /// Persons whose rows come from more than one source.
@@ -124,6 +155,33 @@ pub struct LinkStats {
 
 /// Counts per key kind.
 pub type BTreeMapCounts = std::collections::BTreeMap<KeyKind, u64>;
+
+/// Who an opt-out entry names, and through which keys.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Resolution {
+    /// The persons to leave out.
+    pub persons: Vec<u32>,
+    /// The persons found through each key kind.
+    pub by: Vec<(KeyKind, Vec<u32>)>,
+    /// The entry gave only a card: every holder was taken (a household).
+    pub whole_card: bool,
+    /// The entry's card + 枝番 is in no row: the card's holders without a known 枝番 were taken.
+    pub card_without_branch: bool,
+}
+
+/// Mixed into the node key of a (K1, K2) pair, so it is never equal to a key of its own.
+const PAIR_TWEAK: u128 = 0x7061_6972_2d6f_662d_6b31_2d6b_3200_0001;
+
+/// Adds `items` to a sorted, deduplicated list kept small (a person has few names or cards).
+fn add_sorted<T: Ord + Copy>(list: &mut Vec<T>, items: &[T]) {
+    for &item in items {
+        if let Err(at) = list.binary_search(&item)
+            && list.len() < 16
+        {
+            list.insert(at, item);
+        }
+    }
+}
 
 impl Linker {
     /// A linker for `sources` sources under `rule`.
@@ -141,6 +199,8 @@ impl Linker {
         self.insured.push(false);
         self.evidence.push(Vec::new());
         self.prefectures.push(0);
+        self.branches.push(Vec::new());
+        self.names.push(Vec::new());
         self.anchored.push(false);
         self.node_of_key.insert(key, node);
         node
@@ -172,6 +232,39 @@ impl Linker {
         let moved = std::mem::take(&mut self.evidence[child as usize]);
         self.add_evidence(root, &moved);
         self.prefectures[root as usize] |= self.prefectures[child as usize];
+        let names = std::mem::take(&mut self.names[child as usize]);
+        add_sorted(&mut self.names[root as usize], &names);
+        let branches = std::mem::take(&mut self.branches[child as usize]);
+        add_sorted(&mut self.branches[root as usize], &branches);
+    }
+
+    /// Whether the clusters of roots `a` and `b` hold one card under different 枝番.
+    fn branches_conflict(&self, a: u32, b: u32) -> bool {
+        let (a, b) = (&self.branches[a as usize], &self.branches[b as usize]);
+        a.iter().any(|(card, branch)| b.iter().any(|(c, other)| c == card && other != branch))
+    }
+
+    /// Whether the clusters of roots `a` and `b` both carry kana names, and none in common.
+    fn names_conflict(&self, a: u32, b: u32) -> bool {
+        let (a, b) = (&self.names[a as usize], &self.names[b as usize]);
+        !a.is_empty() && !b.is_empty() && !a.iter().any(|n| b.binary_search(n).is_ok())
+    }
+
+    /// Joins `a` and `b` by a name key unless their clusters hold one card under different 枝番;
+    /// then they stay apart, linked for opt-out (`refused`).
+    fn join_by_name(&mut self, a: u32, b: u32, refused: &mut Vec<(u32, u32)>) {
+        let (ra, rb) = (self.find(a), self.find(b));
+        if ra != rb && self.branches_conflict(ra, rb) {
+            refused.push((a, b));
+        } else {
+            self.union(a, b, KeyKind::Name);
+        }
+    }
+
+    /// Asks the linker to record the holders of these card keys (opt-out entries that name a
+    /// card without birth date and sex). Call before adding rows.
+    pub fn watch_cards(&mut self, cards: impl IntoIterator<Item = u128>) {
+        self.watched_cards.extend(cards);
     }
 
     /// Adds address hashes to a root's evidence (kept small: a person has few addresses).
@@ -199,12 +292,12 @@ impl Linker {
         for (i, row_keys) in keys.iter().enumerate() {
             let row = self.rows[source].len();
             let mut anchor = None;
-            // Insurance, local and My Number keys join at once.
-            for kind in [KeyKind::Insurance, KeyKind::Local, KeyKind::MyNumber] {
+            // An individual's card, a local patient ID and My Number join at once.
+            for kind in [KeyKind::CardBranch, KeyKind::Local, KeyKind::MyNumber] {
                 if let Some(key) = row_keys[kind as usize] {
                     self.key_rows[kind as usize] += 1;
                     let node = self.node(key);
-                    if kind == KeyKind::Insurance {
+                    if kind == KeyKind::CardBranch {
                         let root = self.find(node);
                         self.insured[root as usize] = true;
                     }
@@ -214,13 +307,50 @@ impl Linker {
                     }
                 }
             }
-            if let Some(key) = row_keys[KeyKind::Name as usize] {
-                self.key_rows[KeyKind::Name as usize] += 1;
-                let node = self.node(key);
-                match (anchor, self.rule) {
-                    (None, _) => anchor = Some(node),
-                    (Some(a), ConflictRule::Merge) => self.union(a, node, KeyKind::Name),
-                    (Some(a), ConflictRule::InsuranceWins | ConflictRule::Evidence) => self.name_edges.push((a, node)),
+            let mut weak = |kind: KeyKind| {
+                row_keys[kind as usize].map(|key| {
+                    self.key_rows[kind as usize] += 1;
+                    let node = self.node(key);
+                    if kind == KeyKind::Insurance {
+                        let root = self.find(node);
+                        self.insured[root as usize] = true;
+                    }
+                    (key, node)
+                })
+            };
+            let insurance = weak(KeyKind::Insurance);
+            let name = weak(KeyKind::Name);
+            if self.rule == ConflictRule::Merge {
+                // Any shared key joins.
+                for (node, kind) in [(insurance, KeyKind::Insurance), (name, KeyKind::Name)] {
+                    if let Some((_, node)) = node {
+                        match anchor {
+                            None => anchor = Some(node),
+                            Some(a) => self.union(a, node, kind),
+                        }
+                    }
+                }
+            } else {
+                if anchor.is_none() {
+                    anchor = match (insurance, name) {
+                        // Card + birth date + sex with a name: the pair is one person (twins share
+                        // the first, namesakes the second), its own node.
+                        (Some((k1, _)), Some((k2, _))) => Some(self.node(k1 ^ k2.rotate_left(64) ^ PAIR_TWEAK)),
+                        (Some((_, node)), None) | (None, Some((_, node))) => Some(node),
+                        (None, None) => None,
+                    };
+                }
+                if let Some(a) = anchor {
+                    if let Some((_, node)) = insurance.filter(|&(_, n)| n != a)
+                        && self.insurance_edges.last() != Some(&(a, node))
+                    {
+                        self.insurance_edges.push((a, node));
+                    }
+                    if let Some((_, node)) = name.filter(|&(_, n)| n != a)
+                        && self.name_edges.last() != Some(&(a, node))
+                    {
+                        self.name_edges.push((a, node));
+                    }
                 }
             }
             let node = anchor.unwrap_or_else(|| {
@@ -228,8 +358,24 @@ impl Linker {
                 self.node(keyless_id(row))
             });
             self.anchored[node as usize] = true;
+            let root = self.find(node);
+            if insurance.is_some() || row_keys[KeyKind::CardBranch as usize].is_some() {
+                self.insured[root as usize] = true;
+            }
+            if let Some((key, _)) = name {
+                add_sorted(&mut self.names[root as usize], &[key as u64]);
+            }
+            if let (Some(card), Some(branch)) =
+                (row_keys[KeyKind::Card as usize], row_keys[KeyKind::CardBranch as usize])
+            {
+                add_sorted(&mut self.branches[root as usize], &[(card as u64, branch as u64)]);
+            }
+            if let Some(card) = row_keys[KeyKind::Card as usize].filter(|c| self.watched_cards.contains(c))
+                && self.card_nodes.last() != Some(&(card, node))
+            {
+                self.card_nodes.push((card, node));
+            }
             if let Some(e) = evidence.get(i) {
-                let root = self.find(node);
                 if let Some(street) = e.street {
                     self.add_evidence(root, &[street]);
                 }
@@ -241,10 +387,64 @@ impl Linker {
         }
     }
 
+    /// The insurance-key rule: per K1 key (card + birth date + sex), the clusters carrying it
+    /// join unless their 枝番 differ or their kana names do (twins and household members on one
+    /// card). Clusters with an 枝番 are placed first, then those with a name; a cluster with
+    /// neither joins the single group, or stays apart (linked for opt-out to every group) when
+    /// the key is held by several persons.
+    fn join_by_insurance(&mut self, unplaced_links: &mut Vec<(u32, u32)>) {
+        let mut by_key: std::collections::BTreeMap<(u128, u32), Vec<u32>> = std::collections::BTreeMap::new();
+        for (a, key_node) in std::mem::take(&mut self.insurance_edges) {
+            by_key.entry((self.node_key[key_node as usize], key_node)).or_default().push(a);
+        }
+        for ((key, key_node), members) in by_key {
+            let bare = !self.anchored[key_node as usize] && self.find(key_node) == key_node;
+            let nodes = members.iter().chain((!bare).then_some(&key_node));
+            let mut roots: Vec<u32> = nodes.map(|&n| self.find(n)).collect();
+            roots.sort_unstable_by_key(|&r| self.node_key[r as usize]);
+            roots.dedup();
+            if roots.len() < 2 {
+                if bare {
+                    self.union(roots[0], key_node, KeyKind::Insurance);
+                }
+                continue;
+            }
+            // Most telling first: an 枝番, then a name, then neither.
+            roots.sort_by_key(|&r| (self.branches[r as usize].is_empty(), self.names[r as usize].is_empty()));
+            let mut groups: Vec<u32> = Vec::new();
+            let mut unplaced = Vec::new();
+            for r in roots {
+                let compatible: Vec<usize> = (0..groups.len())
+                    .filter(|&g| {
+                        let g = self.find(groups[g]);
+                        !self.branches_conflict(g, r) && !self.names_conflict(g, r)
+                    })
+                    .collect();
+                match compatible.as_slice() {
+                    [] => groups.push(r),
+                    [g] => self.union(groups[*g], r, KeyKind::Insurance),
+                    _ => unplaced.push(r),
+                }
+            }
+            if bare {
+                self.union(groups[0], key_node, KeyKind::Insurance);
+            }
+            if groups.len() > 1 {
+                self.kept_apart_on_card += (groups.len() - 1 + unplaced.len()) as u64;
+                for &u in &unplaced {
+                    for &g in &groups {
+                        unplaced_links.push((u, g));
+                    }
+                }
+                self.shared_insurance_nodes.push((key, groups.iter().chain(&unplaced).copied().collect()));
+            }
+        }
+    }
+
     /// The evidence rule: per name key (in key order), the clusters carrying it are grouped by
     /// shared address; clusters without an address join the single group, or stay apart (and
     /// linked for opt-out) when addresses show several persons.
-    fn join_by_evidence(&mut self, refused: &mut Vec<(u32, u32)>) {
+    fn join_by_evidence(&mut self, refused: &mut Vec<(u32, u32)>, unplaced_links: &mut Vec<(u32, u32)>) {
         let mut by_name: std::collections::BTreeMap<(u128, u32), Vec<u32>> = std::collections::BTreeMap::new();
         for (a, name) in std::mem::take(&mut self.name_edges) {
             by_name.entry((self.node_key[name as usize], name)).or_default().push(a);
@@ -307,7 +507,26 @@ impl Linker {
                     _ => without.push(r),
                 }
             }
-            let groups: Vec<(Vec<u32>, Vec<u64>)> = groups.into_iter().map(|(m, h, _)| (m, h)).collect();
+            // Two addresses alone do not make two persons: people move, and a hospital keeps the
+            // old address. Address groups are namesakes only when at least two of them carry an
+            // insurance card; groups without a card then cannot be placed, and with one carded
+            // group or none everything is one person.
+            let mut carded = Vec::new();
+            let mut uncarded = Vec::new();
+            for (members, hashes, _) in groups {
+                let insured = members.iter().any(|&m| {
+                    let root = self.find(m);
+                    self.insured[root as usize]
+                });
+                if insured { carded.push((members, hashes)) } else { uncarded.push((members, hashes)) }
+            }
+            let groups: Vec<(Vec<u32>, Vec<u64>)> = if carded.len() <= 1 {
+                let all: Vec<u32> = carded.into_iter().chain(uncarded).flat_map(|(m, _)| m).collect();
+                if all.is_empty() { Vec::new() } else { vec![(all, Vec::new())] }
+            } else {
+                without.extend(uncarded.into_iter().flat_map(|(m, _)| m));
+                carded
+            };
             // The key itself goes with the first address group (or the one person).
             let home = groups.first().map_or(roots[0], |(members, _)| members[0]);
             if bare {
@@ -315,22 +534,28 @@ impl Linker {
             }
             if groups.len() <= 1 {
                 for &r in &roots {
-                    self.union(home, r, KeyKind::Name);
+                    self.join_by_name(home, r, refused);
                 }
                 continue;
             }
             for (members, _) in &groups {
                 for &m in &members[1..] {
-                    self.union(members[0], m, KeyKind::Name);
+                    self.join_by_name(members[0], m, refused);
                 }
             }
-            // Several persons by address (namesakes): the groups are persons of their own. The
-            // clusters no address places stay apart, linked for opt-out to every group.
+            // Several persons by address and card (namesakes): the groups are persons of their
+            // own in the release. For opt-out they stay linked, as the `merge` rule would have
+            // joined them: a namesake pair is also what one person who changed both job and
+            // address looks like, and an opt-out must miss no record of theirs. The clusters no
+            // address places stay apart, linked for opt-out to every group.
             self.kept_apart_by_address += (groups.len() - 1 + without.len()) as u64;
             let firsts: Vec<u32> = groups.iter().map(|(members, _)| members[0]).collect();
+            for pair in firsts.windows(2) {
+                refused.push((pair[0], pair[1]));
+            }
             for &w in &without {
                 for &g in &firsts {
-                    refused.push((w, g));
+                    unplaced_links.push((w, g));
                 }
             }
             let holders = firsts.iter().chain(&without).copied().collect();
@@ -342,6 +567,10 @@ impl Linker {
     /// the order sources were read in.
     pub fn finish(mut self) -> Persons {
         let mut refused: Vec<(u32, u32)> = Vec::new();
+        let mut unplaced_links: Vec<(u32, u32)> = Vec::new();
+        if self.rule != ConflictRule::Merge {
+            self.join_by_insurance(&mut unplaced_links);
+        }
         match self.rule {
             ConflictRule::Merge => {}
             ConflictRule::InsuranceWins => {
@@ -352,11 +581,11 @@ impl Linker {
                         self.name_conflicts += 1;
                         refused.push((name, a));
                     } else {
-                        self.union(a, name, KeyKind::Name);
+                        self.join_by_name(a, name, &mut refused);
                     }
                 }
             }
-            ConflictRule::Evidence => self.join_by_evidence(&mut refused),
+            ConflictRule::Evidence => self.join_by_evidence(&mut refused, &mut unplaced_links),
         }
         let roots: Vec<u32> = (0..self.parent.len() as u32).map(|n| self.find(n)).collect();
         let mut root_keys: Vec<u128> =
@@ -367,25 +596,44 @@ impl Linker {
         let row_person: Vec<Vec<u32>> =
             self.rows.iter().map(|rows| rows.iter().map(|&n| person_of_node(n)).collect()).collect();
         let person_of_key = self.node_of_key.iter().map(|(k, &n)| (*k, person_of_node(n))).collect();
-        let namesakes: KeyMap<Vec<u32>> = std::mem::take(&mut self.namesake_nodes)
-            .into_iter()
-            .map(|(key, nodes)| {
-                let mut holders: Vec<u32> = nodes.into_iter().map(person_of_node).collect();
-                holders.sort_unstable();
-                holders.dedup();
-                (key, holders)
-            })
-            .collect();
-        let mut kept_apart: HashMap<u32, Vec<u32>> = HashMap::new();
-        for (name, other) in refused {
-            let (a, b) = (person_of_node(name), person_of_node(other));
-            for (from, to) in [(a, b), (b, a)] {
-                let neighbours = kept_apart.entry(from).or_default();
-                if !neighbours.contains(&to) {
-                    neighbours.push(to);
-                }
+        let holders_of = |shared: Vec<(u128, Vec<u32>)>| -> KeyMap<Vec<u32>> {
+            shared
+                .into_iter()
+                .map(|(key, nodes)| {
+                    let mut holders: Vec<u32> = nodes.into_iter().map(person_of_node).collect();
+                    holders.sort_unstable();
+                    holders.dedup();
+                    (key, holders)
+                })
+                .collect()
+        };
+        let namesakes = holders_of(std::mem::take(&mut self.namesake_nodes));
+        let shared_insurance = holders_of(std::mem::take(&mut self.shared_insurance_nodes));
+        let mut card_holders: KeyMap<Vec<(u32, bool)>> = KeyMap::default();
+        for (card, node) in std::mem::take(&mut self.card_nodes) {
+            let root = roots[node as usize];
+            let branch_known = self.branches[root as usize].iter().any(|(c, _)| *c == card as u64);
+            let holders = card_holders.entry(card).or_default();
+            let holder = (person_of_node(node), branch_known);
+            if !holders.contains(&holder) {
+                holders.push(holder);
             }
         }
+        let links = |pairs: Vec<(u32, u32)>| {
+            let mut map: HashMap<u32, Vec<u32>> = HashMap::new();
+            for (x, y) in pairs {
+                let (a, b) = (person_of_node(x), person_of_node(y));
+                for (from, to) in [(a, b), (b, a)] {
+                    let neighbours = map.entry(from).or_default();
+                    if !neighbours.contains(&to) {
+                        neighbours.push(to);
+                    }
+                }
+            }
+            map
+        };
+        let kept_apart = links(refused);
+        let unplaced = links(unplaced_links);
 
         let mut sources_of_person = vec![0u64; root_keys.len()];
         for (source, rows) in row_person.iter().enumerate() {
@@ -400,32 +648,89 @@ impl Linker {
             merges: KeyKind::ALL.into_iter().zip(self.merges).collect(),
             name_conflicts: self.name_conflicts,
             kept_apart_by_address: self.kept_apart_by_address,
+            kept_apart_on_card: self.kept_apart_on_card,
             keyless_rows: self.keyless_rows,
             persons_in_several_sources: sources_of_person.iter().filter(|s| s.count_ones() > 1).count() as u64,
         };
-        Persons { row_person, representative: root_keys, person_of_key, kept_apart, namesakes, stats }
+        Persons {
+            row_person,
+            representative: root_keys,
+            person_of_key,
+            kept_apart,
+            unplaced,
+            namesakes,
+            shared_insurance,
+            card_holders,
+            stats,
+        }
     }
 }
 
 impl Persons {
-    /// Every person any of `keys` names: the holder of each key, and every person a refused
-    /// name join kept apart from those (transitively), so that an opt-out misses nobody the
-    /// `merge` rule would have removed.
-    pub fn persons_of(&self, keys: &RowKeys) -> Vec<u32> {
-        let holder = |k: &Option<u128>| k.and_then(|k| self.person_of_key.get(&k).copied());
-        let mut found: Vec<u32> = keys
-            .iter()
-            .enumerate()
-            .filter(|(kind, _)| *kind != KeyKind::Name as usize)
-            .filter_map(|(_, k)| holder(k))
-            .collect();
-        let name = keys[KeyKind::Name as usize];
-        match name.and_then(|k| self.namesakes.get(&k)) {
-            // A card, patient ID or My Number names the person; the name alone would not.
-            Some(_) if !found.is_empty() => {}
-            // Only the name: every namesake (the safe side).
-            Some(all) => found.extend(all),
-            None => found.extend(holder(&name)),
+    /// Every person an opt-out entry with `keys` names (see [`Resolution`]).
+    ///
+    /// - An individual's card (card + 枝番), a patient ID or My Number names one person each.
+    /// - Card + birth date + sex, and kana name + birth date + sex, name one person, or several
+    ///   that linkage kept apart (twins on one card; namesakes at different addresses): then all
+    ///   of them, unless the entry's other keys name one of them.
+    /// - Card + 枝番 that no row carries (exports often leave 枝番 empty): every holder of that
+    ///   card whose 枝番 is unknown, unless the entry's other keys name someone.
+    /// - The card alone: every person holding it (a household), conservatively.
+    ///
+    /// Then every person a refused join kept apart from those (transitively), so that an opt-out
+    /// misses nobody the `merge` rule would have removed, and every cluster that could be theirs
+    /// but that no evidence placed.
+    pub fn resolve(&self, keys: &RowKeys) -> Resolution {
+        let holder = |kind: KeyKind| keys[kind as usize].and_then(|k| self.person_of_key.get(&k).copied());
+        let mut resolution = Resolution::default();
+        let mut pinned: Vec<u32> = Vec::new();
+        let through = |kind: KeyKind, persons: &[u32], resolution: &mut Resolution| {
+            if !persons.is_empty() {
+                resolution.by.push((kind, persons.to_vec()));
+            }
+        };
+        for kind in [KeyKind::CardBranch, KeyKind::Local, KeyKind::MyNumber] {
+            if let Some(p) = holder(kind) {
+                pinned.push(p);
+                through(kind, &[p], &mut resolution);
+            }
+        }
+        // Keys that may name several persons: used whole only when nothing else names one of them.
+        let mut several: Vec<(KeyKind, Vec<u32>)> = Vec::new();
+        for (kind, shared) in [(KeyKind::Insurance, &self.shared_insurance), (KeyKind::Name, &self.namesakes)] {
+            match keys[kind as usize].and_then(|k| shared.get(&k)) {
+                Some(all) => several.push((kind, all.clone())),
+                None => {
+                    if let Some(p) = holder(kind) {
+                        pinned.push(p);
+                        through(kind, &[p], &mut resolution);
+                    }
+                }
+            }
+        }
+        let card_holders = keys[KeyKind::Card as usize].and_then(|c| self.card_holders.get(&c));
+        if keys[KeyKind::CardBranch as usize].is_some() && holder(KeyKind::CardBranch).is_none() {
+            let unknown: Vec<u32> =
+                card_holders.into_iter().flatten().filter(|(_, known)| !known).map(|(p, _)| *p).collect();
+            if !unknown.is_empty() {
+                resolution.card_without_branch = true;
+                several.push((KeyKind::Card, unknown));
+            }
+        }
+        if keys[KeyKind::CardBranch as usize].is_none() && keys[KeyKind::Insurance as usize].is_none() {
+            let all: Vec<u32> = card_holders.into_iter().flatten().map(|(p, _)| *p).collect();
+            if !all.is_empty() {
+                resolution.whole_card = true;
+                through(KeyKind::Card, &all, &mut resolution);
+                pinned.extend(all);
+            }
+        }
+        let mut found = pinned.clone();
+        for (kind, all) in several {
+            if !all.iter().any(|p| pinned.contains(p)) {
+                through(kind, &all, &mut resolution);
+                found.extend(all);
+            }
         }
         let mut next = 0;
         while next < found.len() {
@@ -436,9 +741,19 @@ impl Persons {
             }
             next += 1;
         }
+        let named = found.clone();
+        for p in named {
+            found.extend(self.unplaced.get(&p).into_iter().flatten().copied());
+        }
         found.sort_unstable();
         found.dedup();
-        found
+        resolution.persons = found;
+        resolution
+    }
+
+    /// The persons [`Persons::resolve`] finds for `keys`.
+    pub fn persons_of(&self, keys: &RowKeys) -> Vec<u32> {
+        self.resolve(keys).persons
     }
 
     /// Number of persons.
@@ -461,24 +776,37 @@ mod tests {
     fn shared_keys_join_rows_across_sources() {
         let mut linker = Linker::new(2, ConflictRule::Merge);
         // Source 0: row 0 has K1=10,K2=20; row 1 has K2=30.
-        linker
-            .add_rows(0, &[[Some(10), Some(20), None, None], [None, Some(30), None, None]], &[], |r| 1000 + r as u128);
+        linker.add_rows(
+            0,
+            &[[Some(10), Some(20), None, None, None, None], [None, Some(30), None, None, None, None]],
+            &[],
+            |r| 1000 + r as u128,
+        );
         // Source 1: row 0 has K2=20 (joins row 0 of source 0) and K3=40; row 1 has no key.
-        linker.add_rows(1, &[[None, Some(20), Some(40), None], [None, None, None, None]], &[], |r| 2000 + r as u128);
+        linker.add_rows(
+            1,
+            &[[None, Some(20), Some(40), None, None, None], [None, None, None, None, None, None]],
+            &[],
+            |r| 2000 + r as u128,
+        );
         let persons = linker.finish();
         assert_eq!(persons.len(), 3);
         assert_eq!(persons.row_person[0][0], persons.row_person[1][0]);
         assert_ne!(persons.row_person[0][0], persons.row_person[0][1]);
         assert_eq!(persons.stats.keyless_rows, 1);
         assert_eq!(persons.stats.persons_in_several_sources, 1);
-        assert_eq!(persons.persons_of(&[None, None, Some(40), None]), vec![persons.row_person[0][0]]);
+        assert_eq!(persons.persons_of(&[None, None, Some(40), None, None, None]), vec![persons.row_person[0][0]]);
         assert_eq!(persons.representative[persons.row_person[0][0] as usize], 10);
     }
 
     #[test]
     fn insurance_wins_keeps_namesakes_apart_but_opt_out_names_both() {
         // Two insured persons (K1 = 1 and 2) share a name key (K2 = 9); a third row has only K2.
-        let rows = [[Some(1), Some(9), None, None], [Some(2), Some(9), None, None], [None, Some(9), None, None]];
+        let rows = [
+            [Some(1), Some(9), None, None, None, None],
+            [Some(2), Some(9), None, None, None, None],
+            [None, Some(9), None, None, None, None],
+        ];
         let mut merged = Linker::new(1, ConflictRule::Merge);
         merged.add_rows(0, &rows, &[], |r| 100 + r as u128);
         let merged = merged.finish();
@@ -491,8 +819,12 @@ mod tests {
         assert_eq!(apart.len(), 2);
         assert_eq!(apart.stats.name_conflicts, 1);
         assert_ne!(apart.row_person[0][0], apart.row_person[0][1]);
-        assert_eq!(apart.persons_of(&[None, Some(9), None, None]).len(), 2, "an opt-out by name removes both");
-        assert_eq!(apart.persons_of(&[Some(2), None, None, None]).len(), 2, "so does one by either card");
+        assert_eq!(
+            apart.persons_of(&[None, Some(9), None, None, None, None]).len(),
+            2,
+            "an opt-out by name removes both"
+        );
+        assert_eq!(apart.persons_of(&[Some(2), None, None, None, None, None]).len(), 2, "so does one by either card");
     }
 
     #[test]
@@ -501,11 +833,11 @@ mod tests {
         // (K2 = 8): insured 3 at address 503, insured 4 without an address. A chart row (K3 = 7,
         // K2 = 9) at address 502 belongs to the second namesake.
         let rows = [
-            [Some(1), Some(9), None, None],
-            [Some(2), Some(9), None, None],
-            [Some(3), Some(8), None, None],
-            [Some(4), Some(8), None, None],
-            [None, Some(9), Some(7), None],
+            [Some(1), Some(9), None, None, None, None],
+            [Some(2), Some(9), None, None, None, None],
+            [Some(3), Some(8), None, None, None, None],
+            [Some(4), Some(8), None, None, None, None],
+            [None, Some(9), Some(7), None, None, None],
         ];
         let evidence =
             [Some(501), Some(502), Some(503), None, Some(502)].map(|street| Evidence { street, prefecture: None });
@@ -518,16 +850,52 @@ mod tests {
         assert_eq!(person(2), person(3), "a job changer with one address joins");
         assert_eq!(p.len(), 3);
         assert_eq!(p.stats.kept_apart_by_address, 1);
-        assert_eq!(p.persons_of(&[None, Some(9), None, None]).len(), 2, "an opt-out by name removes both namesakes");
-        // A card names one namesake; the name alone names both.
-        assert_eq!(p.persons_of(&[Some(1), Some(9), None, None]), vec![person(0)]);
+        assert_eq!(
+            p.persons_of(&[None, Some(9), None, None, None, None]).len(),
+            2,
+            "an opt-out by name removes both namesakes"
+        );
+        // A card names one namesake, but both go: they may be one person who moved and changed
+        // job, and an opt-out must miss none of their records.
+        assert_eq!(p.persons_of(&[Some(1), None, None, None, None, None]).len(), 2);
+    }
+
+    #[test]
+    fn a_mover_links_and_namesakes_need_two_cards_to_stay_apart() {
+        // A mover: checkups (K1 = 1) at street 501, a hospital's chart (K3 = 7) still at the old
+        // street 502. One card among the address groups: one person.
+        let rows = [[Some(1), Some(9), None, None, None, None], [None, Some(9), Some(7), None, None, None]];
+        let evidence = [501, 502].map(|street| Evidence { street: Some(street), prefecture: None });
+        let mut linker = Linker::new(1, ConflictRule::Evidence);
+        linker.add_rows(0, &rows, &evidence, |r| 100 + r as u128);
+        let p = linker.finish();
+        assert_eq!(p.len(), 1);
+        assert_eq!(p.stats.kept_apart_by_address, 0);
+        // Two carded namesakes and a chart at a third street: the chart cannot be placed, and an
+        // opt-out of either namesake takes it too.
+        let rows = [
+            [Some(1), Some(9), None, None, None, None],
+            [Some(2), Some(9), None, None, None, None],
+            [None, Some(9), Some(7), None, None, None],
+        ];
+        let evidence = [501, 502, 503].map(|street| Evidence { street: Some(street), prefecture: None });
+        let mut linker = Linker::new(1, ConflictRule::Evidence);
+        linker.add_rows(0, &rows, &evidence, |r| 100 + r as u128);
+        let p = linker.finish();
+        assert_eq!(p.len(), 3);
+        assert_eq!(p.persons_of(&[Some(1), None, None, None, None, None]).len(), 3);
+        assert_eq!(p.persons_of(&[None, None, Some(7), None, None, None]).len(), 3);
     }
 
     #[test]
     fn a_prefecture_places_a_cluster_without_an_address() {
         // Namesakes (K2 = 9) at streets 501 (prefecture 13) and 502 (prefecture 27); a pharmacy
         // cluster (K1 = 3, no address) in prefecture 27 belongs to the second.
-        let rows = [[Some(1), Some(9), None, None], [Some(2), Some(9), None, None], [Some(3), Some(9), None, None]];
+        let rows = [
+            [Some(1), Some(9), None, None, None, None],
+            [Some(2), Some(9), None, None, None, None],
+            [Some(3), Some(9), None, None, None, None],
+        ];
         let evidence = [
             Evidence { street: Some(501), prefecture: Some(13) },
             Evidence { street: Some(502), prefecture: Some(27) },
@@ -541,11 +909,67 @@ mod tests {
         assert_ne!(p.row_person[0][0], p.row_person[0][2]);
     }
 
+    fn keys(pairs: &[(KeyKind, u128)]) -> RowKeys {
+        let mut keys = [None; crate::keys::KEY_KINDS];
+        for (kind, key) in pairs {
+            keys[*kind as usize] = Some(*key);
+        }
+        keys
+    }
+
+    #[test]
+    fn twins_on_one_card_stay_apart_by_branch_or_by_name() {
+        use KeyKind::{Card, CardBranch, Insurance, Local, Name};
+        for rule in [ConflictRule::Evidence, ConflictRule::InsuranceWins] {
+            // Same-sex twins share card + birth date + sex. Pair A (K1 = 1) carries 枝番 and
+            // names; a third row of twin A comes from an export without 枝番. Pair B (K1 = 2)
+            // comes from an export without 枝番, told apart by names; a chart row (K3) joins a
+            // twin by name; a row with only K1 = 2 cannot be placed. Pair C (K1 = 3) has 枝番
+            // and no names.
+            let rows = [
+                keys(&[(Card, 5), (Insurance, 1), (CardBranch, 11), (Name, 31)]),
+                keys(&[(Card, 5), (Insurance, 1), (CardBranch, 12), (Name, 32)]),
+                keys(&[(Card, 5), (Insurance, 1), (Name, 31)]),
+                keys(&[(Card, 6), (Insurance, 2), (Name, 21)]),
+                keys(&[(Card, 6), (Insurance, 2), (Name, 22)]),
+                keys(&[(Local, 40), (Name, 22)]),
+                keys(&[(Card, 6), (Insurance, 2)]),
+                keys(&[(Card, 7), (Insurance, 3), (CardBranch, 71)]),
+                keys(&[(Card, 7), (Insurance, 3), (CardBranch, 72)]),
+            ];
+            let mut linker = Linker::new(1, rule);
+            linker.add_rows(0, &rows, &[], |r| 100 + r as u128);
+            let p = linker.finish();
+            let person = |row: usize| p.row_person[0][row];
+            assert_ne!(person(0), person(1), "{rule:?}: twins with their own 枝番");
+            assert_eq!(person(0), person(2), "{rule:?}: a row without 枝番 joins the twin of its name");
+            assert_ne!(person(3), person(4), "{rule:?}: twins told apart by name");
+            assert_eq!(person(4), person(5), "{rule:?}: the chart joins by name");
+            assert_ne!(person(6), person(3));
+            assert_ne!(person(6), person(4));
+            assert_ne!(person(7), person(8), "{rule:?}: 枝番 alone tells them apart");
+            assert_eq!(p.len(), 7);
+            assert_eq!(p.stats.kept_apart_on_card, 4);
+            let sorted = |mut v: Vec<u32>| {
+                v.sort_unstable();
+                v
+            };
+            // An opt-out by card + birth date + sex names both twins (and the unplaced row).
+            assert_eq!(p.persons_of(&keys(&[(Insurance, 1)])), sorted(vec![person(0), person(1)]));
+            assert_eq!(p.persons_of(&keys(&[(Insurance, 2)])).len(), 3);
+            // With the 枝番, or the name, only one twin; the unplaced row goes with either.
+            assert_eq!(p.persons_of(&keys(&[(Insurance, 1), (CardBranch, 12)])), vec![person(1)]);
+            assert_eq!(p.persons_of(&keys(&[(Insurance, 2), (Name, 21)])), sorted(vec![person(3), person(6)]));
+        }
+    }
+
     proptest! {
         /// Union-find agrees with a naive transitive closure, and person numbering does not
         /// depend on the order rows arrive in.
         #[test]
-        fn matches_naive_closure(rows in proptest::collection::vec(proptest::array::uniform4(proptest::option::of(0u128..12)), 1..40)) {
+        fn matches_naive_closure(rows in proptest::collection::vec(proptest::array::uniform6(proptest::option::of(0u128..12)), 1..40)) {
+            // A card alone never joins rows.
+            let rows: Vec<RowKeys> = rows.into_iter().map(|mut r| { r[KeyKind::Card as usize] = None; r }).collect();
             let mut linker = Linker::new(1, ConflictRule::Merge);
             linker.add_rows(0, &rows, &[], |r| 1_000 + r as u128);
             let persons = linker.finish();

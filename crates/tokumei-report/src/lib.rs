@@ -5,6 +5,7 @@
 pub mod html;
 mod manifest;
 mod release;
+mod sections;
 
 use std::io::Read;
 use std::path::Path;

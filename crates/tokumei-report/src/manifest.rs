@@ -84,8 +84,11 @@ pub struct RunReport {
     pub label: String,
     /// Provision / release date.
     pub date: String,
-    /// Whether the privacy target (if any) was met and the release written.
+    /// `released`, or `refused: <reason>` (nothing written; the reason in one line).
     pub status: String,
+    /// What the run did not stop for but a reader must know, one line each (opt-out entries
+    /// matching nobody, quarantined rows, values a transform could not read).
+    pub warnings: Vec<String>,
     /// Inputs and config with digests.
     pub inputs: Vec<InputFile>,
     /// Row accounting per table.
@@ -120,6 +123,11 @@ impl RunReport {
                 vec!["tokumei".into(), self.tokumei_version.clone()],
             ],
         );
+        if !self.warnings.is_empty() {
+            page.heading("Warnings");
+            let rows: Vec<Vec<String>> = self.warnings.iter().map(|w| vec![w.clone()]).collect();
+            page.table(&["what the run did not stop for"], &rows);
+        }
         page.heading("Rows");
         page.paragraph("Every input row is written, quarantined, removed by opt-out, or suppressed.");
         let rows: Vec<Vec<String>> = self
@@ -174,6 +182,18 @@ impl RunReport {
                 page.bar_chart("classes per class size (the 40 smallest sizes)", &bars, "classes");
             }
         }
+        for section in self.detail_sections() {
+            page.heading(section.heading);
+            if let Some(note) = &section.note {
+                page.paragraph(note);
+            }
+            for table in &section.tables {
+                if let Some(caption) = &table.caption {
+                    page.paragraph(caption);
+                }
+                page.table(&table.headers, &table.rows);
+            }
+        }
         if !self.outputs.is_empty() {
             page.heading("Files");
             let rows: Vec<Vec<String>> = self
@@ -195,6 +215,9 @@ impl RunReport {
         };
         line(&mut md, format!("# tokumei release `{}` ({})\n", self.label, self.profile));
         line(&mut md, format!("- status: **{}**", self.status));
+        for warning in &self.warnings {
+            line(&mut md, format!("- warning: {warning}"));
+        }
         line(&mut md, format!("- date: {}", self.date));
         line(&mut md, format!("- tokumei {}\n", self.tokumei_version));
         line(&mut md, "## Rows\n".into());
@@ -275,22 +298,28 @@ impl RunReport {
                 line(&mut md, format!("- {key}: {}", risk.get(key).map(|v| v.to_string()).unwrap_or_default()));
             }
         }
-        if let Some(opt_out) = self.stages.get("opt_out") {
-            line(&mut md, "\n## Opt-out (提供停止)\n".into());
-            line(&mut md, format!("```json\n{}\n```", serde_json::to_string_pretty(opt_out).unwrap_or_default()));
-        }
-        if let Some(linkage) = self.stages.get("linkage") {
-            line(&mut md, "\n## Linkage (名寄せ)\n".into());
-            line(&mut md, format!("```json\n{}\n```", serde_json::to_string_pretty(linkage).unwrap_or_default()));
-        }
         line(&mut md, "\n## Columns\n".into());
         line(&mut md, "| table | column | role | transform | detail |\n|---|---|---|---|---|".into());
         for t in &self.transforms {
             line(&mut md, format!("| {} | {} | {} | {} | {} |", t.table, t.column, t.role, t.transform, t.detail));
         }
-        if let Some(ingest) = self.stages.get("ingest") {
-            line(&mut md, "\n## Ingest\n".into());
-            line(&mut md, format!("```json\n{}\n```", serde_json::to_string_pretty(ingest).unwrap_or_default()));
+        for section in self.detail_sections() {
+            line(&mut md, format!("\n## {}\n", section.heading));
+            if let Some(note) = &section.note {
+                line(&mut md, format!("{note}\n"));
+            }
+            for table in &section.tables {
+                if let Some(caption) = &table.caption {
+                    line(&mut md, format!("{caption}:\n"));
+                }
+                line(&mut md, format!("| {} |", table.headers.join(" | ")));
+                line(&mut md, format!("|{}", "---|".repeat(table.headers.len())));
+                for row in &table.rows {
+                    let cells: Vec<String> = row.iter().map(|c| c.replace('|', "\\|")).collect();
+                    line(&mut md, format!("| {} |", cells.join(" | ")));
+                }
+                line(&mut md, String::new());
+            }
         }
         line(&mut md, "\n## Files\n".into());
         line(&mut md, "| kind | file | blake3 |\n|---|---|---|".into());

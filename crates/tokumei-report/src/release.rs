@@ -106,6 +106,12 @@ impl Release {
         std::fs::write(&path, text).map_err(io(&path))
     }
 
+    /// Writes `bytes` to `file`.
+    pub fn write_bytes(&self, file: &str, bytes: &[u8]) -> Result<()> {
+        let path = self.path(file);
+        std::fs::write(&path, bytes).map_err(io(&path))
+    }
+
     /// blake3 of a staged file, hex.
     pub fn digest(&self, file: &str) -> Result<String> {
         crate::digest_file(&self.path(file))
@@ -114,7 +120,10 @@ impl Release {
     /// Moves the release into place. An existing release at the destination is replaced only
     /// after the new one is complete.
     pub fn commit(mut self) -> Result<PathBuf> {
-        let old = self.destination.with_extension("previous");
+        // The previous release steps aside under a hidden name of this process's own (never a
+        // name a user's folder could have, such as `release.previous`).
+        let name = self.destination.file_name().map_or_else(|| "release".into(), |n| n.to_string_lossy().into_owned());
+        let old = self.staging.with_file_name(format!(".{name}.previous-{}", std::process::id()));
         if self.destination.exists() {
             if old.exists() {
                 std::fs::remove_dir_all(&old).map_err(io(&old))?;

@@ -31,6 +31,16 @@ pub struct SynthSpec {
     /// namesake: 同姓同名同生年月日, at another address; default 0.001, well above Japan's rate so
     /// that linkage meets them).
     pub namesake_rate: f64,
+    /// Fraction of persons who share their insurance card with others of their household
+    /// (each with their own 枝番; default 0.1). Households are written together, and an opt-out
+    /// by the card alone removes all of them.
+    pub household_rate: f64,
+    /// Fraction of persons with a same-sex twin on their card: same card, birth date, sex,
+    /// surname and address; own 枝番, given name and patient IDs (default 0.01).
+    pub twin_rate: f64,
+    /// Fraction of persons who moved: their hospital's chart still has the old address
+    /// (default 0.03).
+    pub mover_rate: f64,
     /// Also write the population in the national formats (`uke/`, `cda/`, `ssmix2/`), from the
     /// same rows.
     pub national: bool,
@@ -47,6 +57,9 @@ impl Default for SynthSpec {
             seed: 42,
             opt_out_rate: 0.02,
             namesake_rate: 0.001,
+            household_rate: 0.1,
+            twin_rate: 0.01,
+            mover_rate: 0.03,
             national: false,
             registry: false,
         }
@@ -100,6 +113,8 @@ struct Person {
     number: String,
     /// A job change: the pharmacy sees a new card (insurer, symbol, number), the checkups the old.
     new_card: Option<(String, String, String)>,
+    /// A move: the hospitals' charts still have this address (the town and block before).
+    old_address: Option<(&'static str, (u32, u32, u32))>,
     branch: String,
     my_number: String,
     conditions: Vec<&'static Diagnosis>,
@@ -126,9 +141,26 @@ impl Person {
     }
 
     fn address(&self) -> String {
+        self.address_at(self.town, self.block)
+    }
+
+    fn address_at(&self, town: &str, block: (u32, u32, u32)) -> String {
         let pref = prefecture_by_code(self.prefecture).map_or("", |p| p.name);
         let (_, municipality, _, _) = MUNICIPALITIES[self.municipality];
-        format!("{pref}{municipality}{}{}-{}-{}", self.town, self.block.0, self.block.1, self.block.2)
+        format!("{pref}{municipality}{town}{}-{}-{}", block.0, block.1, block.2)
+    }
+
+    /// The address the hospitals have: the old one after a move.
+    fn chart_address(&self) -> String {
+        match self.old_address {
+            Some((town, block)) => self.address_at(town, block),
+            None => self.address(),
+        }
+    }
+
+    /// Kana name, birth date and sex: what a name key is made of.
+    fn name_key(&self) -> (String, i32, bool) {
+        (self.kana(), self.birth.to_epoch_days(), self.male)
     }
 
     /// The card the pharmacy sees: the new one after a job change.
@@ -265,12 +297,86 @@ fn make_person(rng: &mut ChaCha8Rng, id: u64) -> Person {
         symbol,
         number: format!("{}", rng.random_range(1_000_000..100_000_000)),
         new_card,
+        old_address: None,
         branch: format!("{:02}", if rng.random::<f64>() < 0.7 { 0 } else { rng.random_range(1..4) }),
         my_number: my_number(rng),
         conditions,
         hospitals,
         pharmacy: format!("{prefecture:02}4{}", digits(rng, 7)),
         receipt_drug_code_yj: rng.random::<f64>() < 0.3,
+    }
+}
+
+/// One insurance card's holders: a person alone, a household (the head, then those on the card
+/// with them, 枝番 01, 02 …), or same-sex twins. Members draw from `unit_rng` so that the rates
+/// change no one else.
+fn make_unit(rng: &mut ChaCha8Rng, unit_rng: &mut ChaCha8Rng, spec: &SynthSpec, id: u64, left: u64) -> Vec<Person> {
+    let mut head = make_person(rng, id);
+    let roll = unit_rng.random::<f64>();
+    let (members, twins) = if roll < spec.twin_rate / 2.0 {
+        (1, true)
+    } else if roll < spec.twin_rate / 2.0 + spec.household_rate / 2.5 {
+        (unit_rng.random_range(1..=3), false)
+    } else {
+        (0, false)
+    };
+    let members = members.min(left.saturating_sub(1));
+    if members == 0 {
+        return vec![head];
+    }
+    head.new_card = None;
+    head.branch = "00".into();
+    let mut unit = vec![];
+    for k in 1..=members {
+        let mut m = make_person(unit_rng, id + k);
+        m.insurer = head.insurer.clone();
+        m.symbol = head.symbol.clone();
+        m.number = head.number.clone();
+        m.new_card = None;
+        m.branch = format!("{k:02}");
+        m.surname = head.surname;
+        (m.prefecture, m.municipality, m.town, m.block) = (head.prefecture, head.municipality, head.town, head.block);
+        (m.postal, m.phone) = (head.postal.clone(), head.phone.clone());
+        // Where they live decides where they are treated: hospitals and pharmacy in the
+        // household's prefecture (the family's pharmacy is often the same one).
+        m.pharmacy = if unit_rng.random::<f64>() < 0.5 {
+            head.pharmacy.clone()
+        } else {
+            format!("{:02}{}", head.prefecture, &m.pharmacy[2..])
+        };
+        for (facility, _) in &mut m.hospitals {
+            *facility = format!("{:02}{}", head.prefecture, &facility[2..]);
+        }
+        if twins {
+            (m.birth, m.male) = (head.birth, head.male);
+            let names = if m.male { MALE_NAMES.len() } else { FEMALE_NAMES.len() };
+            m.given = (head.given + unit_rng.random_range(1..names)) % names;
+        }
+        unit.push(m);
+    }
+    unit.insert(0, head);
+    unit
+}
+
+/// Whether a pharmacy's system writes 枝番 into its export (many leave it empty).
+fn writes_branch(pharmacy: &str) -> bool {
+    pharmacy.bytes().last().is_some_and(|d| d >= b'3')
+}
+
+/// What a member of a unit left in the data: whether they appear with their card, and where.
+struct Appearance {
+    in_checkups: bool,
+    in_dispensing: bool,
+    hospital: Option<usize>,
+}
+
+impl Appearance {
+    fn with_card(&self) -> bool {
+        self.in_checkups || self.in_dispensing
+    }
+
+    fn any(&self) -> bool {
+        self.with_card() || self.hospital.is_some()
     }
 }
 
@@ -338,10 +444,11 @@ const CHART_HEADERS: [&str; 13] = [
     "傷病名",
     "記事",
 ];
-const OPT_OUT_HEADERS: [&str; 9] = [
+const OPT_OUT_HEADERS: [&str; 10] = [
     "保険者番号",
     "被保険者証記号",
     "被保険者証番号",
+    "枝番",
     "カナ氏名",
     "生年月日",
     "性別",
@@ -403,51 +510,102 @@ pub fn write_population(spec: &SynthSpec, dir: &Path) -> Result<SynthSummary, Er
     let mut outsider_id = 0u64;
     // Namesakes draw from their own stream, so the rate does not change anyone else.
     let mut namesake_rng = ChaCha8Rng::seed_from_u64(spec.seed ^ 0x6e61_6d65_7361_6b65);
+    // So do households and twins, and moves.
+    let mut unit_rng = ChaCha8Rng::seed_from_u64(spec.seed ^ 0x686f_7573_6568_6f6c);
+    let mut mover_rng = ChaCha8Rng::seed_from_u64(spec.seed ^ 0x6d6f_7665_7273_0001);
+    // Opt-out truth, written at the end: an entry removes its person and every namesake (same
+    // kana name, birth date and sex), whom linkage keeps linked for opt-out.
+    let mut named: Vec<(u64, u64)> = Vec::new();
+    let mut holders: std::collections::HashMap<(String, i32, bool), Vec<u64>> = std::collections::HashMap::new();
     let mut recent: std::collections::VecDeque<(bool, usize, usize, CivilDate)> = std::collections::VecDeque::new();
-    for id in 0..spec.persons as u64 {
-        let mut person = make_person(&mut rng, id);
-        if namesake_rng.random::<f64>() < spec.namesake_rate {
-            // Same sex, born within five years: the name, sex and birth date of an earlier person.
-            let days = person.birth.to_epoch_days();
-            if let Some(&(_, surname, given, birth)) =
-                recent.iter().find(|(male, _, _, b)| *male == person.male && (b.to_epoch_days() - days).abs() < 5 * 365)
-            {
-                (person.surname, person.given, person.birth) = (surname, given, birth);
+    let mut id = 0u64;
+    while id < spec.persons as u64 {
+        let mut unit = make_unit(&mut rng, &mut unit_rng, spec, id, spec.persons as u64 - id);
+        id += unit.len() as u64;
+        let mut seen = Vec::with_capacity(unit.len());
+        for person in &mut unit {
+            if namesake_rng.random::<f64>() < spec.namesake_rate {
+                // Same sex, born within five years: the name, sex and birth date of an earlier person.
+                let days = person.birth.to_epoch_days();
+                if let Some(&(_, surname, given, birth)) = recent
+                    .iter()
+                    .find(|(male, _, _, b)| *male == person.male && (b.to_epoch_days() - days).abs() < 5 * 365)
+                {
+                    (person.surname, person.given, person.birth) = (surname, given, birth);
+                }
             }
+            if let Some(registry) = registry.as_mut() {
+                if registry_rng.random::<f64>() < 0.5 {
+                    registry_entry(registry, &format!("P{:09}", person.id), person)?;
+                }
+                if registry_rng.random::<f64>() < 0.125 {
+                    outsider_id += 1;
+                    let outsider = make_person(&mut registry_rng, u64::MAX - outsider_id);
+                    registry_entry(registry, &format!("X{outsider_id:09}"), &outsider)?;
+                }
+            }
+            recent.push_front((person.male, person.surname, person.given, person.birth));
+            recent.truncate(256);
+            if mover_rng.random::<f64>() < spec.mover_rate {
+                let block =
+                    (mover_rng.random_range(1..6), mover_rng.random_range(1..30), mover_rng.random_range(1..20));
+                let town = *TOWNS.choose(&mut mover_rng).unwrap();
+                if (town, block) != (person.town, person.block) {
+                    person.old_address = Some((town, block));
+                }
+            }
+            let in_checkups = write_checkups(&mut rng, person, &mut w)?;
+            let in_dispensing = write_dispensing(&mut rng, person, &mut w)?;
+            let hospital = write_charts(&mut rng, person, &mut w)?;
+            let appearance = Appearance { in_checkups, in_dispensing, hospital };
+            if appearance.any() {
+                holders.entry(person.name_key()).or_default().push(person.id);
+            }
+            seen.push(appearance);
         }
-        if let Some(registry) = registry.as_mut() {
-            if registry_rng.random::<f64>() < 0.5 {
-                registry_entry(registry, &format!("P{id:09}"), &person)?;
+        for (i, person) in unit.iter().enumerate() {
+            if !seen[i].any() || rng.random::<f64>() >= spec.opt_out_rate {
+                continue;
             }
-            if registry_rng.random::<f64>() < 0.125 {
-                outsider_id += 1;
-                let outsider = make_person(&mut registry_rng, u64::MAX - outsider_id);
-                registry_entry(registry, &format!("X{outsider_id:09}"), &outsider)?;
+            let request = OptOutRequest::choose(&mut rng, person, &seen[i]);
+            let line = write_opt_out(&mut rng, person, &request, &mut opt_out)?;
+            // Who the request names, as tokumei must resolve it.
+            let named_here = unit.iter().zip(&seen).filter(|(q, a)| match request {
+                OptOutRequest::CardBirthSex(..) => a.with_card() && q.birth == person.birth && q.male == person.male,
+                OptOutRequest::CardOnly(..) => a.with_card(),
+                _ => q.id == person.id,
+            });
+            for (q, _) in named_here {
+                named.push((q.id, line));
             }
-        }
-        recent.push_front((person.male, person.surname, person.given, person.birth));
-        recent.truncate(256);
-        let in_checkups = write_checkups(&mut rng, &person, &mut w)?;
-        let in_dispensing = write_dispensing(&mut rng, &person, &mut w)?;
-        let visited = write_charts(&mut rng, &person, &mut w)?;
-        if (in_checkups || in_dispensing || visited.is_some()) && rng.random::<f64>() < spec.opt_out_rate {
-            // A card request names a card the data holds.
-            let card = if in_checkups {
-                Some((person.insurer.as_str(), person.symbol.as_str(), person.number.as_str()))
-            } else {
-                in_dispensing.then(|| person.dispensing_card())
-            };
-            let line = write_opt_out(&mut rng, &person, card, visited, &mut opt_out)?;
-            opt_out_truth.record([format!("P{id:09}").as_str(), line.to_string().as_str()])?;
-            summary.opted_out_persons += 1;
         }
         // Now and then a request from someone with no records at all: it must come out unmatched.
-        if rng.random::<f64>() < 0.001 {
+        if rng.random::<f64>() < 0.001 * unit.len() as f64 {
             let stranger = make_person(&mut rng, u64::MAX);
-            let card = Some((stranger.insurer.as_str(), stranger.symbol.as_str(), stranger.number.as_str()));
-            write_opt_out(&mut rng, &stranger, card, None, &mut opt_out)?;
+            let card = (stranger.insurer.clone(), stranger.symbol.clone(), stranger.number.clone());
+            let request = match rng.random_range(0..3) {
+                0 => OptOutRequest::CardBirthSex(card),
+                1 => OptOutRequest::CardBranch(card),
+                _ => OptOutRequest::CardOnly(card),
+            };
+            write_opt_out(&mut rng, &stranger, &request, &mut opt_out)?;
         }
     }
+    let mut rows: Vec<(u64, u64)> = Vec::new();
+    let name_of: std::collections::HashMap<u64, &(String, i32, bool)> =
+        holders.iter().flat_map(|(k, ids)| ids.iter().map(move |id| (*id, k))).collect();
+    for (id, line) in named {
+        rows.extend(
+            name_of.get(&id).map(|k| holders[*k].clone()).unwrap_or_else(|| vec![id]).into_iter().map(|p| (line, p)),
+        );
+    }
+    rows.sort_unstable();
+    rows.dedup();
+    for (line, id) in &rows {
+        opt_out_truth.record([format!("P{id:09}").as_str(), line.to_string().as_str()])?;
+    }
+    let persons: std::collections::BTreeSet<u64> = rows.iter().map(|(_, id)| *id).collect();
+    summary.opted_out_persons = persons.len() as u64;
     summary.checkups = w.checkups.finish()?;
     summary.dispensing = w.dispensing.finish()?;
     summary.charts = w.charts.finish()?;
@@ -621,7 +779,8 @@ fn write_dispensing(rng: &mut ChaCha8Rng, p: &Person, w: &mut Writers) -> Result
     let doctor_surname = SURNAMES.choose(rng).unwrap().0;
     let doctor = format!("{doctor_surname}　{}", MALE_NAMES.choose(rng).unwrap().0);
     let prescriber = p.hospitals[0].0.clone();
-    let card = Card { insurer: &insurer, symbol: &symbol, number: card_number, branch: &p.branch };
+    let branch = if writes_branch(&p.pharmacy) { p.branch.as_str() } else { "" };
+    let card = Card { insurer: &insurer, symbol: &symbol, number: card_number, branch };
     let name = p.kanji(old_form);
     let patient = Patient { name: &name, kana: &kana, male: p.male, birth: p.birth, card };
     for _ in 0..receipts {
@@ -656,7 +815,7 @@ fn write_dispensing(rng: &mut ChaCha8Rng, p: &Person, w: &mut Writers) -> Result
                 insurer.clone(),
                 symbol.clone(),
                 card_number.to_string(),
-                p.branch.clone(),
+                branch.to_string(),
                 prescriber.clone(),
                 doctor.clone(),
                 write_date(date, DateForm::Compact),
@@ -692,7 +851,7 @@ fn write_charts(rng: &mut ChaCha8Rng, p: &Person, w: &mut Writers) -> Result<Opt
     let kana = if half_width { half_width_kana(&p.kana()) } else { p.kana() };
     let birth_form = if rng.random::<f64>() < 0.5 { DateForm::EraLetter } else { DateForm::Slash };
     let sex = if p.male { "M" } else { "F" };
-    let address = if rng.random::<f64>() < 0.5 { full_width(&p.address()) } else { p.address() };
+    let address = if rng.random::<f64>() < 0.5 { full_width(&p.chart_address()) } else { p.chart_address() };
     let visits = rng.random_range(1..=(1 + 2 * p.conditions.len()).min(10));
     let mut visited = 0;
     let mut seen: Vec<(usize, CivilDate, &str, String)> = Vec::new();
@@ -770,47 +929,87 @@ fn write_charts(rng: &mut ChaCha8Rng, p: &Person, w: &mut Writers) -> Result<Opt
     Ok(Some(visited))
 }
 
-/// Writes one opt-out entry for `p`, by a key the person's records carry: the card (if they have
-/// checkups or receipts), the kana name, or a hospital they have chart rows at.
+/// How a request names its person: by whatever the requester had at hand.
+enum OptOutRequest {
+    /// Insurance card (保険者番号, 記号, 番号) + birth date + sex.
+    CardBirthSex((String, String, String)),
+    /// Insurance card + 枝番, nothing else (full-width digits, as on the card).
+    CardBranch((String, String, String)),
+    /// The insurance card alone: removes every holder (the household).
+    CardOnly((String, String, String)),
+    /// Kana name + birth date + sex.
+    Name,
+    /// Facility + patient ID of a hospital the person has chart rows at.
+    Local(usize),
+}
+
+impl OptOutRequest {
+    /// A request by a key the person's records carry: a card seen in their checkups or
+    /// receipts (with 枝番 only where the data shows it), the kana name, or a hospital.
+    fn choose(rng: &mut ChaCha8Rng, p: &Person, seen: &Appearance) -> OptOutRequest {
+        let card = |(i, s, n): (&str, &str, &str)| (i.to_string(), s.to_string(), n.to_string());
+        let shown = if seen.in_checkups {
+            Some((card((&p.insurer, &p.symbol, &p.number)), true))
+        } else {
+            seen.in_dispensing.then(|| (card(p.dispensing_card()), writes_branch(&p.pharmacy)))
+        };
+        let mut forms = vec![OptOutRequest::Name];
+        if let Some((card, branch_shown)) = shown {
+            forms.push(OptOutRequest::CardBirthSex(card.clone()));
+            if branch_shown {
+                // A third of real requests come as a card with 枝番.
+                forms.push(OptOutRequest::CardBranch(card.clone()));
+                forms.push(OptOutRequest::CardBranch(card.clone()));
+            }
+            forms.push(OptOutRequest::CardOnly(card));
+        }
+        if let Some(h) = seen.hospital {
+            forms.push(OptOutRequest::Local(h));
+        }
+        let pick = rng.random_range(0..forms.len());
+        forms.swap_remove(pick)
+    }
+}
+
+/// Writes one opt-out entry for `p`, spelled as another clerk would.
 fn write_opt_out(
     rng: &mut ChaCha8Rng,
     p: &Person,
-    card: Option<(&str, &str, &str)>,
-    hospital: Option<usize>,
+    request: &OptOutRequest,
     out: &mut TableWriter,
 ) -> Result<u64, Error> {
-    let mut forms = vec![1];
-    if card.is_some() {
-        forms.push(0);
-    }
-    if hospital.is_some() {
-        forms.push(2);
-    }
-    let request = write_date(random_date(rng, CivilDate { year: 2025, month: 1, day: 1 }, 450), DateForm::Iso);
+    let request_date = write_date(random_date(rng, CivilDate { year: 2025, month: 1, day: 1 }, 450), DateForm::Iso);
     let birth_form = *[DateForm::EraKanji, DateForm::EraLetter, DateForm::Slash].choose(rng).unwrap();
     let sex = if p.male { "男性" } else { "女性" };
-    let mut fields: [String; 9] = Default::default();
-    fields[8] = request;
-    match forms.choose(rng).unwrap() {
-        0 => {
-            let (insurer, symbol, number) = card.expect("form 0 only with a card");
-            fields[0] = full_width(insurer);
-            fields[1] = full_width(symbol);
-            fields[2] = full_width(number);
-            fields[4] = write_date(p.birth, birth_form);
-            fields[5] = sex.into();
+    let mut fields: [String; 10] = Default::default();
+    fields[9] = request_date;
+    let write_card = |fields: &mut [String; 10], (insurer, symbol, number): &(String, String, String)| {
+        fields[0] = full_width(insurer);
+        fields[1] = full_width(symbol);
+        fields[2] = full_width(number);
+    };
+    match request {
+        OptOutRequest::CardBirthSex(card) => {
+            write_card(&mut fields, card);
+            fields[5] = write_date(p.birth, birth_form);
+            fields[6] = sex.into();
         }
-        1 => {
+        OptOutRequest::CardBranch(card) => {
+            write_card(&mut fields, card);
+            fields[3] = full_width(&p.branch);
+        }
+        OptOutRequest::CardOnly(card) => write_card(&mut fields, card),
+        OptOutRequest::Name => {
             let kana = p.kana();
-            fields[3] =
+            fields[4] =
                 if rng.random::<f64>() < 0.5 { hiragana(&kana) } else { half_width_kana(&kana).replace(' ', "") };
-            fields[4] = write_date(p.birth, birth_form);
-            fields[5] = sex.into();
+            fields[5] = write_date(p.birth, birth_form);
+            fields[6] = sex.into();
         }
-        _ => {
-            let (facility, patient) = &p.hospitals[hospital.unwrap_or(0)];
-            fields[6] = facility.clone();
-            fields[7] = full_width(patient.trim_start_matches('0'));
+        OptOutRequest::Local(hospital) => {
+            let (facility, patient) = &p.hospitals[*hospital];
+            fields[7] = facility.clone();
+            fields[8] = full_width(patient.trim_start_matches('0'));
         }
     }
     out.record(fields.iter().map(String::as_str))

@@ -23,5 +23,5 @@ pub use hierarchy_file::{HierarchyError, HierarchyTable};
 pub use ladders::{DateLevel, DrugLevel, FacilityLevel, Icd10Level, Intervals};
 pub use pseudonym::PseudonymKey;
 pub use rare_code::{RareCodeMap, RareCodes, SUPPRESSED};
-pub use top_bottom::{Bounds, TopBottom};
+pub use top_bottom::{Bounds, GroupBounds, TopBottom};
 pub use value::Value;

@@ -6,6 +6,12 @@
 //! child to 「150cm以上」.
 //! **Example.** triglycerides with `upper = 0.99`: everything above the 99th percentile becomes it.
 //! **Privacy notes.** The bounds are aggregates, reported so analysts know where values pile up.
+//! In a long table (one row per lab result, the test's code in another column) the bounds are
+//! computed per test code with [`TopBottom::bounds_by`]: quantiles pooled across tests would
+//! clamp nothing that matters.
+
+use std::collections::HashMap;
+use std::sync::Arc;
 
 use polars::prelude::*;
 
@@ -63,6 +69,81 @@ impl TopBottom {
     }
 }
 
+/// Bounds per value of a grouping column (each lab test's code gets its own quantiles).
+#[derive(Debug, Clone, PartialEq)]
+pub struct GroupBounds {
+    /// The grouping column.
+    pub by: String,
+    /// Bounds per group value (`None`: rows without a group value).
+    pub bounds: HashMap<Option<String>, Bounds>,
+}
+
+impl TopBottom {
+    /// Computes the bounds of column `name` for each value of column `by` (one pass).
+    pub fn bounds_by(&self, frame: LazyFrame, name: &str, by: &str) -> PolarsResult<GroupBounds> {
+        const GROUP: &str = "__group";
+        let quantile = |q: f64, alias: &str| {
+            col(name).cast(DataType::Float64).quantile(lit(q), QuantileMethod::Nearest).alias(alias)
+        };
+        let mut aggregates = vec![col(name).count().alias("__n")];
+        if let Some(q) = self.lower {
+            aggregates.push(quantile(q, "lower"));
+        }
+        if let Some(q) = self.upper {
+            aggregates.push(quantile(q, "upper"));
+        }
+        let out = tokumei_core::collect_streaming(
+            frame.group_by([col(by).cast(DataType::String).alias(GROUP)]).agg(aggregates),
+        )?;
+        let groups = out.column(GROUP)?.str()?.clone();
+        let side = |alias: &str| -> PolarsResult<Vec<Option<f64>>> {
+            match out.column(alias) {
+                Ok(c) => Ok(c.cast(&DataType::Float64)?.f64()?.iter().collect()),
+                Err(_) => Ok(vec![None; out.height()]),
+            }
+        };
+        let (lower, upper) = (side("lower")?, side("upper")?);
+        let bounds = groups
+            .iter()
+            .zip(lower.into_iter().zip(upper))
+            .map(|(g, (lower, upper))| (g.map(str::to_string), Bounds { lower, upper }))
+            .collect();
+        Ok(GroupBounds { by: by.to_string(), bounds })
+    }
+}
+
+impl GroupBounds {
+    /// A lazy expression clamping column `name` by the bounds of each row's group.
+    pub fn expr(&self, name: &str) -> Expr {
+        let bounds = Arc::new(self.bounds.clone());
+        col(name).map_many(
+            move |columns| {
+                let dtype = columns[0].dtype().clone();
+                let values = columns[0].cast(&DataType::Float64)?;
+                let groups = columns[1].cast(&DataType::String)?;
+                let out: Float64Chunked = values
+                    .f64()?
+                    .iter()
+                    .zip(groups.str()?.iter())
+                    .map(|(v, g)| {
+                        let b = bounds.get(&g.map(str::to_string)).copied();
+                        v.map(|x| b.map_or(x, |b| b.clamp(x)))
+                    })
+                    .collect();
+                out.with_name(columns[0].name().clone()).into_column().cast(&dtype)
+            },
+            &[col(self.by.as_str())],
+            |_, fields| Ok(fields[0].clone()),
+        )
+    }
+
+    /// For reports: how many groups, and how many have a bound.
+    pub fn describe(&self) -> String {
+        let bounded = self.bounds.values().filter(|b| b.lower.is_some() || b.upper.is_some()).count();
+        format!("quantiles per `{}`: {} groups, {bounded} with bounds", self.by, self.bounds.len())
+    }
+}
+
 impl Bounds {
     /// A lazy expression clamping column `name` (kept numeric).
     pub fn expr(self, name: &str) -> Expr {
@@ -98,6 +179,37 @@ mod tests {
         let tg = out.column("tg").unwrap().f64().unwrap();
         assert_eq!(tg.min(), Some(6.0));
         assert_eq!(tg.max(), Some(95.0));
+    }
+
+    #[test]
+    fn bounds_per_group_clamp_each_test_at_its_own_quantiles() {
+        // Two tests on very different scales, in one long column.
+        let codes: Vec<&str> = (0..200).map(|i| if i % 2 == 0 { "glucose" } else { "hba1c" }).collect();
+        let values: Vec<f64> =
+            (0..200).map(|i| if i % 2 == 0 { 80.0 + f64::from(i) } else { 5.0 + f64::from(i) / 100.0 }).collect();
+        let df = df!("code" => codes, "value" => values).unwrap();
+        let rule = TopBottom { lower: None, upper: Some(0.9) };
+        let pooled = rule.bounds(df.clone().lazy(), "value").unwrap();
+        let by = rule.bounds_by(df.clone().lazy(), "value", "code").unwrap();
+        assert_eq!(by.bounds.len(), 2);
+        let out = df.lazy().with_column(by.expr("value")).collect().unwrap();
+        let max_of = |code: &str| {
+            out.clone()
+                .lazy()
+                .filter(col("code").eq(lit(code)))
+                .collect()
+                .unwrap()
+                .column("value")
+                .unwrap()
+                .f64()
+                .unwrap()
+                .max()
+                .unwrap()
+        };
+        assert_eq!(Some(max_of("glucose")), by.bounds[&Some("glucose".to_string())].upper);
+        assert_eq!(Some(max_of("hba1c")), by.bounds[&Some("hba1c".to_string())].upper);
+        // Pooled, no HbA1c value would reach the bound.
+        assert!(pooled.upper.unwrap() > 6.99);
     }
 
     #[test]

@@ -34,6 +34,9 @@ pub struct AnonymizeOptions {
     pub model: PrivacyModel,
     /// Metric and budgets of the search.
     pub search: SearchOptions,
+    /// Columns released as they are, besides the quasi-identifiers and the sensitive column.
+    /// Every other column is dropped (and listed in the report).
+    pub keep: Vec<String>,
     /// Output folder (written atomically).
     pub out: PathBuf,
 }
@@ -45,6 +48,9 @@ pub struct AnonymizeOutcome {
     pub solution: Solution,
     /// The release folder, when written.
     pub out: Option<PathBuf>,
+    /// Why nothing was written although the target was met: a released column holds
+    /// identifiers (one line, naming the column and what it holds, never a value).
+    pub refused: Option<String>,
     /// `report.json` as written.
     pub report: serde_json::Value,
 }
@@ -100,6 +106,7 @@ pub(crate) fn read_table_columns(
         columns: Vec::new(),
         batch_rows: 64 * 1024,
         extract: None,
+        max_cell_bytes: tokumei_config::MAX_CELL_BYTES,
     };
     let mut headers = read_headers(&source)?;
     if let Some(wanted) = columns {
@@ -116,10 +123,10 @@ pub(crate) fn read_table_columns(
     }
     source.columns = headers
         .iter()
-        .map(|h| ColumnSpec { name: h.clone(), header: h.clone(), value_type: ValueType::Text })
+        .map(|h| ColumnSpec { name: h.clone(), header: h.clone(), value_type: ValueType::Text, multiline: false })
         .collect();
     let mut frame: Option<DataFrame> = None;
-    read_source(&source, |batch| {
+    let stats = read_source(&source, |batch| {
         let batch = batch.select(headers.iter().map(|h| PlSmallStr::from(h.as_str())))?;
         match frame.as_mut() {
             Some(f) => {
@@ -129,6 +136,17 @@ pub(crate) fn read_table_columns(
         }
         Ok(())
     })?;
+    // A row left out would change every count: the table is rejected instead.
+    if let Some(q) = stats.quarantine.first() {
+        return Err(PipelineError::Input(format!(
+            "{}, line {}, column `{}`: expected {} ({} row(s) like this; nothing is read from a table with such rows)",
+            path.display(),
+            q.line,
+            q.column,
+            q.problem.expected(),
+            stats.rows_quarantined
+        )));
+    }
     Ok(frame.unwrap_or_default())
 }
 
@@ -202,31 +220,90 @@ pub fn anonymize(options: &AnonymizeOptions) -> Result<AnonymizeOutcome, Pipelin
     report["records"] = (frame.height() as u64).into();
     report["input"] = options.input.display().to_string().into();
     report["input_blake3"] = tokumei_report::digest_file(&options.input)?.into();
+    // Released columns: the quasi-identifiers, the sensitive column and those kept; in file order.
+    for column in &options.keep {
+        if frame.column(column).is_err() {
+            return Err(PipelineError::Config(format!("--keep: {}: no column `{column}`", options.input.display())));
+        }
+    }
+    let released_columns: Vec<String> = frame
+        .get_column_names()
+        .iter()
+        .map(|c| c.to_string())
+        .filter(|c| {
+            options.quasi_identifiers.contains(c) || options.sensitive.as_ref() == Some(c) || options.keep.contains(c)
+        })
+        .collect();
+    let dropped: Vec<String> =
+        frame.get_column_names().iter().map(|c| c.to_string()).filter(|c| !released_columns.contains(c)).collect();
+    report["released_columns"] = released_columns.clone().into();
+    report["dropped_columns"] = dropped.into();
+    report["encoding"] = format!("{:?}", options.encoding).to_lowercase().into();
     if !solution.target_met {
-        return Ok(AnonymizeOutcome { solution, out: None, report });
+        return Ok(AnonymizeOutcome { solution, out: None, refused: None, report });
     }
 
     // The released table: rows of suppressed tuples left out, quasi-identifiers at their levels.
     let suppressed: std::collections::HashSet<u32> = solution.suppressed_entries.iter().copied().collect();
     let keep: BooleanChunked = row_entry.iter().map(|t| Some(!suppressed.contains(t))).collect();
-    let mut released = frame.filter(&keep)?;
+    let mut released = frame.select(released_columns.iter().map(|c| PlSmallStr::from(c.as_str())))?.filter(&keep)?;
     for (qi, table) in options.quasi_identifiers.iter().zip(&tables) {
         let level = solution.levels[qi];
         let labels: StringChunked =
             released.column(qi)?.str()?.iter().map(|v| v.and_then(|v| table.label(v, level))).collect();
         released.with_column(labels.with_name(qi.as_str().into()).into_column())?;
     }
+    // Nothing that looks like an identifier leaves, whatever the user kept.
+    let mut findings = Vec::new();
+    for column in released.columns() {
+        let mut scan = tokumei_core::scan::ColumnScan::default();
+        for value in column.cast(&DataType::String)?.str()?.iter() {
+            scan.add(value);
+        }
+        for finding in scan.findings().into_iter().filter(|f| f.is_identifier()) {
+            findings.push(format!("column `{}` holds {}", column.name(), finding.describe()));
+        }
+    }
+    report["identifier_findings"] = findings.clone().into();
+    if !findings.is_empty() {
+        let refused = format!(
+            "the released table would carry identifiers: {}; leave the column out (only --qi, --sensitive and --keep              columns are released)",
+            findings.join("; ")
+        );
+        return Ok(AnonymizeOutcome { solution, out: None, refused: Some(refused), report });
+    }
     let release = Release::begin(&options.out)?;
-    let path = release.path("released.csv");
-    let file = std::fs::File::create(&path)?;
-    CsvWriter::new(file).with_separator(options.delimiter).finish(&mut released)?;
+    let mut csv = Vec::new();
+    CsvWriter::new(&mut csv).with_separator(options.delimiter).finish(&mut released)?;
+    release.write_bytes("released.csv", &encode_text(csv, options.encoding)?)?;
     report["outputs"] = serde_json::json!({ "released.csv": release.digest("released.csv")? });
     release.write_text(
         "report.json",
         &(serde_json::to_string_pretty(&report).map_err(tokumei_report::Error::Json)? + "\n"),
     )?;
     let out = release.commit()?;
-    Ok(AnonymizeOutcome { solution, out: Some(out), report })
+    Ok(AnonymizeOutcome { solution, out: Some(out), refused: None, report })
+}
+
+/// UTF-8 text in the encoding asked for: as is, with a byte-order mark (Excel reads UTF-8 with
+/// one), or cp932. A character cp932 cannot hold is an error, never a silent substitute.
+fn encode_text(utf8: Vec<u8>, encoding: TextEncoding) -> Result<Vec<u8>, PipelineError> {
+    match encoding {
+        TextEncoding::Utf8 => Ok(utf8),
+        TextEncoding::Utf8Bom => Ok([&b"\xef\xbb\xbf"[..], &utf8].concat()),
+        TextEncoding::Cp932 => {
+            let text =
+                String::from_utf8(utf8).map_err(|_| PipelineError::Input("the released table is not text".into()))?;
+            let (bytes, _, unmappable) = encoding_rs::SHIFT_JIS.encode(&text);
+            if unmappable {
+                let line = text.lines().position(|l| encoding_rs::SHIFT_JIS.encode(l).2).map_or(0, |i| i + 1);
+                return Err(PipelineError::Input(format!(
+                    "released.csv, line {line}: a character cp932 cannot hold; use --encoding utf-8-bom"
+                )));
+            }
+            Ok(bytes.into_owned())
+        }
+    }
 }
 
 /// Codes of the sensitive column in value order (numeric when every value is a number, else

@@ -43,8 +43,11 @@ enum Color {
 enum Command {
     /// Run a release: ingest → opt-out → linkage → transform → privacy check → write.
     ///
-    /// Exit 0: released. Exit 1: privacy target not met, or the final opt-out check failed (nothing
-    /// written). Exit 2: error (bad input, bad config, I/O).
+    /// Exit 0: released. Exit 1: refused, nothing written (the reason on stderr and in
+    /// `<out>.refused/report.md`): an opt-out entry that matches no key, an empty input, too
+    /// many quarantined rows or unreadable values, the privacy target not met, the final opt-out
+    /// check failed; or the config is invalid. Exit 2: error (unreadable input, an output folder
+    /// holding what tokumei did not write, I/O).
     Run {
         /// Configuration file (e.g. configs/anonymized.toml).
         #[arg(long)]
@@ -75,6 +78,15 @@ enum Command {
         /// Fraction of persons who share kana name, sex and birth date with another (namesakes).
         #[arg(long, default_value_t = 0.001)]
         namesake_rate: f64,
+        /// Fraction of persons who share an insurance card with their household (own 枝番 each).
+        #[arg(long, default_value_t = 0.1)]
+        household_rate: f64,
+        /// Fraction of persons with a same-sex twin on their card.
+        #[arg(long, default_value_t = 0.01)]
+        twin_rate: f64,
+        /// Fraction of persons who moved (their hospital's chart keeps the old address).
+        #[arg(long, default_value_t = 0.03)]
+        mover_rate: f64,
         /// Also write the same rows in the national formats (UKE under `uke/`, 特定健診 XML under
         /// `cda/`, SS-MIX2 under `ssmix2/`).
         #[arg(long)]
@@ -110,8 +122,10 @@ enum Command {
     /// an average-risk limit and a record-suppression limit; finds the levels with the least
     /// information loss (ARX's Loss by default) by a bounded search over the whole lattice,
     /// provably optimal (a greedy heuristic for huge lattices, reported as such); writes
-    /// `released.csv` and `report.json` to --out, and prints a summary. Exit 1 when no node of
-    /// the lattice meets the target.
+    /// `released.csv` (in --encoding: cp932 or utf-8-bom for Excel) and `report.json` to --out,
+    /// and prints a summary. Only the quasi-identifiers, the sensitive column and --keep columns
+    /// are released. Exit 1, nothing written, when no node of the lattice meets the target or a
+    /// released column holds identifiers (My Numbers, telephone or insurer numbers).
     Anonymize(Box<AnonymizeArgs>),
     /// Measure the re-identification risk of any table over its quasi-identifiers.
     ///
@@ -151,7 +165,7 @@ struct TableArgs {
     /// CSV field delimiter, e.g. ';' (also the released table's).
     #[arg(long, default_value = ",")]
     delimiter: char,
-    /// CSV text encoding: utf-8, utf-8-bom or cp932.
+    /// CSV text encoding: utf-8, utf-8-bom or cp932 (anonymize writes its table in it too).
     #[arg(long, default_value = "utf-8")]
     encoding: String,
     /// Quasi-identifier columns, comma-separated.
@@ -314,6 +328,11 @@ struct AnonymizeArgs {
     /// Lattices up to this many nodes are searched for the provable optimum.
     #[arg(long, default_value_t = 1 << 20)]
     max_optimal_lattice: u64,
+    /// Columns to release as they are, comma-separated. Only the quasi-identifiers, the
+    /// sensitive column and these are released; every other column is dropped (and listed in
+    /// report.json).
+    #[arg(long, value_delimiter = ',')]
+    keep: Vec<String>,
     /// Output folder (written atomically).
     #[arg(long)]
     out: PathBuf,
@@ -351,6 +370,13 @@ fn main() -> ExitCode {
             if broken_pipe {
                 return ExitCode::SUCCESS;
             }
+            // A refusal is not an error: the input cannot be released as it is (exit 1).
+            if let Some(refused) =
+                err.downcast_ref::<tokumei::PipelineError>().filter(|e| matches!(e, tokumei::PipelineError::Refused(_)))
+            {
+                eprintln!("{refused}");
+                return ExitCode::from(1);
+            }
             eprintln!("error: {err:#}");
             ExitCode::from(2)
         }
@@ -367,12 +393,26 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
     match &cli.command {
         Command::Check { config } => check(cli, config),
         Command::Run { config, out } => run_release(cli, config, out.clone()),
-        Command::Synth { persons, seed, opt_out_rate, namesake_rate, national, registry, out } => {
+        Command::Synth {
+            persons,
+            seed,
+            opt_out_rate,
+            namesake_rate,
+            household_rate,
+            twin_rate,
+            mover_rate,
+            national,
+            registry,
+            out,
+        } => {
             let spec = SynthSpec {
                 persons: *persons,
                 seed: *seed,
                 opt_out_rate: *opt_out_rate,
                 namesake_rate: *namesake_rate,
+                household_rate: *household_rate,
+                twin_rate: *twin_rate,
+                mover_rate: *mover_rate,
                 national: *national,
                 registry: *registry,
             };
@@ -558,13 +598,23 @@ fn run_release(cli: &Cli, config: &Path, out: Option<PathBuf>) -> anyhow::Result
             }
         }
     }
-    match outcome.status {
+    if !cli.quiet {
+        for warning in &outcome.warnings {
+            eprintln!("warning: {warning}");
+        }
+    }
+    match &outcome.status {
         Status::Released => {
             say(cli, format!("released to {}", outcome.out.as_deref().unwrap_or(Path::new("?")).display()));
             Ok(ExitCode::SUCCESS)
         }
-        Status::PrivacyTargetUnmet | Status::OptOutCheckFailed => {
-            eprintln!("{}", report.status);
+        Status::Refused(refusal) => {
+            let details = outcome
+                .refusal_report
+                .as_ref()
+                .map(|dir| format!(" (details: {})", dir.join("report.md").display()))
+                .unwrap_or_default();
+            eprintln!("refused: {refusal}{details}");
             Ok(ExitCode::from(1))
         }
     }
@@ -759,9 +809,14 @@ fn anonymize(cli: &Cli, args: &AnonymizeArgs) -> anyhow::Result<ExitCode> {
             max_optimal_lattice: args.max_optimal_lattice,
             ..Default::default()
         },
+        keep: args.keep.clone(),
         out: args.out.clone(),
     };
     let outcome = tokumei::anonymize(&options)?;
+    if let Some(refused) = &outcome.refused {
+        eprintln!("refused: {refused}; nothing written");
+        return Ok(ExitCode::from(1));
+    }
     let s = &outcome.solution;
     say(
         cli,

@@ -9,4 +9,5 @@ mod text;
 
 pub use date::{CivilDate, DateError, Era, parse_date};
 pub use ids::{Sex, insurer_check_digit, insurer_key, is_valid_my_number, my_number_check_digit};
+pub(crate) use text::nfkc_chars;
 pub use text::{code_key, digits_key, fold_variant, kana_key, kanji_key};

@@ -4,6 +4,7 @@
 //! be global is materialized and nothing else: the linkage keys (union-find), one person index
 //! per row, and the distinct person × quasi-identifier tuples for the privacy search.
 
+mod destination;
 mod linkage_quality;
 mod output;
 mod privacy;
@@ -23,6 +24,20 @@ pub fn hash_opt_out_list(plan: &Plan, index: usize) -> Result<(String, u64), Pip
     }
     let master = load_key(&plan.key)?;
     let read = staging::read_opt_outs(list, &KeyHasher::new(&master, "link"))?;
+    // A token list must not carry an entry the producer cannot honour.
+    let path = list.path().display().to_string();
+    if let Some(refusal) = opt_out_unreadable(&path, &read) {
+        return Err(PipelineError::Refused(refusal));
+    }
+    let unresolved: Vec<tokumei_link::Unresolved> = read
+        .entries
+        .iter()
+        .filter(|e| e.keys.iter().all(Option::is_none))
+        .map(|e| tokumei_link::Unresolved { line: e.line, fields: e.fields.clone() })
+        .collect();
+    if !unresolved.is_empty() {
+        return Err(PipelineError::Refused(Refusal::OptOutUnresolved { list: path, entries: unresolved }));
+    }
     Ok((staging::token_list(&read.entries), read.stats.rows_quarantined))
 }
 
@@ -32,9 +47,9 @@ use std::sync::Arc;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use polars::prelude::*;
-use tokumei_config::{KeySource, OptOutList, Plan, Profile};
+use tokumei_config::{KeySource, OptOutList, Plan, Profile, TablePlan};
 use tokumei_core::{ROW_COLUMN, collect_streaming};
-use tokumei_link::{KeyError, KeyHasher, Linker, MasterKey, OptOutMatch, match_opt_outs};
+use tokumei_link::{KeyError, KeyHasher, KeyKind, Linker, MasterKey, OptOutMatch, match_opt_outs};
 use tokumei_report::{InputFile, OutputFile, Release, RunReport, TableAccount, digest_file};
 use tokumei_transform::PseudonymKey;
 
@@ -42,12 +57,24 @@ use tokumei_transform::PseudonymKey;
 pub(crate) const PERSON_INDEX: &str = "__person";
 /// Internal column: keyed shuffle key of a row.
 pub(crate) const ORDER_COLUMN: &str = "__order";
-/// Submission token columns: K1 insurance, K2 name, K3 local.
-pub const TOKEN_COLUMNS: [&str; 3] = ["token_insurance", "token_name", "token_local"];
+/// Submission token columns and their key kinds: K1 insurance, K2 name, K3 local, K1b card +
+/// 枝番 (which tells twins on one card apart).
+pub const TOKEN_COLUMNS: [(&str, KeyKind); 4] = [
+    ("token_insurance", KeyKind::Insurance),
+    ("token_name", KeyKind::Name),
+    ("token_local", KeyKind::Local),
+    ("token_card_branch", KeyKind::CardBranch),
+];
 
-/// Errors that stop a run (exit code 2).
+/// Errors that stop a run (exit code 2; exit 1 for [`PipelineError::Refused`]).
 #[derive(Debug, thiserror::Error)]
 pub enum PipelineError {
+    /// The output folder cannot take a release (it holds what tokumei did not write, or an input).
+    #[error("{0}")]
+    Destination(String),
+    /// A command that writes no release refused its input (exit 1), as a run would.
+    #[error("refused: {0}")]
+    Refused(Refusal),
     /// The master key could not be loaded.
     #[error("key: {0}")]
     Key(#[from] KeyError),
@@ -69,6 +96,9 @@ pub enum PipelineError {
     /// A configuration problem found while running.
     #[error("configuration: {0}")]
     Config(String),
+    /// An input that cannot be used as it is (file, line, column and what was expected).
+    #[error("{0}")]
+    Input(String),
     /// A token list that is not one `tokumei optout hash` wrote.
     #[error("{path}, line {line}: not a token list line (expected {})", staging::TOKEN_LIST_HEADER)]
     TokenList {
@@ -83,14 +113,155 @@ pub enum PipelineError {
 }
 
 /// How a run ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Status {
     /// The release was written.
     Released,
-    /// The privacy target is not met within the suppression limit: nothing written (exit 1).
+    /// Nothing was written (exit 1), for this reason.
+    Refused(Refusal),
+}
+
+/// Why a run released nothing. Anything that could put a person who must not be there into a
+/// release, or drop a table or values silently, stops it. Each reason reads as one line and
+/// names files, lines, tables and columns, never a value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Refusal {
+    /// The privacy target is not met within the suppression limit.
     PrivacyTargetUnmet,
-    /// The final opt-out check found an opted-out person in an output: nothing written (exit 1).
+    /// The final opt-out check found an opted-out person in an output.
     OptOutCheckFailed,
+    /// Opt-out entries that yield no key: they cannot be honoured.
+    OptOutUnresolved {
+        /// The list.
+        list: String,
+        /// The entries, by line, with the fields they fill.
+        entries: Vec<tokumei_link::Unresolved>,
+    },
+    /// Opt-out entries with a cell that cannot be read (an unreadable birth date…).
+    OptOutUnreadable {
+        /// The list.
+        list: String,
+        /// Their lines (the first 1,000).
+        lines: Vec<u64>,
+        /// How many.
+        entries: u64,
+    },
+    /// An input with no data rows, and no `allow-empty = true`.
+    EmptyInput {
+        /// The table.
+        table: String,
+    },
+    /// More of a table's rows quarantined than `max-quarantine` allows (every row, when the
+    /// table accepted none).
+    Quarantine {
+        /// The table.
+        table: String,
+        /// Rows quarantined.
+        quarantined: u64,
+        /// Rows read.
+        rows: u64,
+        /// The limit, a fraction.
+        limit: f64,
+        /// The largest column × problem group: column, problem, rows.
+        worst: Option<(String, String, u64)>,
+    },
+    /// A column about to be released holds free text or identifiers, and the config gives no
+    /// `reason` to keep it.
+    Released {
+        /// The table.
+        table: String,
+        /// The column.
+        column: String,
+        /// What it holds.
+        findings: Vec<tokumei_core::scan::Finding>,
+    },
+    /// A transform could not read more of a column's values than `max-quarantine` allows.
+    TransformFailed {
+        /// The table.
+        table: String,
+        /// The column.
+        column: String,
+        /// Values it could not read.
+        values: u64,
+        /// Rows of the table released.
+        rows: u64,
+        /// The limit.
+        limit: f64,
+    },
+}
+
+fn percent(part: u64, whole: u64) -> String {
+    format!("{:.2} %", 100.0 * part as f64 / whole.max(1) as f64)
+}
+
+fn lines_shown(lines: impl IntoIterator<Item = u64>, total: usize) -> String {
+    let shown: Vec<String> = lines.into_iter().take(5).map(|l| l.to_string()).collect();
+    let more = if total > shown.len() { format!(" and {} more", total - shown.len()) } else { String::new() };
+    format!("{}{more}", shown.join(", "))
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Refusal::PrivacyTargetUnmet => {
+                write!(f, "privacy target not met within the suppression limit; no release written")
+            }
+            Refusal::OptOutCheckFailed => {
+                write!(f, "final opt-out check found an opted-out person in an output; no release written")
+            }
+            Refusal::OptOutUnresolved { list, entries } => write!(
+                f,
+                "opt-out list {list}: {} entr{} cannot be matched to anyone, so {} cannot be honoured: line{} {}                  (line {} {}); an entry needs one of {}",
+                entries.len(),
+                if entries.len() == 1 { "y" } else { "ies" },
+                if entries.len() == 1 { "it" } else { "they" },
+                if entries.len() == 1 { "" } else { "s" },
+                lines_shown(entries.iter().map(|e| e.line), entries.len()),
+                entries[0].line,
+                entries[0].explain(),
+                tokumei_link::key_requirements()
+            ),
+            Refusal::OptOutUnreadable { list, lines, entries } => write!(
+                f,
+                "opt-out list {list}: {entries} entr{} could not be read (line{} {}), so {} cannot be honoured;                  the report lists the column and problem of each",
+                if *entries == 1 { "y" } else { "ies" },
+                if *entries == 1 { "" } else { "s" },
+                lines_shown(lines.iter().copied(), *entries as usize),
+                if *entries == 1 { "it" } else { "they" }
+            ),
+            Refusal::EmptyInput { table } => write!(
+                f,
+                "input `{table}` has no data rows; if that is expected, set `allow-empty = true` on the input"
+            ),
+            Refusal::Quarantine { table, quarantined, rows, limit, worst } => {
+                if quarantined == rows {
+                    write!(f, "input `{table}`: all {rows} rows quarantined, none accepted")?;
+                } else {
+                    write!(
+                        f,
+                        "input `{table}`: {quarantined} of {rows} rows quarantined ({}), above max-quarantine {}",
+                        percent(*quarantined, *rows),
+                        limit
+                    )?;
+                }
+                if let Some((column, problem, n)) = worst {
+                    write!(f, "; most often column `{column}`: {problem} ({n} rows)")?;
+                }
+                Ok(())
+            }
+            Refusal::Released { table, column, findings } => write!(
+                f,
+                "table `{table}`, column `{column}` holds {}; drop it, or give the column a `reason = \"…\"` to \
+                 release it as it is",
+                findings.iter().map(|f| f.describe()).collect::<Vec<_>>().join(" and ")
+            ),
+            Refusal::TransformFailed { table, column, values, rows, limit } => write!(
+                f,
+                "table `{table}`, column `{column}`: its transform cannot read {values} of {rows} values ({}), above                  max-quarantine {limit}; check the column's transform against the data",
+                percent(*values, *rows)
+            ),
+        }
+    }
 }
 
 /// The result of a run.
@@ -102,6 +273,11 @@ pub struct RunOutcome {
     pub report: RunReport,
     /// Where the release is, when written.
     pub out: Option<PathBuf>,
+    /// Where the report of a refused run was written.
+    pub refusal_report: Option<PathBuf>,
+    /// One line each: what the report details and the run did not stop for (opt-out entries
+    /// matching nobody, values a transform could not read). Also in the report.
+    pub warnings: Vec<String>,
     /// Wall time per stage, for `-v` (not in the report, which must not depend on the clock).
     pub timings: Vec<(&'static str, std::time::Duration)>,
 }
@@ -205,22 +381,119 @@ fn distinct_strings(frame: LazyFrame, column: &str) -> PolarsResult<HashSet<Stri
     Ok(df.column(column)?.str()?.iter().flatten().map(str::to_string).collect())
 }
 
+/// A refused run's report so far: what is known when the refusal comes.
+struct Partial<'a> {
+    plan: &'a Plan,
+    out: &'a Path,
+    stages: BTreeMap<String, serde_json::Value>,
+    accounting: Vec<TableAccount>,
+    warnings: Vec<String>,
+    timings: Timings,
+}
+
+impl Partial<'_> {
+    fn report(&self, status: String) -> Result<RunReport, PipelineError> {
+        Ok(RunReport {
+            tokumei_version: env!("CARGO_PKG_VERSION").into(),
+            profile: format!("{:?}", self.plan.profile).to_lowercase(),
+            label: self.plan.label.clone(),
+            date: self.plan.date.to_string(),
+            status,
+            warnings: self.warnings.clone(),
+            inputs: input_digests(self.plan)?,
+            accounting: self.accounting.clone(),
+            transforms: Vec::new(),
+            stages: self.stages.clone(),
+            outputs: Vec::new(),
+        })
+    }
+
+    /// Ends the run with `refusal`: nothing released, the report written to `<out>.refused/`.
+    fn refuse(mut self, refusal: Refusal) -> Result<RunOutcome, PipelineError> {
+        let report = self.report(format!("refused: {refusal}"))?;
+        let refusal_report = Some(destination::write_refusal(self.out, &report)?);
+        Ok(RunOutcome {
+            status: Status::Refused(refusal),
+            report,
+            out: None,
+            refusal_report,
+            warnings: self.warnings,
+            timings: self.timings.finish(),
+        })
+    }
+}
+
+/// The refusal for an opt-out list with entries that could not be read, if any.
+fn opt_out_unreadable(path: &str, read: &staging::OptOutRead) -> Option<Refusal> {
+    (read.stats.rows_quarantined > 0).then(|| Refusal::OptOutUnreadable {
+        list: path.to_string(),
+        lines: read.stats.quarantine.iter().map(|q| q.line).collect(),
+        entries: read.stats.rows_quarantined,
+    })
+}
+
+/// The refusal for a staged table that breaks a gate: empty without `allow-empty`, every row
+/// quarantined, or more than `max-quarantine` of them.
+fn ingest_gate(table: &TablePlan, stats: &tokumei_ingest::IngestStats) -> Option<Refusal> {
+    let name = table.source.table.clone();
+    if stats.rows_read == 0 {
+        return (!table.allow_empty).then_some(Refusal::EmptyInput { table: name });
+    }
+    let over = stats.rows_quarantined as f64 > table.max_quarantine * stats.rows_read as f64;
+    (over || stats.rows_accepted == 0).then(|| Refusal::Quarantine {
+        table: name,
+        quarantined: stats.rows_quarantined,
+        rows: stats.rows_read,
+        limit: table.max_quarantine,
+        worst: stats
+            .quarantine_summary
+            .iter()
+            .max_by_key(|g| g.rows)
+            .map(|g| (g.column.clone(), g.problem.expected().to_string(), g.rows)),
+    })
+}
+
 /// Runs `plan`.
 pub fn run(plan: &Plan, options: &RunOptions) -> Result<RunOutcome, PipelineError> {
-    let master = load_key(&plan.key)?;
     let out = options.out.clone().unwrap_or_else(|| plan.out.clone());
+    destination::check(plan, &out)?;
+    let master = load_key(&plan.key)?;
     let parent =
         out.parent().filter(|p| !p.as_os_str().is_empty()).map_or_else(|| PathBuf::from("."), Path::to_path_buf);
     std::fs::create_dir_all(&parent)?;
     let work = tempfile::Builder::new().prefix(".tokumei-work-").tempdir_in(&parent)?;
+    let mut partial = Partial {
+        plan,
+        out: &out,
+        stages: BTreeMap::new(),
+        accounting: Vec::new(),
+        warnings: Vec::new(),
+        timings: Timings::default(),
+    };
 
-    let mut timings = Timings::default();
-    timings.stage("ingest and linkage keys");
-    // Ingest → staged Parquet, feeding the linker.
+    partial.timings.stage("opt-out lists");
+    // Opt-out lists first: an entry that gives only a card needs the linker to note who holds it.
     let link = KeyHasher::new(&master, "link");
+    let mut opt_out_reads = Vec::new();
+    for list in &plan.opt_outs {
+        let read = staging::read_opt_outs(list, &link)?;
+        if let Some(refusal) = opt_out_unreadable(&list.path().display().to_string(), &read) {
+            partial.stages.insert(
+                "opt_out".into(),
+                serde_json::json!({ "lists": [{ "path": list.path().display().to_string(),
+                    "quarantined_entries": read.stats.rows_quarantined, "quarantine": read.stats.quarantine }] }),
+            );
+            return partial.refuse(refusal);
+        }
+        opt_out_reads.push(read);
+    }
+
+    partial.timings.stage("ingest and linkage keys");
+    // Ingest → staged Parquet, feeding the linker.
     let tokens = KeyHasher::new(&master, "submission-token");
     let hashes = staging::RowHashes::new(&master, &plan.label);
     let mut linker = Linker::new(plan.tables.len(), plan.conflict_rule);
+    linker.watch_cards(staging::watched_cards(&opt_out_reads));
     let stager = staging::Stager {
         profile: plan.profile,
         link: &link,
@@ -236,15 +509,61 @@ pub fn run(plan: &Plan, options: &RunOptions) -> Result<RunOutcome, PipelineErro
         progress.finish_and_clear();
         staged.push(result);
     }
-
-    timings.stage("linkage and opt-out");
-    // Linkage and opt-out.
-    let mut opt_out_reads = Vec::new();
-    for list in &plan.opt_outs {
-        opt_out_reads.push(staging::read_opt_outs(list, &link)?);
+    let ingest_section: serde_json::Map<String, serde_json::Value> = plan
+        .tables
+        .iter()
+        .zip(&staged)
+        .map(|(t, s)| (t.source.table.clone(), serde_json::to_value(&s.stats).unwrap_or_default()))
+        .collect();
+    partial.stages.insert("ingest".into(), ingest_section.into());
+    for (table, s) in plan.tables.iter().zip(&staged) {
+        if let Some(refusal) = ingest_gate(table, &s.stats) {
+            return partial.refuse(refusal);
+        }
+        if s.stats.rows_quarantined > 0 {
+            partial.warnings.push(format!(
+                "input `{}`: {} of {} rows quarantined ({}; see the report's Ingest section)",
+                table.source.table,
+                s.stats.rows_quarantined,
+                s.stats.rows_read,
+                percent(s.stats.rows_quarantined, s.stats.rows_read)
+            ));
+        }
     }
+
+    partial.timings.stage("linkage and opt-out");
     let mut persons = linker.finish();
     let matches: Vec<OptOutMatch> = opt_out_reads.iter().map(|read| match_opt_outs(&read.entries, &persons)).collect();
+    partial.stages.insert("linkage".into(), serde_json::to_value(&persons.stats).map_err(tokumei_report::Error::Json)?);
+    let unresolved = plan.opt_outs.iter().zip(&matches).find(|(_, m)| !m.unresolved.is_empty());
+    if let Some((list, m)) = unresolved {
+        let refusal =
+            Refusal::OptOutUnresolved { list: list.path().display().to_string(), entries: m.unresolved.clone() };
+        partial
+            .stages
+            .insert("opt_out".into(), serde_json::json!({ "lists": opt_out_lists(plan, &matches, &opt_out_reads) }));
+        return partial.refuse(refusal);
+    }
+    for (list, m) in plan.opt_outs.iter().zip(&matches) {
+        if !m.unmatched_lines.is_empty() {
+            partial.warnings.push(format!(
+                "opt-out list {}: {} of {} entries match nobody in this data (allowed; lines in the report's Opt-out \
+                 section)",
+                list.path().display(),
+                m.unmatched_lines.len(),
+                m.entries
+            ));
+        }
+        if m.card_only_entries > 0 {
+            partial.warnings.push(format!(
+                "opt-out list {}: {} entries give only an insurance card; every holder of those cards was removed \
+                 ({} persons)",
+                list.path().display(),
+                m.card_only_entries,
+                m.card_only_persons
+            ));
+        }
+    }
     // Per table: the persons whose rows an opt-out removes there (a provider-scoped list covers
     // its tables only).
     let mut opted_out = vec![vec![false; persons.len()]; plan.tables.len()];
@@ -272,9 +591,8 @@ pub fn run(plan: &Plan, options: &RunOptions) -> Result<RunOutcome, PipelineErro
     let after_opt_out: Vec<LazyFrame> =
         base.iter().zip(&opted_out).map(|(f, o)| f.clone().filter(person_kept(o.clone()))).collect();
 
-    timings.stage("privacy model");
+    partial.timings.stage("privacy model");
     // Privacy model.
-    let mut stages: BTreeMap<String, serde_json::Value> = BTreeMap::new();
     let mut suppressed = vec![false; persons.len()];
     let mut levels = BTreeMap::new();
     let mut target_met = true;
@@ -306,51 +624,26 @@ pub fn run(plan: &Plan, options: &RunOptions) -> Result<RunOutcome, PipelineErro
         section["max_suppression"] = settings.model.max_suppression.into();
         section["sensitive"] = settings.sensitive.clone().into();
         section["suppression_reason"] = "the person's equivalence class fails the privacy model".into();
-        stages.insert(
+        partial.stages.insert(
             "risk".into(),
             serde_json::to_value(tokumei_risk::class_risk(&solution.class_size_distribution))
                 .map_err(tokumei_report::Error::Json)?,
         );
-        stages.insert("privacy".into(), section);
+        partial.stages.insert("privacy".into(), section);
     }
     // Per table: opted out there, or suppressed.
     let removed: Vec<Arc<Vec<bool>>> =
         opted_out.iter().map(|o| Arc::new(o.iter().zip(&suppressed).map(|(o, s)| *o || *s).collect())).collect();
 
     // Accounting from the person index (checked against the written files below).
-    let accounting = account(plan, &staged, &row_person, &opted_out, &suppressed);
-    let opt_out_section = opt_out_report(plan, &row_person, &matches, &opt_out_reads, &opted_out, &accounting);
-    stages.insert("opt_out".into(), opt_out_section.into());
-    stages.insert("linkage".into(), serde_json::to_value(&persons.stats).map_err(tokumei_report::Error::Json)?);
-    stages.insert(
-        "ingest".into(),
-        plan.tables
-            .iter()
-            .zip(&staged)
-            .map(|(t, s)| (t.source.table.clone(), serde_json::to_value(&s.stats).unwrap_or_default()))
-            .collect::<serde_json::Map<_, _>>()
-            .into(),
-    );
-
-    let inputs = input_digests(plan)?;
-    let mut report = RunReport {
-        tokumei_version: env!("CARGO_PKG_VERSION").into(),
-        profile: format!("{:?}", plan.profile).to_lowercase(),
-        label: plan.label.clone(),
-        date: plan.date.to_string(),
-        status: String::new(),
-        inputs,
-        accounting,
-        transforms: Vec::new(),
-        stages,
-        outputs: Vec::new(),
-    };
+    partial.accounting = account(plan, &staged, &row_person, &opted_out, &suppressed);
+    let opt_out_section = opt_out_report(plan, &row_person, &matches, &opt_out_reads, &opted_out, &partial.accounting);
+    partial.stages.insert("opt_out".into(), opt_out_section.into());
     if !target_met {
-        report.status = "privacy target not met: no release written".into();
-        return Ok(RunOutcome { status: Status::PrivacyTargetUnmet, report, out: None, timings: timings.finish() });
+        return partial.refuse(Refusal::PrivacyTargetUnmet);
     }
 
-    timings.stage("transform and write");
+    partial.timings.stage("transform and write");
     // Transform and write.
     let release = Release::begin(&out)?;
     let pseudonyms = PseudonymKey::derive(master.expose(), &format!("{} person", plan.label));
@@ -362,13 +655,39 @@ pub fn run(plan: &Plan, options: &RunOptions) -> Result<RunOutcome, PipelineErro
         levels: &levels,
         person_pseudonym: person_pseudonym(pseudonyms.clone(), representatives),
     };
+    let mut transforms = Vec::new();
     for (i, table) in plan.tables.iter().enumerate() {
         let name = &table.source.table;
         let progress = bar(options, format!("writing {name}"));
         progress.tick();
         let kept = person_kept(removed[i].clone());
-        let select = releaser.columns(table, base[i].clone().filter(kept.clone()), &mut report.transforms)?;
-        // Bucket by bucket, each in shuffle order: one bucket in memory at a time.
+        let released = base[i].clone().filter(kept.clone());
+        let select = releaser.columns(table, released.clone(), &mut transforms)?;
+        // Values a transform could not read became null: counted, warned about, and limited.
+        let rows = partial.accounting[i].written;
+        for (column, values) in output::unreadable_values(table, released, &levels)? {
+            let refusal = Refusal::TransformFailed {
+                table: name.clone(),
+                column: column.clone(),
+                values,
+                rows,
+                limit: table.max_quarantine,
+            };
+            if values as f64 > table.max_quarantine * rows as f64 {
+                return partial.refuse(refusal);
+            }
+            partial.warnings.push(format!(
+                "table `{name}`, column `{column}`: its transform could not read {values} of {rows} values ({}); they \
+                 are released empty",
+                percent(values, rows)
+            ));
+            if let Some(t) = transforms.iter_mut().find(|t| &t.table == name && t.column == column) {
+                t.detail.push_str(&format!("; {values} values unreadable → empty"));
+            }
+        }
+        // Bucket by bucket, each in shuffle order: one bucket in memory at a time. Each part is
+        // scanned for free text and identifiers on its way out.
+        let mut scans = output::ReleaseScan::new(table);
         let parts = buckets[i].iter().map(|bucket| {
             bucket
                 .clone()
@@ -376,21 +695,40 @@ pub fn run(plan: &Plan, options: &RunOptions) -> Result<RunOutcome, PipelineErro
                 .sort_by_exprs([col(ORDER_COLUMN), col(ROW_COLUMN)], SortMultipleOptions::default())
                 .select(select.clone())
                 .collect()
-                .inspect(|part| progress.inc(part.height() as u64))
+                .inspect(|part| {
+                    scans.add(part);
+                    progress.inc(part.height() as u64);
+                })
         });
         release.write_parquet_parts(&format!("{name}.parquet"), parts)?;
         progress.finish_and_clear();
+        for (column, findings, reason) in scans.findings() {
+            match reason {
+                None => {
+                    drop(release);
+                    return partial.refuse(Refusal::Released { table: name.clone(), column, findings });
+                }
+                Some(reason) => {
+                    let what: Vec<&str> = findings.iter().map(|f| f.describe()).collect();
+                    if let Some(t) = transforms.iter_mut().find(|t| &t.table == name && t.column == column) {
+                        t.detail.push_str(&format!("; holds {} — kept: {reason}", what.join(", ")));
+                    }
+                }
+            }
+        }
     }
 
-    timings.stage("final opt-out check");
+    partial.timings.stage("final opt-out check");
     // Second opt-out pass, on the files about to be released.
     let leaked = final_opt_out_check(plan, &release, &pseudonyms, &persons.representative, &base, &opted_out)?;
     if leaked {
-        report.status = "final opt-out check found an opted-out person: no release written".into();
-        return Ok(RunOutcome { status: Status::OptOutCheckFailed, report, out: None, timings: timings.finish() });
+        drop(release);
+        return partial.refuse(Refusal::OptOutCheckFailed);
     }
 
-    timings.stage("accounting and report");
+    partial.timings.stage("accounting and report");
+    let mut report = partial.report(String::new())?;
+    report.transforms = transforms;
     // Count what was written; the accounting must agree exactly.
     for (table, account) in plan.tables.iter().zip(&mut report.accounting) {
         let file = format!("{}.parquet", table.source.table);
@@ -424,7 +762,15 @@ pub fn run(plan: &Plan, options: &RunOptions) -> Result<RunOutcome, PipelineErro
     release.write_text("report.md", &report.to_markdown())?;
     release.write_text("report.html", &report.to_html())?;
     let out = release.commit()?;
-    Ok(RunOutcome { status: Status::Released, report, out: Some(out), timings: timings.finish() })
+    destination::remove_refusal(&out);
+    Ok(RunOutcome {
+        status: Status::Released,
+        report,
+        out: Some(out),
+        refusal_report: None,
+        warnings: partial.warnings,
+        timings: partial.timings.finish(),
+    })
 }
 
 /// Rows and persons per table, from the person index: every row is opted out, suppressed or
@@ -465,18 +811,10 @@ fn account(
     accounting
 }
 
-/// The report's `opt_out` section: per list what matched, by line numbers only.
-fn opt_out_report(
-    plan: &Plan,
-    row_person: &[Arc<Vec<u32>>],
-    matches: &[OptOutMatch],
-    reads: &[staging::OptOutRead],
-    opted_out: &[Arc<Vec<bool>>],
-    accounting: &[TableAccount],
-) -> serde_json::Map<String, serde_json::Value> {
-    let mut opt_out_section = serde_json::Map::new();
-    let lists: Vec<serde_json::Value> = plan
-        .opt_outs
+/// The lists part of the report's `opt_out` section: per list what matched, by line numbers
+/// only.
+fn opt_out_lists(plan: &Plan, matches: &[OptOutMatch], reads: &[staging::OptOutRead]) -> Vec<serde_json::Value> {
+    plan.opt_outs
         .iter()
         .zip(matches)
         .zip(reads)
@@ -488,15 +826,32 @@ fn opt_out_report(
                 "entries": m.entries,
                 "matched": m.matched,
                 "unmatched_lines": m.unmatched_lines,
-                "unusable_lines": m.unusable_lines,
+                "unresolved": m.unresolved,
                 "matched_by": m.matched_by,
+                "card_only_entries": m.card_only_entries,
+                "card_only_persons": m.card_only_persons,
+                "card_without_branch_entries": m.card_without_branch_entries,
+                "persons_by_line": m.persons_by_line,
                 "quarantined_entries": read.stats.rows_quarantined,
                 "quarantine": read.stats.quarantine,
                 "requests_from": read.request_dates.map(|(from, _)| from.to_string()),
                 "requests_to": read.request_dates.map(|(_, to)| to.to_string()),
             })
         })
-        .collect();
+        .collect()
+}
+
+/// The report's `opt_out` section: per list what matched, by line numbers only.
+fn opt_out_report(
+    plan: &Plan,
+    row_person: &[Arc<Vec<u32>>],
+    matches: &[OptOutMatch],
+    reads: &[staging::OptOutRead],
+    opted_out: &[Arc<Vec<bool>>],
+    accounting: &[TableAccount],
+) -> serde_json::Map<String, serde_json::Value> {
+    let mut opt_out_section = serde_json::Map::new();
+    let lists = opt_out_lists(plan, matches, reads);
     opt_out_section.insert("lists".into(), lists.into());
     // Rows removed per table and key kind: a row counts under every kind its person was matched by.
     let mut by_kind = serde_json::Map::new();
@@ -514,10 +869,7 @@ fn opt_out_report(
             };
             let n = rows.iter().filter(|&&p| flags[p as usize] && matched[p as usize]).count();
             if n > 0 {
-                kinds.insert(
-                    serde_json::to_value(kind).unwrap_or_default().as_str().unwrap_or_default().to_string(),
-                    n.into(),
-                );
+                kinds.insert(kind.name().to_string(), n.into());
             }
         }
         by_kind.insert(table.source.table.clone(), kinds.into());
@@ -573,7 +925,7 @@ fn final_opt_out_check(
     opted_out: &[Arc<Vec<bool>>],
 ) -> Result<bool, PipelineError> {
     let identity_columns: Vec<&str> = match plan.profile {
-        Profile::Submission => TOKEN_COLUMNS.to_vec(),
+        Profile::Submission => TOKEN_COLUMNS.iter().map(|(name, _)| *name).collect(),
         _ => vec![tokumei_core::PERSON_COLUMN],
     };
     let mut leaked = false;
@@ -585,9 +937,13 @@ fn final_opt_out_check(
             .map(|(p, _)| pseudonyms.pseudonym(&representatives[p].to_le_bytes()))
             .collect();
         if plan.profile == Profile::Submission {
+            // Tokens of opted-out rows, less those that released persons hold too (twins share
+            // card + birth date + sex; that token of the one who stays is not the other's).
             let opted = frame.clone().filter(person_kept(flags.clone()).not());
-            for token in TOKEN_COLUMNS {
-                forbidden.extend(distinct_strings(opted.clone(), token)?);
+            let kept = frame.clone().filter(person_kept(flags.clone()));
+            for (token, _) in TOKEN_COLUMNS {
+                let shared = distinct_strings(kept.clone(), token)?;
+                forbidden.extend(distinct_strings(opted.clone(), token)?.into_iter().filter(|t| !shared.contains(t)));
             }
         }
         let path = release.path(&format!("{}.parquet", table.source.table));

@@ -58,7 +58,7 @@ impl Releaser<'_> {
         };
         match profile {
             Profile::Submission => {
-                for token in TOKEN_COLUMNS {
+                for (token, _) in TOKEN_COLUMNS {
                     exprs.push(col(token));
                     record(
                         token,
@@ -111,6 +111,11 @@ impl Releaser<'_> {
                         ),
                     );
                 }
+                Transform::TopBottomBy { rule, by } => {
+                    let bounds = rule.bounds_by(frame.clone(), c, by)?;
+                    exprs.push(bounds.expr(c));
+                    record(c, role, "top-bottom", bounds.describe());
+                }
                 Transform::TopBottom(_) => {
                     let bounds = bounds_of(c).expect("computed above for every top-bottom column");
                     exprs.push(bounds.expr(c));
@@ -125,5 +130,77 @@ impl Releaser<'_> {
             }
         }
         Ok(exprs)
+    }
+}
+
+/// Per generalized column of `table`: how many of `frame`'s values its ladder cannot read at
+/// the chosen level (a value present, its label missing). Only columns with such values.
+pub(crate) fn unreadable_values(
+    table: &TablePlan,
+    frame: LazyFrame,
+    levels: &BTreeMap<String, usize>,
+) -> Result<Vec<(String, u64)>, PipelineError> {
+    let counts: Vec<Expr> = table
+        .columns
+        .iter()
+        .filter_map(|c| match &c.transform {
+            Transform::Generalize(ladder) => {
+                let level = levels.get(&c.name).copied().unwrap_or(0);
+                let lost = col(c.name.as_str()).is_not_null().and(ladder.expr(&c.name, level).is_null());
+                Some(lost.cast(DataType::UInt64).sum().alias(c.name.as_str()))
+            }
+            _ => None,
+        })
+        .collect();
+    if counts.is_empty() {
+        return Ok(Vec::new());
+    }
+    let totals = tokumei_core::collect_streaming(frame.select(counts))?;
+    let mut out = Vec::new();
+    for column in totals.columns() {
+        let n = column.cast(&DataType::UInt64)?.u64()?.get(0).unwrap_or(0);
+        if n > 0 {
+            out.push((column.name().to_string(), n));
+        }
+    }
+    Ok(out)
+}
+
+/// Scans of the released columns a config maps (not tokumei's own pseudonyms and tokens), fed
+/// each part of a table as it is written.
+pub(crate) struct ReleaseScan<'a> {
+    table: &'a TablePlan,
+    scans: BTreeMap<String, tokumei_core::scan::ColumnScan>,
+}
+
+impl<'a> ReleaseScan<'a> {
+    pub fn new(table: &'a TablePlan) -> ReleaseScan<'a> {
+        ReleaseScan { table, scans: BTreeMap::new() }
+    }
+
+    /// Counts the text columns of one written part.
+    pub fn add(&mut self, part: &DataFrame) {
+        for plan in &self.table.columns {
+            if matches!(plan.transform, Transform::Drop | Transform::Pseudonym) {
+                continue;
+            }
+            let Ok(column) = part.column(&plan.name) else { continue };
+            let Ok(text) = column.str() else { continue };
+            let scan = self.scans.entry(plan.name.clone()).or_default();
+            for value in text.iter() {
+                scan.add(value);
+            }
+        }
+    }
+
+    /// Per column: what it holds that must not be released, and the config's reason to keep
+    /// it anyway, if any.
+    pub fn findings(&self) -> Vec<(String, Vec<tokumei_core::scan::Finding>, Option<String>)> {
+        let reason = |column: &str| self.table.columns.iter().find(|c| c.name == column).and_then(|c| c.reason.clone());
+        self.scans
+            .iter()
+            .map(|(column, scan)| (column.clone(), scan.findings(), reason(column)))
+            .filter(|(_, findings, _)| !findings.is_empty())
+            .collect()
     }
 }

@@ -16,7 +16,7 @@ use polars::prelude::*;
 use tokumei_config::{OptOutList, OptOutPlan, Profile, TablePlan};
 use tokumei_core::normalize::CivilDate;
 use tokumei_ingest::{IngestStats, LINE_COLUMN, read_source};
-use tokumei_link::{KeyHasher, Linker, MasterKey, RowKeys, token_hex};
+use tokumei_link::{KEY_KINDS, KeyHasher, KeyKind, Linker, MasterKey, OptOutEntry, RowKeys, token_hex};
 
 use super::{ORDER_COLUMN, PipelineError, TOKEN_COLUMNS};
 
@@ -144,17 +144,17 @@ impl Stager<'_> {
 }
 
 fn add_tokens(batch: &mut DataFrame, keys: Vec<RowKeys>) -> PolarsResult<()> {
-    for (kind, name) in TOKEN_COLUMNS.iter().enumerate() {
-        let values: Vec<Option<String>> = keys.iter().map(|k| k[kind].map(token_hex)).collect();
-        batch.with_column(Column::new((*name).into(), values))?;
+    for (name, kind) in TOKEN_COLUMNS {
+        let values: Vec<Option<String>> = keys.iter().map(|k| k[kind as usize].map(token_hex)).collect();
+        batch.with_column(Column::new(name.into(), values))?;
     }
     Ok(())
 }
 
 /// An opt-out list as read.
 pub(crate) struct OptOutRead {
-    /// Per entry: its line in the list and its keys.
-    pub entries: Vec<(u64, RowKeys)>,
+    /// The entries: line, keys, and the link fields each fills.
+    pub entries: Vec<OptOutEntry>,
     pub stats: IngestStats,
     /// Earliest and latest 申出日 (request date), when the list has a `request_date` column.
     pub request_dates: Option<(CivilDate, CivilDate)>,
@@ -171,8 +171,13 @@ pub(crate) fn read_opt_outs(list: &OptOutPlan, link: &KeyHasher) -> Result<OptOu
             let mut dates: Option<(i32, i32)> = None;
             let stats = read_source(source, |batch| {
                 let keys = link.row_keys(&batch, columns)?;
+                let fields = KeyHasher::row_fields(&batch, columns)?;
                 let lines = batch.column(LINE_COLUMN)?.u64()?.clone();
-                entries.extend(lines.iter().map(|l| l.unwrap_or(0)).zip(keys));
+                entries.extend(lines.iter().zip(keys).zip(fields).map(|((line, keys), fields)| OptOutEntry {
+                    line: line.unwrap_or(0),
+                    keys,
+                    fields,
+                }));
                 if let Ok(column) = batch.column(REQUEST_DATE) {
                     for day in column.to_physical_repr().i32()?.iter().flatten() {
                         dates = Some(dates.map_or((day, day), |(lo, hi)| (lo.min(day), hi.max(day))));
@@ -196,15 +201,19 @@ pub(crate) fn read_opt_outs(list: &OptOutPlan, link: &KeyHasher) -> Result<OptOu
 }
 
 /// Header of a token list: the plain list's line, then one token column per key kind.
-pub const TOKEN_LIST_HEADER: &str = "line,insurance,name,local,my-number";
+pub const TOKEN_LIST_HEADER: &str = "line,insurance,name,local,my-number,card-branch,card";
 
-/// Writes a token list for `entries` (keys of a plain list, with its lines).
-pub(crate) fn token_list(entries: &[(u64, RowKeys)]) -> String {
+/// The header lists written before card keys existed: still read.
+const TOKEN_LIST_HEADER_V1: &str = "line,insurance,name,local,my-number";
+
+/// Writes a token list for `entries` (keys of a plain list, with its lines). An entry that
+/// yields no key is written with empty tokens, so the producer's run refuses it too.
+pub(crate) fn token_list(entries: &[OptOutEntry]) -> String {
     let mut out = String::from(TOKEN_LIST_HEADER);
     out.push('\n');
-    for (line, keys) in entries {
-        out.push_str(&line.to_string());
-        for key in keys {
+    for entry in entries {
+        out.push_str(&entry.line.to_string());
+        for key in &entry.keys {
             out.push(',');
             if let Some(key) = key {
                 out.push_str(&token_hex(*key));
@@ -215,22 +224,23 @@ pub(crate) fn token_list(entries: &[(u64, RowKeys)]) -> String {
     out
 }
 
-fn read_token_list(path: &Path) -> Result<Vec<(u64, RowKeys)>, PipelineError> {
+fn read_token_list(path: &Path) -> Result<Vec<OptOutEntry>, PipelineError> {
     let text = std::fs::read_to_string(path)?;
     let bad = |n: usize| PipelineError::TokenList { path: path.display().to_string(), line: n as u64 + 1 };
     let mut lines = text.lines().enumerate();
-    match lines.next() {
-        Some((_, header)) if header.trim() == TOKEN_LIST_HEADER => {}
+    let columns = match lines.next() {
+        Some((_, header)) if header.trim() == TOKEN_LIST_HEADER => 1 + KEY_KINDS,
+        Some((_, header)) if header.trim() == TOKEN_LIST_HEADER_V1 => 5,
         _ => return Err(bad(0)),
-    }
+    };
     let mut entries = Vec::new();
     for (n, line) in lines.filter(|(_, l)| !l.trim().is_empty()) {
         let fields: Vec<&str> = line.trim().split(',').collect();
-        if fields.len() != 5 {
+        if fields.len() != columns {
             return Err(bad(n));
         }
         let source_line: u64 = fields[0].parse().map_err(|_| bad(n))?;
-        let mut keys: RowKeys = [None; 4];
+        let mut keys: RowKeys = [None; KEY_KINDS];
         for (slot, field) in keys.iter_mut().zip(&fields[1..]) {
             if field.is_empty() {
                 continue;
@@ -239,9 +249,15 @@ fn read_token_list(path: &Path) -> Result<Vec<(u64, RowKeys)>, PipelineError> {
             hex::decode_to_slice(field, &mut bytes).map_err(|_| bad(n))?;
             *slot = Some(u128::from_le_bytes(bytes));
         }
-        entries.push((source_line, keys));
+        // A token list holds no fields, only tokens: say which tokens the entry has (none).
+        entries.push(OptOutEntry { line: source_line, keys, fields: Vec::new() });
     }
     Ok(entries)
+}
+
+/// The card keys of opt-out entries, which the linker must watch (see `Linker::watch_cards`).
+pub(crate) fn watched_cards(reads: &[OptOutRead]) -> impl Iterator<Item = u128> + '_ {
+    reads.iter().flat_map(|r| r.entries.iter().filter_map(|e| e.keys[KeyKind::Card as usize]))
 }
 
 /// Size of a file, or of every file under a folder (national formats read folders).
