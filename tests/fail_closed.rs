@@ -354,3 +354,98 @@ fn free_text_in_a_released_column_stops_the_release_unless_a_reason_is_given() {
     let note = outcome.report.transforms.iter().find(|t| t.column == "note").unwrap();
     assert!(note.detail.contains("kept: reviewed by the privacy officer"), "{}", note.detail);
 }
+
+/// 特定健診 XML observations in an anonymized release: numbers cannot go out raw, the doctor's
+/// written judgement never goes out, and each test is top/bottom-coded at its own quantiles.
+#[test]
+fn lab_values_in_a_long_table_are_coded_per_test_and_free_text_never_released() {
+    use polars::prelude::*;
+    let ws = Workspace::generate_with(SynthSpec { persons: 1_500, seed: 15, national: true, ..SynthSpec::default() });
+    let config = ws.path("configs/observations.toml");
+    let base = r#"
+[release]
+profile = "anonymized"
+label = "observations"
+reference-date = "2026-04-01"
+date = "2026-11-01"
+out = "../out/observations"
+
+[key]
+file = "keys/DEMO-ONLY-sample.key"
+
+[privacy]
+k = 5
+max-suppression = 0.05
+
+[[input]]
+name = "observations"
+path = "../datasets/sample/cda"
+format = "cda"
+extract = "observations"
+schema = "schemas/observations-cda.toml"
+
+[[opt-out]]
+path = "../datasets/sample/optout.csv"
+schema = "schemas/optout.toml"
+
+[transform.birth_date]
+kind = "age-band"
+widths = [5, 10, 20]
+top = 90
+
+[transform.postal_code]
+kind = "postal-code"
+digits = [3, 1]
+
+[transform.exam_date]
+kind = "month"
+"#;
+    std::fs::write(&config, base).unwrap();
+    let (code, stderr) = tokumei(&["check", "--config", config.to_str().unwrap()]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("`value_number`") && stderr.contains("numbers would be released raw"), "{stderr}");
+    let per_test =
+        "\n[transform.value_number]\nkind = \"top-bottom\"\nlower = 0.01\nupper = 0.99\nby = \"jlac10_code\"\n";
+    std::fs::write(&config, format!("{base}{per_test}")).unwrap();
+    let outcome = tokumei::run(&tokumei::config::Plan::load(&config).unwrap(), &Default::default()).unwrap();
+    assert_eq!(outcome.status, Status::Released);
+    let released = crate::common::read_parquet(&ws.path("out/observations/observations.parquet"));
+    assert!(released.column("value_text").is_err(), "free text is never released");
+    // Each test's values pile up at its own bounds: the largest released value is the test's
+    // 99th percentile, and for some test it is below what the data held.
+    let plan = tokumei::config::Plan::load(&config).unwrap();
+    let mut raw_max: std::collections::HashMap<String, f64> = std::collections::HashMap::new();
+    tokumei::ingest::read_source(&plan.tables[0].source, |batch| {
+        for (code, value) in batch.column("jlac10_code")?.str()?.iter().zip(batch.column("value_number")?.f64()?.iter())
+        {
+            if let (Some(code), Some(value)) = (code, value) {
+                let max = raw_max.entry(code.to_string()).or_insert(f64::MIN);
+                *max = max.max(value);
+            }
+        }
+        Ok(())
+    })
+    .unwrap();
+    let stats = released
+        .lazy()
+        .filter(col("value_number").is_not_null())
+        .group_by([col("jlac10_code")])
+        .agg([
+            col("value_number").max().alias("max"),
+            col("value_number").quantile(lit(0.99), QuantileMethod::Nearest).alias("q99"),
+            col("value_number").count().alias("n"),
+        ])
+        .collect()
+        .unwrap();
+    let codes = stats.column("jlac10_code").unwrap().str().unwrap().clone();
+    let max = stats.column("max").unwrap().f64().unwrap().clone();
+    let q99 = stats.column("q99").unwrap().f64().unwrap().clone();
+    let mut clamped = 0;
+    for i in 0..stats.height() {
+        assert_eq!(max.get(i), q99.get(i), "test {:?}", codes.get(i));
+        if max.get(i).unwrap() < raw_max[codes.get(i).unwrap()] {
+            clamped += 1;
+        }
+    }
+    assert!(clamped >= 5, "{clamped} tests clamped");
+}

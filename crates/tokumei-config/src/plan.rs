@@ -638,6 +638,21 @@ impl Validator {
             if let Err(message) = allowed(ctx.profile, role, &transform) {
                 self.problem(&col_at, message);
             }
+            // Extreme values are 特異な記述 (④): an anonymized release does not carry a number
+            // column raw unless the config says so.
+            let numeric = matches!(value_type, ValueType::Integer | ValueType::Decimal);
+            if ctx.profile == Profile::Anonymized
+                && wire.is_none()
+                && numeric
+                && matches!(role, Role::Sensitive | Role::Insensitive)
+            {
+                self.problem(
+                    &col_at,
+                    "numbers would be released raw, extremes included (特異な記述): give it a `top-bottom` \
+                     transform (with `by = \"<test code column>\"` in a long table of results), or `keep` to \
+                     release it as it is",
+                );
+            }
             plans.push(ColumnPlan {
                 name: c.name.clone(),
                 role,

@@ -13,7 +13,6 @@
 //! | `prose` | it holds sentence punctuation (。！？), or is long (32 characters or more) | 1 % of values hold sentences, or 5 % are long while half the values are distinct |
 
 use std::collections::HashSet;
-use std::hash::{Hash, Hasher};
 
 use crate::normalize::{insurer_key, is_valid_my_number};
 
@@ -69,31 +68,42 @@ impl ColumnScan {
     pub fn add(&mut self, value: Option<&str>) {
         let Some(value) = value.map(str::trim).filter(|v| !v.is_empty()) else { return };
         self.values += 1;
-        let text: String = crate::normalize::nfkc_chars(value).collect();
-        let groups = digit_runs(&text);
-        if groups.len() == 1 && groups[0].whole && is_valid_my_number(&groups[0].digits) {
-            self.my_numbers += 1;
-        } else if (text.contains("個人番号") || text.contains("マイナンバー"))
-            && groups.iter().any(|g| g.digits.len() == 12 && is_valid_my_number(&g.digits))
-        {
-            self.labelled_my_numbers += 1;
-        }
-        if groups.iter().any(|g| g.is_phone()) {
-            self.phones += 1;
-        }
-        if groups.len() == 1 && groups[0].whole && insurer_key(&groups[0].digits).is_some() {
-            self.insurer_numbers += 1;
+        // Most cells are short ASCII codes: no normalization, and digit runs only when there
+        // are digits.
+        let normalized: std::borrow::Cow<'_, str> = if value.is_ascii() {
+            std::borrow::Cow::Borrowed(value)
+        } else {
+            std::borrow::Cow::Owned(crate::normalize::nfkc_chars(value).collect())
+        };
+        let text = normalized.as_ref();
+        if text.bytes().any(|b| b.is_ascii_digit()) {
+            let groups = digit_runs(text);
+            let whole = groups.len() == 1 && groups[0].whole;
+            if whole && is_valid_my_number(&groups[0].digits) {
+                self.my_numbers += 1;
+            } else if (text.contains("個人番号") || text.contains("マイナンバー"))
+                && groups.iter().any(|g| g.digits.len() == 12 && is_valid_my_number(&g.digits))
+            {
+                self.labelled_my_numbers += 1;
+            }
+            if groups.iter().any(DigitRun::is_phone) {
+                self.phones += 1;
+            }
+            if whole && insurer_key(&groups[0].digits).is_some() {
+                self.insurer_numbers += 1;
+            }
         }
         if text.contains(['。', '!', '?']) || value.contains(['！', '？']) {
             self.sentences += 1;
         }
-        if value.chars().count() >= 32 {
+        if value.len() >= 32 && value.chars().count() >= 32 {
             self.long += 1;
         }
         if self.distinct.len() < DISTINCT_CAP {
-            let mut hasher = std::collections::hash_map::DefaultHasher::new();
-            value.hash(&mut hasher);
-            self.distinct.insert(hasher.finish());
+            // FNV-1a: distinct counting needs no more.
+            let hash =
+                value.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
+            self.distinct.insert(hash);
         }
     }
 
@@ -172,35 +182,37 @@ impl DigitRun {
 /// The digit runs of an NFKC-normalized value; a single space, hyphen or bracket between digits
 /// continues a run.
 fn digit_runs(text: &str) -> Vec<DigitRun> {
-    let chars: Vec<char> = text.chars().collect();
+    let is_separator = |c: char| matches!(c, ' ' | '-' | '(' | ')');
     let mut runs = Vec::new();
-    let mut i = 0;
-    while i < chars.len() {
-        if !chars[i].is_ascii_digit() {
-            i += 1;
+    let mut previous: Option<char> = None;
+    let mut chars = text.char_indices().peekable();
+    while let Some((start, c)) = chars.next() {
+        if !c.is_ascii_digit() {
+            previous = Some(c);
             continue;
         }
-        let start = i;
         let mut run = DigitRun { digits: String::new(), separators: Vec::new(), whole: false };
         // A bracket before the first digit, as in (03)1234-5678.
-        let opened = start > 0 && chars[start - 1] == '(';
+        let opened = previous == Some('(');
         if opened {
             run.separators.push('(');
         }
-        while i < chars.len() {
-            let c = chars[i];
-            if c.is_ascii_digit() {
-                run.digits.push(c);
-                i += 1;
-            } else if matches!(c, ' ' | '-' | '(' | ')') && chars.get(i + 1).is_some_and(char::is_ascii_digit) {
-                run.separators.push(c);
-                i += 1;
+        run.digits.push(c);
+        let mut end = start + 1;
+        while let Some(&(i, next)) = chars.peek() {
+            if next.is_ascii_digit() {
+                run.digits.push(next);
+            } else if is_separator(next) && text[i + 1..].starts_with(|d: char| d.is_ascii_digit()) {
+                run.separators.push(next);
             } else {
                 break;
             }
+            end = i + next.len_utf8();
+            chars.next();
         }
         let begin = if opened { start - 1 } else { start };
-        run.whole = begin == 0 && i == chars.len();
+        run.whole = begin == 0 && end == text.len();
+        previous = text[..end].chars().next_back();
         runs.push(run);
     }
     runs

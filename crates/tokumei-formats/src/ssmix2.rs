@@ -50,7 +50,9 @@ pub const TABLES: &[Table] = &[
     ]),
     table!("lab-results", "OBX segment of a 検体検査結果 message (OUL^R22, OML-11)", CONTEXT, [
         "検体採取日" => "SPM-17 (date part), else OBR-7", "検査項目コード" => "OBX-3.1",
-        "検査項目名" => "OBX-3.2", "コード体系" => "OBX-3.3", "値の型" => "OBX-2", "結果値" => "OBX-5",
+        "検査項目名" => "OBX-3.2", "コード体系" => "OBX-3.3", "値の型" => "OBX-2",
+        "数値" => "OBX-5 of a number (OBX-2 NM, SN)", "コード値" => "OBX-5.1 of a code (CWE, CE, CNE, CV, CF)",
+        "文字値" => "OBX-5 of anything else (ST, TX, FT: free text)",
         "単位" => "OBX-6.1", "基準値" => "OBX-7", "異常フラグ" => "OBX-8", "結果日" => "OBX-14 (date part)",
     ]),
 ];
@@ -145,6 +147,34 @@ fn nonempty(value: &str) -> Option<&str> {
 /// A text cell: trimmed, unescaped, absent when empty.
 fn text_of(value: &str) -> Option<Cow<'_, str>> {
     nonempty(value).map(unescape)
+}
+
+/// What an OBX value holds, for the typed value columns of `lab-results`: free text never
+/// shares a column with numbers and codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ValueKind {
+    Number,
+    Code,
+    Text,
+}
+
+/// OBX-5 as a cell of the column for `kind`, when the value is of that kind (by OBX-2; when
+/// OBX-2 is empty, a value that reads as a number is one).
+fn value_of<'a>(obx: &Segment<'a>, kind: ValueKind) -> Option<Cow<'a, str>> {
+    let value = obx.field(5);
+    let is = match obx.field(2).trim() {
+        "NM" | "SN" => ValueKind::Number,
+        "CWE" | "CE" | "CNE" | "CV" | "CF" => ValueKind::Code,
+        "" if value.trim().parse::<f64>().is_ok() => ValueKind::Number,
+        _ => ValueKind::Text,
+    };
+    if is != kind {
+        return None;
+    }
+    match kind {
+        ValueKind::Code => text_of(obx.component(5, 1)),
+        ValueKind::Number | ValueKind::Text => text_of(value),
+    }
 }
 
 /// A date cell: the date part of a timestamp, absent when empty.
@@ -344,7 +374,9 @@ pub fn parse_message<E>(
                         text_of(s.component(3, 2)),
                         text_of(s.component(3, 3)),
                         text_of(s.field(2)),
-                        text_of(s.field(5)),
+                        value_of(s, ValueKind::Number),
+                        value_of(s, ValueKind::Code),
+                        value_of(s, ValueKind::Text),
                         text_of(s.component(6, 1)),
                         text_of(s.field(7)),
                         text_of(s.field(8)),
@@ -495,6 +527,18 @@ mod tests {
         assert_eq!(get(&rows[1], "lab-results", "異常フラグ").as_deref(), Some("H"));
         assert_eq!(get(&rows[1], "lab-results", "検体採取日").as_deref(), Some("20250925"));
         assert_eq!(get(&rows[0], "lab-results", "検査項目コード").as_deref(), Some("3B035000002327201"));
+        assert_eq!(get(&rows[0], "lab-results", "数値").as_deref(), Some("22"));
+        assert_eq!(get(&rows[0], "lab-results", "文字値"), None);
+        // A written comment and a coded result go to their own columns, never beside numbers.
+        let text = message(
+            "OUL^R22^OUL_R22",
+            "OBR|1||||||20250925083000\rOBX|1|TX|9N511000000000049^医師の判断^JC10||特記すべき所見なし。||||||F\rOBX|2|CWE|1A020000000190111^尿糖^JC10||3^+^JJ1017-32||||||F\r",
+        );
+        let rows = rows_of(&jis(&text), "lab-results");
+        assert_eq!(get(&rows[0], "lab-results", "文字値").as_deref(), Some("特記すべき所見なし。"));
+        assert_eq!(get(&rows[0], "lab-results", "数値"), None);
+        assert_eq!(get(&rows[1], "lab-results", "コード値").as_deref(), Some("3"));
+        assert_eq!(get(&rows[1], "lab-results", "文字値"), None);
 
         let adt = message("ADT^A04^ADT_A01", "EVN||20250926090000\rPV1|0001|O||||||||02^外科\r");
         let rows = rows_of(&jis(&adt), "visits");
