@@ -215,6 +215,8 @@ pub struct PrivacyPlan {
     pub search: SearchOptions,
     /// Per quasi-identifier: lowest and highest level the search may choose.
     pub levels: BTreeMap<String, (usize, usize)>,
+    /// How many of a person's items an attacker may know ((k, k^m)); 0 = quasi-identifiers only.
+    pub m: usize,
 }
 
 /// The `[privacy]` section as a plan; an error names the bad setting.
@@ -222,6 +224,7 @@ pub fn privacy_plan(wire: Option<&PrivacyToml>) -> Result<PrivacyPlan, String> {
     let default = PrivacyToml {
         k: None,
         max_suppression: None,
+        m: None,
         metric: None,
         average_risk: None,
         sensitive: None,
@@ -262,7 +265,13 @@ pub fn privacy_plan(wire: Option<&PrivacyToml>) -> Result<PrivacyPlan, String> {
         return Err("`l` and `t` need a `sensitive` column, and a `sensitive` column needs `l` or `t`".into());
     }
     let levels = p.levels.iter().map(|(c, &[lo, hi])| (c.clone(), (lo, hi))).collect();
-    Ok(PrivacyPlan { model, sensitive: p.sensitive.clone(), search, levels })
+    let m = p.m.unwrap_or(2);
+    if m > 4 {
+        return Err(format!(
+            "m = {m}: an attacker knowing more than 4 items is searched at a cost that grows as items^m; use at most 4"
+        ));
+    }
+    Ok(PrivacyPlan { model, sensitive: p.sensitive.clone(), search, levels, m })
 }
 
 /// ℓ-diversity from its settings (`l`, variant name, `c`).
@@ -638,6 +647,18 @@ impl Validator {
             if let Err(message) = allowed(ctx.profile, role, &transform) {
                 self.problem(&col_at, message);
             }
+            // When and where someone was treated is known to neighbours, employers and
+            // pharmacists: calling it insensitive needs a stated reason.
+            let event_like = (value_type == ValueType::Date && c.link != Some(LinkField::BirthDate))
+                || c.link == Some(LinkField::FacilityCode)
+                || matches!(transform, Transform::Generalize(Generalizer::Facility(_)));
+            if ctx.profile == Profile::Anonymized && role == Role::Insensitive && event_like && c.reason.is_none() {
+                self.problem(
+                    &col_at,
+                    "a date or facility says when and where a person was treated, which others know: give it \
+                     `role = \"event\"`, or a `reason = \"…\"` for releasing it as insensitive",
+                );
+            }
             // Extreme values are 特異な記述 (④): an anonymized release does not carry a number
             // column raw unless the config says so.
             let numeric = matches!(value_type, ValueType::Integer | ValueType::Decimal);
@@ -769,8 +790,13 @@ impl Validator {
             TransformToml::Drug { .. } => return type_problem(self, "drug"),
             TransformToml::Facility { levels } if needs(&[ValueType::Text]) => {
                 use FacilityLevel::*;
-                let levels =
-                    self.levels(at, "facility", levels, &[Code, PrefectureType, Prefecture], &[Code, PrefectureType])?;
+                let levels = self.levels(
+                    at,
+                    "facility",
+                    levels,
+                    &[Code, PrefectureType, Prefecture, Region],
+                    &[Code, PrefectureType],
+                )?;
                 Transform::Generalize(Generalizer::Facility(levels))
             }
             TransformToml::Facility { .. } => return type_problem(self, "facility"),
@@ -922,7 +948,7 @@ pub fn default_transform(profile: Profile, role: Role) -> Transform {
         (_, Role::DirectIdentifier | Role::IdentificationCode | Role::FreeText) => Transform::Drop,
         (Profile::Pseudonymized, Role::LinkageIdentifier) => Transform::Pseudonym,
         (_, Role::LinkageIdentifier) => Transform::Drop,
-        (_, Role::QuasiIdentifier | Role::Sensitive | Role::Insensitive) => Transform::Keep,
+        (_, Role::QuasiIdentifier | Role::Event | Role::Sensitive | Role::Insensitive) => Transform::Keep,
     }
 }
 

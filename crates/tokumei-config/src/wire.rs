@@ -146,7 +146,10 @@ pub struct ColumnToml {
     #[serde(rename = "type")]
     pub value_type: Option<ValueType>,
     /// `direct-identifier`, `identification-code`, `linkage-identifier`, `quasi-identifier`,
-    /// `sensitive`, `insensitive` or `free-text`. Required for inputs; unused in opt-out lists.
+    /// `event` (when and where a person was treated: visit or dispensing dates, facility and
+    /// pharmacy codes), `sensitive`, `insensitive` or `free-text`. In the anonymized profile a
+    /// date or facility column may be `insensitive` only with a `reason`. Required for inputs;
+    /// unused in opt-out lists.
     pub role: Option<Role>,
     /// The identifying field this column carries, for linkage and opt-out matching:
     /// `insurer-number`, `card-symbol`, `card-number`, `card-branch`, `kana-name`, `name`,
@@ -230,6 +233,11 @@ pub struct PrivacyToml {
     /// Largest average re-identification risk (released classes ÷ released persons). Default:
     /// none. Example: 0.05.
     pub average_risk: Option<f64>,
+    /// How many of a person's items (one per record: its `event` columns — when and where — at
+    /// their released levels) an attacker may know: any `m` of them, with the person's
+    /// quasi-identifiers, still match at least `k` persons ((k, k^m)-anonymity). `0` protects
+    /// only the quasi-identifiers and must be chosen explicitly. Default: 2. Example: 3.
+    pub m: Option<usize>,
     /// Sensitive column for ℓ-diversity and t-closeness (each person counts once per distinct
     /// value). Default: none. Example: `"diagnosis_code"`.
     pub sensitive: Option<String>,
@@ -296,8 +304,8 @@ pub enum TransformToml {
         /// Levels, finest first.
         levels: Option<Vec<DrugLevel>>,
     },
-    /// Facility code (10 digits) → levels among `code`, `prefecture-type` (3), `prefecture` (2).
-    /// Default: `["code", "prefecture-type"]`.
+    /// Facility code (10 digits) → levels among `code`, `prefecture-type` (3), `prefecture` (2),
+    /// `region` (地方 of the prefecture). Default: `["code", "prefecture-type"]`.
     Facility {
         /// Levels, finest first.
         levels: Option<Vec<FacilityLevel>>,

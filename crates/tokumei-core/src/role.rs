@@ -14,6 +14,11 @@ pub enum Role {
     LinkageIdentifier,
     /// Quasi-identifier (birth date, sex, address, postal code): generalized; enters k-anonymity.
     QuasiIdentifier,
+    /// When and where a person was treated (visit, dispensing or checkup date; facility or
+    /// pharmacy code): quasi-identifying, since a neighbour, an employer or a pharmacist knows
+    /// it. Each record's events are one of the person's items; in an anonymized release any `m`
+    /// of them, with the person's quasi-identifiers, match at least k persons ((k, k^m)).
+    Event,
     /// Clinical content an adversary should not learn (diagnoses, drugs, lab values).
     Sensitive,
     /// Content that neither identifies nor needs protection (facility type, days' supply).
@@ -24,11 +29,12 @@ pub enum Role {
 
 impl Role {
     /// Every role, in documentation order.
-    pub const ALL: [Role; 7] = [
+    pub const ALL: [Role; 8] = [
         Role::DirectIdentifier,
         Role::IdentificationCode,
         Role::LinkageIdentifier,
         Role::QuasiIdentifier,
+        Role::Event,
         Role::Sensitive,
         Role::Insensitive,
         Role::FreeText,

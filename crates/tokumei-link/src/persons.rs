@@ -387,28 +387,44 @@ impl Linker {
         }
     }
 
+    /// Deferred edges (anchor, key node) by key, in key order (so persons do not depend on the
+    /// order rows arrived in).
+    fn by_key(&self, edges: Vec<(u32, u32)>) -> std::collections::BTreeMap<(u128, u32), Vec<u32>> {
+        let mut by_key: std::collections::BTreeMap<(u128, u32), Vec<u32>> = std::collections::BTreeMap::new();
+        for (anchor, node) in edges {
+            by_key.entry((self.node_key[node as usize], node)).or_default().push(anchor);
+        }
+        by_key
+    }
+
+    /// The distinct clusters holding the key at `node` (its edges' anchors, and the key's own
+    /// cluster unless no row is anchored at it: then it is only a key — `bare` — and joins
+    /// whichever person its rows are given to). A key held by one cluster joins it here and
+    /// gives `None`.
+    fn holders(&mut self, node: u32, anchors: &[u32], kind: KeyKind) -> Option<(bool, Vec<u32>)> {
+        let bare = !self.anchored[node as usize] && self.find(node) == node;
+        let nodes = anchors.iter().chain((!bare).then_some(&node));
+        let mut roots: Vec<u32> = nodes.map(|&n| self.find(n)).collect();
+        roots.sort_unstable_by_key(|&r| self.node_key[r as usize]);
+        roots.dedup();
+        if roots.len() < 2 {
+            if bare {
+                self.union(roots[0], node, kind);
+            }
+            return None;
+        }
+        Some((bare, roots))
+    }
+
     /// The insurance-key rule: per K1 key (card + birth date + sex), the clusters carrying it
     /// join unless their 枝番 differ or their kana names do (twins and household members on one
     /// card). Clusters with an 枝番 are placed first, then those with a name; a cluster with
     /// neither joins the single group, or stays apart (linked for opt-out to every group) when
     /// the key is held by several persons.
     fn join_by_insurance(&mut self, unplaced_links: &mut Vec<(u32, u32)>) {
-        let mut by_key: std::collections::BTreeMap<(u128, u32), Vec<u32>> = std::collections::BTreeMap::new();
-        for (a, key_node) in std::mem::take(&mut self.insurance_edges) {
-            by_key.entry((self.node_key[key_node as usize], key_node)).or_default().push(a);
-        }
-        for ((key, key_node), members) in by_key {
-            let bare = !self.anchored[key_node as usize] && self.find(key_node) == key_node;
-            let nodes = members.iter().chain((!bare).then_some(&key_node));
-            let mut roots: Vec<u32> = nodes.map(|&n| self.find(n)).collect();
-            roots.sort_unstable_by_key(|&r| self.node_key[r as usize]);
-            roots.dedup();
-            if roots.len() < 2 {
-                if bare {
-                    self.union(roots[0], key_node, KeyKind::Insurance);
-                }
-                continue;
-            }
+        let edges = std::mem::take(&mut self.insurance_edges);
+        for ((key, key_node), members) in self.by_key(edges) {
+            let Some((bare, mut roots)) = self.holders(key_node, &members, KeyKind::Insurance) else { continue };
             // Most telling first: an 枝番, then a name, then neither.
             roots.sort_by_key(|&r| (self.branches[r as usize].is_empty(), self.names[r as usize].is_empty()));
             let mut groups: Vec<u32> = Vec::new();
@@ -445,24 +461,9 @@ impl Linker {
     /// shared address; clusters without an address join the single group, or stay apart (and
     /// linked for opt-out) when addresses show several persons.
     fn join_by_evidence(&mut self, refused: &mut Vec<(u32, u32)>, unplaced_links: &mut Vec<(u32, u32)>) {
-        let mut by_name: std::collections::BTreeMap<(u128, u32), Vec<u32>> = std::collections::BTreeMap::new();
-        for (a, name) in std::mem::take(&mut self.name_edges) {
-            by_name.entry((self.node_key[name as usize], name)).or_default().push(a);
-        }
-        for ((_, name), members) in by_name {
-            // A name key no row is anchored at is only a key: it joins whichever person its
-            // rows are given to, and counts as no cluster of its own.
-            let bare = !self.anchored[name as usize] && self.find(name) == name;
-            let nodes = members.iter().chain((!bare).then_some(&name));
-            let mut roots: Vec<u32> = nodes.map(|&n| self.find(n)).collect();
-            roots.sort_unstable_by_key(|&r| self.node_key[r as usize]);
-            roots.dedup();
-            if roots.len() < 2 {
-                if bare {
-                    self.union(roots[0], name, KeyKind::Name);
-                }
-                continue;
-            }
+        let edges = std::mem::take(&mut self.name_edges);
+        for ((_, name), members) in self.by_key(edges) {
+            let Some((bare, roots)) = self.holders(name, &members, KeyKind::Name) else { continue };
             // Address groups: clusters whose streets intersect, transitively; each with the
             // prefectures its clusters show.
             let mut groups: Vec<(Vec<u32>, Vec<u64>, u64)> = Vec::new();

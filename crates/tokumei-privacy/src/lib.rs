@@ -10,6 +10,7 @@
 
 mod hierarchy;
 mod histogram;
+mod items;
 mod metric;
 mod model;
 mod rollup;
@@ -17,9 +18,10 @@ mod search;
 
 pub use hierarchy::QuasiIdentifier;
 pub use histogram::{CodedRows, Entry, Histogram, HistogramSource, NULL_CODE};
+pub use items::{EXACT_LATTICE, ItemModel, ItemSolution, ItemTable, search_items};
 pub use metric::Metric;
 pub use model::{Closeness, Diversity, PrivacyModel};
-pub use rollup::{RolledClass, roll_up};
+pub use rollup::{RolledClass, entry_classes, roll_up};
 pub use search::{Achieved, SearchOptions, Solution, brute_force, search};
 
 /// Errors of the privacy stage.

@@ -226,3 +226,26 @@ pub fn roll_up(histogram: &Histogram, qis: &[QuasiIdentifier], levels: &[usize])
         .map(|(units, records)| RolledClass { units, records, sensitive: sensitive.next().unwrap_or_default() })
         .collect())
 }
+
+/// The equivalence class of every histogram entry at `levels`: entries whose signatures (sets of
+/// tuples) generalize to the same set share a class id (dense, in order of first entry).
+pub fn entry_classes(histogram: &Histogram, qis: &[QuasiIdentifier], levels: &[usize]) -> Result<Vec<u32>, Error> {
+    if qis.len() != histogram.width || levels.len() != qis.len() {
+        return Err(Error::InvalidInput("one quasi-identifier and one level per histogram column".into()));
+    }
+    let mut ids: hashbrown::HashMap<Vec<u32>, u32> = hashbrown::HashMap::new();
+    Ok((0..histogram.len())
+        .map(|e| {
+            let mut tuples: Vec<Vec<u32>> = histogram
+                .slots(e)
+                .map(|s| {
+                    histogram.tuple(s).iter().zip(qis.iter().zip(levels)).map(|(&c, (q, &l))| q.code(l, c)).collect()
+                })
+                .collect();
+            tuples.sort_unstable();
+            tuples.dedup();
+            let next = ids.len() as u32;
+            *ids.entry(tuples.concat()).or_insert(next)
+        })
+        .collect())
+}

@@ -173,6 +173,36 @@ impl RunReport {
                     levels.iter().map(|(q, l)| vec![q.clone(), l.as_str().unwrap_or_default().to_string()]).collect();
                 page.table(&["quasi-identifier", "released as"], &rows);
             }
+            if let Some(g) = privacy.get("guarantee") {
+                let text = |k: &str| g.get(k).and_then(|v| v.as_str()).unwrap_or_default().to_string();
+                page.heading("Guarantee (保証)");
+                page.paragraph(&text("statement"));
+                page.paragraph(&text("statement_ja"));
+                let measured = &g["measured"];
+                page.table(
+                    &["measured on the released files", ""],
+                    &[
+                        vec!["persons".into(), measured["persons"].to_string()],
+                        vec!["classes".into(), measured["classes"].to_string()],
+                        vec!["smallest class".into(), measured["min_class"].to_string()],
+                        vec![
+                            format!("smallest support of up to {} items", measured["m"]),
+                            measured["min_item_support"].to_string(),
+                        ],
+                    ],
+                );
+                page.paragraph(&format!("Not covered: {}", text("not_covered")));
+            }
+            if let Some(levels) = privacy["items"]["level_names"].as_object() {
+                let rows: Vec<Vec<String>> =
+                    levels.iter().map(|(q, l)| vec![q.clone(), l.as_str().unwrap_or_default().to_string()]).collect();
+                page.table(&["event column", "released as"], &rows);
+                let items = &privacy["items"];
+                page.paragraph(&format!(
+                    "{} records, {} with their events suppressed (`*`); {} distinct items released.",
+                    items["records"], items["suppressed_records"], items["items"]
+                ));
+            }
             if let Some(sizes) = privacy["class_size_distribution"].as_object() {
                 let mut numeric: Vec<(u64, f64)> =
                     sizes.iter().filter_map(|(size, n)| Some((size.parse::<u64>().ok()?, n.as_f64()?))).collect();
@@ -281,6 +311,49 @@ impl RunReport {
                 for (qi, level) in levels {
                     line(&mut md, format!("| {qi} | {} |", level.as_str().unwrap_or_default()));
                 }
+            }
+            if let Some(items) = privacy.get("items") {
+                let get = |k: &str| items.get(k).map(|v| v.to_string()).unwrap_or_default();
+                line(
+                    &mut md,
+                    format!(
+                        "\n- events (k^m, m = {}): {} records, {} with their events suppressed; {} distinct items released; smallest support {}; loss {}; {} of {} item-lattice nodes (optimal: {})",
+                        get("m"),
+                        get("records"),
+                        get("suppressed_records"),
+                        get("items"),
+                        get("min_support"),
+                        get("loss"),
+                        get("nodes_checked"),
+                        get("lattice_size"),
+                        get("optimal")
+                    ),
+                );
+                if let Some(levels) = items.get("level_names").and_then(|l| l.as_object()) {
+                    line(&mut md, "\n| event column | level |\n|---|---|".into());
+                    for (column, level) in levels {
+                        line(&mut md, format!("| {column} | {} |", level.as_str().unwrap_or_default()));
+                    }
+                }
+            }
+            if let Some(g) = privacy.get("guarantee") {
+                let text = |k: &str| g.get(k).and_then(|v| v.as_str()).unwrap_or_default().to_string();
+                line(&mut md, "\n### Guarantee (保証)\n".into());
+                line(&mut md, format!("> {}\n", text("statement")));
+                line(&mut md, format!("> {}\n", text("statement_ja")));
+                let measured = &g["measured"];
+                line(
+                    &mut md,
+                    format!(
+                        "Measured on the released files: {} persons in {} classes, smallest class {}, smallest support of up to {} items {}.\n",
+                        measured["persons"],
+                        measured["classes"],
+                        measured["min_class"],
+                        measured["m"],
+                        measured["min_item_support"]
+                    ),
+                );
+                line(&mut md, format!("Not covered: {}", text("not_covered")));
             }
             if let Some(dist) = privacy.get("class_size_distribution").and_then(|d| d.as_object()) {
                 line(&mut md, "\n| class size (persons) | classes |\n|---:|---:|".into());

@@ -194,6 +194,8 @@ pub enum FacilityLevel {
     PrefectureType,
     /// Prefecture: the first 2 digits.
     Prefecture,
+    /// Region (地方) of the prefecture: 北海道, 東北, 関東, 中部, 近畿, 中国, 四国, 九州・沖縄.
+    Region,
 }
 
 impl FacilityLevel {
@@ -208,6 +210,10 @@ impl FacilityLevel {
             FacilityLevel::Code => 10,
             FacilityLevel::PrefectureType => 3,
             FacilityLevel::Prefecture => 2,
+            FacilityLevel::Region => {
+                let code: u8 = digits[..2].parse().ok()?;
+                return tokumei_core::geo::prefecture_by_code(code).map(|p| p.region.to_string());
+            }
         };
         Some(digits[..keep].to_string())
     }
@@ -218,6 +224,7 @@ impl FacilityLevel {
             FacilityLevel::Code => "facility code",
             FacilityLevel::PrefectureType => "prefecture + facility type",
             FacilityLevel::Prefecture => "facility prefecture",
+            FacilityLevel::Region => "facility region (地方)",
         }
     }
 }

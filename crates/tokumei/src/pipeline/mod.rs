@@ -5,6 +5,7 @@
 //! per row, and the distinct person × quasi-identifier tuples for the privacy search.
 
 mod destination;
+mod guarantee;
 mod linkage_quality;
 mod output;
 mod privacy;
@@ -47,7 +48,7 @@ use std::sync::Arc;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use polars::prelude::*;
-use tokumei_config::{KeySource, OptOutList, Plan, Profile, TablePlan};
+use tokumei_config::{KeySource, OptOutList, Plan, Profile, TablePlan, Transform};
 use tokumei_core::{ROW_COLUMN, collect_streaming};
 use tokumei_link::{KeyError, KeyHasher, KeyKind, Linker, MasterKey, OptOutMatch, match_opt_outs};
 use tokumei_report::{InputFile, OutputFile, Release, RunReport, TableAccount, digest_file};
@@ -130,6 +131,17 @@ pub enum Refusal {
     PrivacyTargetUnmet,
     /// The final opt-out check found an opted-out person in an output.
     OptOutCheckFailed,
+    /// Measured on the assembled release, the guarantee does not hold.
+    GuaranteeNotMet {
+        /// k.
+        k: u32,
+        /// m.
+        m: usize,
+        /// Smallest class of the release.
+        min_class: u64,
+        /// Smallest support of up to m items within a class.
+        min_item_support: Option<u64>,
+    },
     /// Opt-out entries that yield no key: they cannot be honoured.
     OptOutUnresolved {
         /// The list.
@@ -209,6 +221,12 @@ impl std::fmt::Display for Refusal {
             Refusal::OptOutCheckFailed => {
                 write!(f, "final opt-out check found an opted-out person in an output; no release written")
             }
+            Refusal::GuaranteeNotMet { k, m, min_class, min_item_support } => write!(
+                f,
+                "the assembled release does not meet k = {k}, m = {m} (smallest class {min_class}, smallest item \
+                 support {}); no release written",
+                min_item_support.map_or("—".to_string(), |s| s.to_string())
+            ),
             Refusal::OptOutUnresolved { list, entries } => write!(
                 f,
                 "opt-out list {list}: {} entr{} cannot be matched to anyone, so {} cannot be honoured: line{} {}                  (line {} {}); an entry needs one of {}",
@@ -594,6 +612,8 @@ pub fn run(plan: &Plan, options: &RunOptions) -> Result<RunOutcome, PipelineErro
     partial.timings.stage("privacy model");
     // Privacy model.
     let mut suppressed = vec![false; persons.len()];
+    // Per table: records whose items (event cells) are suppressed, by source row.
+    let mut item_suppressed: Vec<Option<Arc<Vec<bool>>>> = vec![None; plan.tables.len()];
     let mut levels = BTreeMap::new();
     let mut target_met = true;
     if let Some(settings) = &plan.privacy {
@@ -620,6 +640,40 @@ pub fn run(plan: &Plan, options: &RunOptions) -> Result<RunOutcome, PipelineErro
         target_met = solution.target_met;
         levels = solution.levels.clone();
         let mut section = serde_json::to_value(&solution).map_err(tokumei_report::Error::Json)?;
+        // Items: within each class of released persons, any m of a person's records' events.
+        let event_specs = privacy::event_specs(plan)?;
+        if !event_specs.is_empty() {
+            let class_of_entry = tokumei_privacy::entry_classes(&histogram, &rows.qis, &solution.level_vector)?;
+            let classes: Vec<u32> = person_entry
+                .iter()
+                .map(|e| if suppressed_entries.contains(e) { u32::MAX } else { class_of_entry[*e as usize] })
+                .collect();
+            let events = privacy::event_rows(&event_specs, &frames, &present)?;
+            let model = tokumei_privacy::ItemModel {
+                k: settings.model.k,
+                m: settings.m,
+                max_suppression: settings.model.max_suppression,
+            };
+            let items = tokumei_privacy::search_items(&classes, &events.columns, &events.tables, &model)?;
+            target_met &= items.target_met;
+            levels.extend(items.levels.clone());
+            for ((table, source_rows), flags) in events.rows.iter().zip(&items.suppressed) {
+                let mut by_row = vec![false; staged[*table].stats.rows_accepted as usize];
+                for (&row, &gone) in source_rows.iter().zip(flags) {
+                    by_row[row as usize] = gone;
+                }
+                item_suppressed[*table] = Some(Arc::new(by_row));
+            }
+            let names: BTreeMap<String, String> = events
+                .columns
+                .iter()
+                .zip(&items.level_vector)
+                .map(|(c, &l)| (c.name.clone(), c.level_names[l].clone()))
+                .collect();
+            let mut item_section = serde_json::to_value(&items).map_err(tokumei_report::Error::Json)?;
+            item_section["level_names"] = serde_json::to_value(names).map_err(tokumei_report::Error::Json)?;
+            section["items"] = item_section;
+        }
         section["k"] = settings.model.k.into();
         section["max_suppression"] = settings.model.max_suppression.into();
         section["sensitive"] = settings.sensitive.clone().into();
@@ -662,7 +716,7 @@ pub fn run(plan: &Plan, options: &RunOptions) -> Result<RunOutcome, PipelineErro
         progress.tick();
         let kept = person_kept(removed[i].clone());
         let released = base[i].clone().filter(kept.clone());
-        let select = releaser.columns(table, released.clone(), &mut transforms)?;
+        let select = releaser.columns(table, released.clone(), item_suppressed[i].clone(), &mut transforms)?;
         // Values a transform could not read became null: counted, warned about, and limited.
         let rows = partial.accounting[i].written;
         for (column, values) in output::unreadable_values(table, released, &levels)? {
@@ -715,6 +769,53 @@ pub fn run(plan: &Plan, options: &RunOptions) -> Result<RunOutcome, PipelineErro
                     }
                 }
             }
+        }
+    }
+
+    if let Some(settings) = &plan.privacy {
+        partial.timings.stage("guarantee check");
+        // The guarantee, measured on the files about to be released.
+        let qis: Vec<String> = privacy::qi_specs(plan)?.into_iter().map(|s| s.name).collect();
+        let events: Vec<String> = privacy::event_specs(plan)?.into_iter().map(|s| s.name).collect();
+        let files: Vec<PathBuf> =
+            plan.tables.iter().map(|t| release.path(&format!("{}.parquet", t.source.table))).collect();
+        let released: Vec<guarantee::ReleasedTable<'_>> = plan
+            .tables
+            .iter()
+            .zip(&files)
+            .map(|(t, file)| {
+                let has = |name: &String| t.columns.iter().any(|c| &c.name == name && c.transform != Transform::Drop);
+                guarantee::ReleasedTable {
+                    file,
+                    quasi_identifiers: qis.iter().filter(|q| has(q)).map(String::as_str).collect(),
+                    events: events.iter().filter(|e| has(e)).map(String::as_str).collect(),
+                }
+            })
+            .collect();
+        let m = if events.is_empty() { 0 } else { settings.m };
+        let measured = guarantee::measure(&released, &qis, m)?;
+        let (english, japanese) = guarantee::statement(settings.model.k, m, &qis, &events);
+        if let Some(section) = partial.stages.get_mut("privacy") {
+            section["guarantee"] = serde_json::json!({
+                "k": settings.model.k,
+                "m": m,
+                "quasi_identifiers": qis,
+                "events": events,
+                "measured": measured,
+                "statement": english,
+                "statement_ja": japanese,
+                "not_covered": "Sensitive values (diagnoses, drugs, lab values) are not hidden by k and m: they are \
+                    protected by rare-code and top/bottom coding, and by ℓ-diversity or t-closeness where configured.",
+            });
+        }
+        if !measured.meets(u64::from(settings.model.k)) {
+            drop(release);
+            return partial.refuse(Refusal::GuaranteeNotMet {
+                k: settings.model.k,
+                m,
+                min_class: measured.min_class,
+                min_item_support: measured.min_item_support,
+            });
         }
     }
 

@@ -1,10 +1,11 @@
 //! The released columns of one table: each column's transform as a lazy expression.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use polars::prelude::*;
-use tokumei_config::{Profile, TablePlan, Transform};
-use tokumei_core::PERSON_COLUMN;
+use tokumei_config::{ColumnPlan, Profile, TablePlan, Transform};
+use tokumei_core::{PERSON_COLUMN, ROW_COLUMN, Role};
 use tokumei_link::MasterKey;
 use tokumei_report::ColumnTreatment;
 use tokumei_transform::{PseudonymKey, RareCodes, TopBottom};
@@ -30,6 +31,7 @@ impl Releaser<'_> {
         &self,
         table: &TablePlan,
         frame: LazyFrame,
+        item_suppressed: Option<Arc<Vec<bool>>>,
         treatments: &mut Vec<ColumnTreatment>,
     ) -> Result<Vec<Expr>, PipelineError> {
         let Releaser { profile, label, master, levels, .. } = *self;
@@ -83,6 +85,13 @@ impl Releaser<'_> {
             let c = column.name.as_str();
             match &column.transform {
                 Transform::Drop => record(c, role, "drop", String::new()),
+                Transform::Keep if column.role == Role::Event && item_suppressed.is_some() => {
+                    // An item kept as it is, its rare occurrences suppressed: released as text.
+                    let level = levels.get(c).copied().unwrap_or(0);
+                    let ladder = tokumei_transform::Generalizer::Identity;
+                    exprs.push(with_item_suppression(column, ladder.expr(c, level), &item_suppressed));
+                    record(c, role, "keep", ladder.describe(level));
+                }
                 Transform::Keep => {
                     exprs.push(col(c));
                     record(c, role, "keep", String::new());
@@ -94,7 +103,7 @@ impl Releaser<'_> {
                 }
                 Transform::Generalize(ladder) => {
                     let level = levels.get(c).copied().unwrap_or(0);
-                    exprs.push(ladder.expr(c, level));
+                    exprs.push(with_item_suppression(column, ladder.expr(c, level), &item_suppressed));
                     record(c, role, "generalize", ladder.describe(level));
                 }
                 Transform::RareCode(rule) => {
@@ -203,4 +212,17 @@ impl<'a> ReleaseScan<'a> {
             .filter(|(_, findings, _)| !findings.is_empty())
             .collect()
     }
+}
+
+/// An event column's expression with the rows whose items were suppressed released as `*`.
+fn with_item_suppression(column: &ColumnPlan, expr: Expr, suppressed: &Option<Arc<Vec<bool>>>) -> Expr {
+    let Some(flags) = suppressed.clone().filter(|_| column.role == Role::Event) else { return expr };
+    let gone = col(ROW_COLUMN).map(
+        move |c| {
+            let out: BooleanChunked = c.u64()?.iter().map(|r| r.map(|r| flags[r as usize])).collect();
+            Ok(out.with_name("gone".into()).into_column())
+        },
+        |_, _| Ok(Field::new("gone".into(), DataType::Boolean)),
+    );
+    when(gone).then(lit(tokumei_transform::SUPPRESSED_LABEL)).otherwise(expr).alias(column.name.as_str())
 }

@@ -9,8 +9,9 @@ use std::sync::Arc;
 
 use polars::prelude::*;
 use tokumei_config::{Plan, Transform};
+use tokumei_core::ROW_COLUMN;
 use tokumei_core::Role;
-use tokumei_privacy::{CodedRows, Histogram, NULL_CODE, QuasiIdentifier};
+use tokumei_privacy::{CodedRows, Histogram, ItemTable, NULL_CODE, QuasiIdentifier};
 use tokumei_transform::{Generalizer, Value};
 
 use super::{PERSON_INDEX, PipelineError};
@@ -27,18 +28,29 @@ pub(crate) struct QiSpec {
 /// prefecture is a quasi-identifier). A name used in several tables must have the same ladder in
 /// all of them.
 pub(crate) fn qi_specs(plan: &Plan) -> Result<Vec<QiSpec>, PipelineError> {
+    specs_of(plan, |role| matches!(role, Role::QuasiIdentifier), "quasi-identifier")
+}
+
+/// The event columns of a plan (role `event`, kept or generalized): each record's are one of
+/// its person's items.
+pub(crate) fn event_specs(plan: &Plan) -> Result<Vec<QiSpec>, PipelineError> {
+    specs_of(plan, |role| role == Role::Event, "event column")
+}
+
+fn specs_of(plan: &Plan, wanted: impl Fn(Role) -> bool, what: &str) -> Result<Vec<QiSpec>, PipelineError> {
     let mut specs: Vec<QiSpec> = Vec::new();
     for table in &plan.tables {
         for column in &table.columns {
             let ladder = match (column.role, &column.transform) {
-                (Role::QuasiIdentifier, Transform::Keep) => Generalizer::Identity,
-                (Role::QuasiIdentifier | Role::DirectIdentifier, Transform::Generalize(g)) => g.clone(),
+                (role, Transform::Keep) if wanted(role) => Generalizer::Identity,
+                (role, Transform::Generalize(g)) if wanted(role) => g.clone(),
+                (Role::DirectIdentifier, Transform::Generalize(g)) if what == "quasi-identifier" => g.clone(),
                 _ => continue,
             };
             match specs.iter().find(|s| s.name == column.name) {
                 Some(existing) if existing.ladder != ladder => {
                     return Err(PipelineError::Config(format!(
-                        "quasi-identifier `{}` has different transforms in different tables; persons could not be classed consistently",
+                        "{what} `{}` has different transforms in different tables; persons could not be classed consistently",
                         column.name
                     )));
                 }
@@ -108,6 +120,70 @@ impl Key {
             Key::Float(bits) => Value::Float(f64::from_bits(*bits)),
         }
     }
+}
+
+/// Sorts `base` (distinct values) in value order; returns each old code's new code.
+fn value_order(base: &mut Vec<Key>) -> Vec<u32> {
+    let mut order: Vec<u32> = (0..base.len() as u32).collect();
+    order.sort_by(|&a, &b| base[a as usize].cmp_value(&base[b as usize]));
+    let mut rank = vec![0u32; order.len()];
+    for (r, &code) in order.iter().enumerate() {
+        rank[code as usize] = r as u32;
+    }
+    *base = order.iter().map(|&c| base[c as usize].clone()).collect();
+    rank
+}
+
+/// Replaces every code by its new code (`NULL_CODE` stays).
+fn renumber(codes: &mut [u32], rank: &[u32]) {
+    for code in codes.iter_mut().filter(|c| **c != NULL_CODE) {
+        *code = rank[*code as usize];
+    }
+}
+
+/// A column's ladder as the privacy engine sees it: per level, the generalized code of each
+/// base value. A value unreadable at one level stays unreadable above it (until `*`), so every
+/// level is a function of the one below, as the search requires.
+fn ladder_lookup(spec: &QiSpec, base: &[Key]) -> QuasiIdentifier {
+    let levels_count = spec.ladder.levels();
+    let labels: Vec<Vec<Option<String>>> = base
+        .iter()
+        .map(|key| {
+            let mut readable = true;
+            (0..levels_count)
+                .map(|level| {
+                    let label = spec.ladder.label(key.value(), level);
+                    readable &= label.is_some() || level + 1 == levels_count;
+                    if readable || level + 1 == levels_count { label } else { None }
+                })
+                .collect()
+        })
+        .collect();
+    let lookup = (0..levels_count)
+        .map(|level| {
+            let mut codes: HashMap<&Option<String>, u32> = HashMap::new();
+            labels
+                .iter()
+                .map(|per_level| {
+                    let next = codes.len() as u32;
+                    *codes.entry(&per_level[level]).or_insert(next)
+                })
+                .collect()
+        })
+        .collect();
+    let names = (0..levels_count).map(|l| spec.ladder.describe(l)).collect();
+    QuasiIdentifier::new(spec.name.clone(), lookup, names)
+}
+
+/// Dictionary-encodes one value into `dictionary`/`values` (missing → `NULL_CODE`).
+fn encode(value: Option<Key>, dictionary: &mut HashMap<Key, u32>, values: &mut Vec<Key>) -> u32 {
+    value.map_or(NULL_CODE, |key| {
+        let next = values.len() as u32;
+        *dictionary.entry(key.clone()).or_insert_with(|| {
+            values.push(key);
+            next
+        })
+    })
 }
 
 /// Persons present after opt-out, compacted: `compact[person]` or `u32::MAX`.
@@ -236,13 +312,7 @@ pub(crate) fn person_rows(
             }
             for (qi, column) in out.columns.iter_mut().enumerate() {
                 let code = match qi_columns.iter().position(|(i, _)| *i == qi) {
-                    Some(at) => Key::of(&cells[at].get(row)?).map_or(NULL_CODE, |key| {
-                        let next = values[qi].len() as u32;
-                        *dictionaries[qi].entry(key.clone()).or_insert_with(|| {
-                            values[qi].push(key);
-                            next
-                        })
-                    }),
+                    Some(at) => encode(Key::of(&cells[at].get(row)?), &mut dictionaries[qi], &mut values[qi]),
                     None => NULL_CODE,
                 };
                 column.push(code);
@@ -267,62 +337,19 @@ pub(crate) fn person_rows(
     // Codes in value order, whatever order the aggregation returned rows in: the same inputs
     // give the same histogram, so the same floating-point sums and the same tie-breaks.
     for (qi, base) in values.iter_mut().enumerate() {
-        let mut order: Vec<u32> = (0..base.len() as u32).collect();
-        order.sort_by(|&a, &b| base[a as usize].cmp_value(&base[b as usize]));
-        let mut rank = vec![0u32; order.len()];
-        for (r, &code) in order.iter().enumerate() {
-            rank[code as usize] = r as u32;
-        }
-        for code in out.columns[qi].iter_mut().filter(|c| **c != NULL_CODE) {
-            *code = rank[*code as usize];
-        }
-        *base = order.iter().map(|&c| base[c as usize].clone()).collect();
+        renumber(&mut out.columns[qi], &value_order(base));
     }
     if sensitive.is_some() {
         // Codes in value order, for ordered t-closeness.
-        let mut order: Vec<u32> = (0..sensitive_values.len() as u32).collect();
-        order.sort_by(|&a, &b| sensitive_values[a as usize].cmp_value(&sensitive_values[b as usize]));
-        let mut rank = vec![0u32; order.len()];
-        for (r, &code) in order.iter().enumerate() {
-            rank[code as usize] = r as u32;
-        }
-        let codes = sensitive_codes.iter().map(|&c| rank[c as usize]).collect();
-        out.sensitive = Some((codes, sensitive_values.len() as u32));
+        let rank = value_order(&mut sensitive_values);
+        renumber(&mut sensitive_codes, &rank);
+        out.sensitive = Some((sensitive_codes, sensitive_values.len() as u32));
     }
     out.qis = specs
         .iter()
         .zip(&values)
         .map(|(spec, base)| {
-            let levels_count = spec.ladder.levels();
-            // A value unreadable at one level stays unreadable above it (until `*`), so every
-            // level is a function of the one below, as the search requires.
-            let labels: Vec<Vec<Option<String>>> = base
-                .iter()
-                .map(|key| {
-                    let mut readable = true;
-                    (0..levels_count)
-                        .map(|level| {
-                            let label = spec.ladder.label(key.value(), level);
-                            readable &= label.is_some() || level + 1 == levels_count;
-                            if readable || level + 1 == levels_count { label } else { None }
-                        })
-                        .collect()
-                })
-                .collect();
-            let lookup = (0..levels_count)
-                .map(|level| {
-                    let mut codes: HashMap<&Option<String>, u32> = HashMap::new();
-                    labels
-                        .iter()
-                        .map(|per_level| {
-                            let next = codes.len() as u32;
-                            *codes.entry(&per_level[level]).or_insert(next)
-                        })
-                        .collect()
-                })
-                .collect();
-            let names = (0..levels_count).map(|l| spec.ladder.describe(l)).collect();
-            let qi = QuasiIdentifier::new(spec.name.clone(), lookup, names);
+            let qi = ladder_lookup(spec, base);
             match levels.get(&spec.name) {
                 Some(&(lo, hi)) => qi.with_bounds(lo, Some(hi)),
                 None => qi,
@@ -330,4 +357,67 @@ pub(crate) fn person_rows(
         })
         .collect();
     Ok(out)
+}
+
+/// The item search's input: the event columns' ladders and, per table with event columns, its
+/// records (in source row order) with their persons and base codes.
+pub(crate) struct EventRows {
+    pub columns: Vec<QuasiIdentifier>,
+    /// Per table with event columns: its records.
+    pub tables: Vec<ItemTable>,
+    /// Per table with event columns: the table's index in the plan, and each record's source
+    /// row (`__row`).
+    pub rows: Vec<(usize, Vec<u64>)>,
+}
+
+/// Reads the event columns of `frames` (released rows: opt-outs already left out) into coded
+/// records, one pass per table.
+pub(crate) fn event_rows(
+    specs: &[QiSpec],
+    frames: &[(LazyFrame, Vec<String>)],
+    present: &Present,
+) -> Result<EventRows, PipelineError> {
+    let mut dictionaries: Vec<HashMap<Key, u32>> = vec![HashMap::new(); specs.len()];
+    let mut values: Vec<Vec<Key>> = vec![Vec::new(); specs.len()];
+    let mut tables = Vec::new();
+    let mut source_rows = Vec::new();
+    for (t, (frame, columns)) in frames.iter().enumerate() {
+        let here: Vec<usize> = (0..specs.len()).filter(|&i| columns.contains(&specs[i].name)).collect();
+        if here.is_empty() {
+            continue;
+        }
+        let mut select = vec![col(ROW_COLUMN), col(PERSON_INDEX)];
+        select.extend(here.iter().map(|&i| col(specs[i].name.as_str())));
+        let rows = tokumei_core::collect_streaming(frame.clone().select(select))?
+            .sort([ROW_COLUMN], SortMultipleOptions::default())?;
+        let row_ids: Vec<u64> = rows.column(ROW_COLUMN)?.u64()?.iter().map(|r| r.unwrap_or(0)).collect();
+        let persons: Vec<u32> = rows
+            .column(PERSON_INDEX)?
+            .u32()?
+            .iter()
+            .map(|p| p.map_or(u32::MAX, |p| present.compact[p as usize]))
+            .collect();
+        let mut codes = Vec::with_capacity(here.len());
+        for &i in &here {
+            let column = rows.column(&specs[i].name)?;
+            let mut coded = Vec::with_capacity(rows.height());
+            for r in 0..rows.height() {
+                coded.push(encode(Key::of(&column.get(r)?), &mut dictionaries[i], &mut values[i]));
+            }
+            codes.push(coded);
+        }
+        tables.push(ItemTable { columns: here, persons, codes });
+        source_rows.push((t, row_ids));
+    }
+    // Codes in value order, in every table holding the column: deterministic item ids.
+    for (i, base) in values.iter_mut().enumerate() {
+        let rank = value_order(base);
+        for table in &mut tables {
+            if let Some(at) = table.columns.iter().position(|&c| c == i) {
+                renumber(&mut table.codes[at], &rank);
+            }
+        }
+    }
+    let columns = specs.iter().zip(&values).map(|(spec, base)| ladder_lookup(spec, base)).collect();
+    Ok(EventRows { columns, tables, rows: source_rows })
 }
