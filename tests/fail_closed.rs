@@ -352,7 +352,8 @@ fn free_text_in_a_released_column_stops_the_release_unless_a_reason_is_given() {
     let outcome = ws.run("pseudonymized", "out/p");
     assert_eq!(outcome.status, Status::Released);
     let note = outcome.report.transforms.iter().find(|t| t.column == "note").unwrap();
-    assert!(note.detail.contains("kept: reviewed by the privacy officer"), "{}", note.detail);
+    assert!(note.detail.contains("reason: reviewed by the privacy officer"), "{}", note.detail);
+    assert!(note.detail.contains("holds My Numbers"), "{}", note.detail);
 }
 
 /// 特定健診 XML observations in an anonymized release: numbers cannot go out raw, the doctor's

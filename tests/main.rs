@@ -10,6 +10,7 @@ mod config;
 mod docs;
 mod fail_closed;
 mod formats;
+mod guarantee;
 mod linkage;
 mod pipeline;
 mod risk;

@@ -30,7 +30,7 @@ pub struct Measured {
     /// m checked.
     pub m: usize,
     /// Smallest number of persons of a class sharing a set of up to m items one of them holds
-    /// (`None`: no items released).
+    /// (`None`: no items released, or m = 0).
     pub min_item_support: Option<u64>,
 }
 
@@ -100,7 +100,7 @@ pub fn measure(tables: &[ReleasedTable<'_>], all_qis: &[String], m: usize) -> Re
     }
     let min_class = classes.values().map(|c| c.len() as u64).min().unwrap_or(0);
     let mut min_item_support: Option<u64> = None;
-    for members in classes.values() {
+    for members in classes.values().filter(|_| m > 0) {
         let mut counts: HashMap<Vec<u32>, u64> = HashMap::new();
         for person in members {
             let mut mine = items.get(person).cloned().unwrap_or_default();

@@ -762,10 +762,10 @@ pub fn run(plan: &Plan, options: &RunOptions) -> Result<RunOutcome, PipelineErro
                     drop(release);
                     return partial.refuse(Refusal::Released { table: name.clone(), column, findings });
                 }
-                Some(reason) => {
+                Some(_) => {
                     let what: Vec<&str> = findings.iter().map(|f| f.describe()).collect();
                     if let Some(t) = transforms.iter_mut().find(|t| &t.table == name && t.column == column) {
-                        t.detail.push_str(&format!("; holds {} — kept: {reason}", what.join(", ")));
+                        t.detail.push_str(&format!("; holds {}, released by its reason", what.join(", ")));
                     }
                 }
             }

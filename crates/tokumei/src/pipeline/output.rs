@@ -138,6 +138,12 @@ impl Releaser<'_> {
                 }
             }
         }
+        // Why a column goes out as configured although it looks identifying: recorded.
+        for column in table.columns.iter().filter(|c| c.reason.is_some()) {
+            if let Some(t) = treatments.iter_mut().rev().find(|t| &t.table == name && t.column == column.name) {
+                t.detail.push_str(&format!("; reason: {}", column.reason.as_deref().unwrap_or_default()));
+            }
+        }
         Ok(exprs)
     }
 }
