@@ -37,13 +37,29 @@ for rows in "${sizes[@]}"; do
     awk -v d="$disp" -v p="$persons" -v a="$all" -v s="$sec" -v k="$kb" -v st="$stage" \
       'BEGIN { printf "%-12s %-10s %12s %12s %10.0f %11.0f MB %10s\n", d, p, a, s, a / (s > 0 ? s : 0.001), k / 1024, st }'
   done
+  # The (k, k^m) item search: its cost, and what it costs in utility against m = 0.
+  "$bin" -v run --config "$dir/configs/anonymized.toml" --out "$dir/out-v" 2> "$dir/run.stages"
+  sed 's/^m = 2$/m = 0/' "$dir/configs/anonymized.toml" > "$dir/configs/anonymized-m0.toml"
+  "$bin" -q run --config "$dir/configs/anonymized-m0.toml" --out "$dir/out-m0"
+  python3 - "$dir" <<'PY'
+import json, sys
+d = sys.argv[1]
+stages = {l.split(':')[0].strip(): l.split(':')[1].strip() for l in open(f"{d}/run.stages") if l.strip().endswith(' s') and ':' in l}
+for name, path in (("m = 2", f"{d}/out/report.json"), ("m = 0", f"{d}/out-m0/report.json")):
+    p = json.load(open(path))["stages"]["privacy"]
+    i, g = p["items"], p["guarantee"]["measured"]
+    print(f"{'':12} {name}: events {dict(sorted(i['level_names'].items()))}; event loss {i['loss']:.3f}, "
+          f"{i['suppressed_records']} of {i['records']} records' events suppressed ({100 * i['suppressed_records'] / max(1, i['records']):.2f} %), "
+          f"{i['nodes_checked']} item nodes; measured: smallest class {g['min_class']}, smallest item support {g['min_item_support']}")
+print(f"{'':12} stages (m = 2): " + ", ".join(f"{k} {v}" for k, v in stages.items()))
+PY
   python3 -c "import json; q=json.load(open('$dir/linkage.json')); print(f\"{'':12} linkage precision {q['precision']:.6f}, recall {q['recall']:.6f} ({q['linked_persons']} persons linked, {q['true_persons']} true, {q['stats']['name_conflicts']} name conflicts)\")"
   # Re-identification risk of the raw dispensing table: 8 quasi-identifiers, CSV read included.
   /usr/bin/time -f '%e %M' -o "$dir/risk.time" "$bin" -q risk --input "$dir/datasets/sample/dispensing.csv" \
     --qi 生年月日,性別,医薬品コード,調剤日,薬局コード,処方医療機関コード,数量,調剤日数 --json "$dir/risk.json"
   read -r k_sec k_kb < "$dir/risk.time"
   python3 -c "import json; r=json.load(open('$dir/risk.json')); print(f\"{'':12} tokumei risk: {r['rows']} rows × 8 QIs in $k_sec s (CSV read included), peak {$k_kb/1024:.0f} MB: {r['classes']} classes, {r['sample_uniques']} sample uniques, prosecutor average {r['prosecutor']['average']:.4f}; SUDA2: {r['suda2'].get('skipped', 'computed')}\")"
-  rm -rf "$dir/datasets" "$dir/out"
+  rm -rf "$dir/datasets" "$dir/out" "$dir/out-v" "$dir/out-m0"
 done
 echo
 adult=datasets/adult/adult.csv

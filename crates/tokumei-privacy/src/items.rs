@@ -113,6 +113,9 @@ struct Prepared<'a> {
     classes: &'a [u32],
     /// Per column, per level, per generalized code: its Loss ((leaves − 1) / (domain − 1)).
     cell_loss: Vec<Vec<Vec<f64>>>,
+    /// Per table: the distinct base tuples of its released records, and each record's tuple
+    /// (`u32::MAX`: not released). A node generalizes the distinct tuples, not every record.
+    base: Vec<(Vec<Vec<u32>>, Vec<u32>)>,
 }
 
 /// Searches the item levels and suppressions under which every released person's items satisfy
@@ -125,6 +128,9 @@ pub fn search_items(
 ) -> Result<ItemSolution, Error> {
     for column in columns {
         column.check()?;
+    }
+    if model.m > MAX_M {
+        return Err(Error::InvalidModel(format!("m = {} is more than {MAX_M}", model.m)));
     }
     for table in tables {
         if table.codes.len() != table.columns.len() || table.codes.iter().any(|c| c.len() != table.persons.len()) {
@@ -147,7 +153,28 @@ pub fn search_items(
             (0..c.levels()).map(|level| c.leaves(level).iter().map(|&n| (n as f64 - 1.0) / domain).collect()).collect()
         })
         .collect();
-    let prepared = Prepared { columns, tables, classes, cell_loss };
+    let base = tables
+        .iter()
+        .map(|table| {
+            let mut ids: HashMap<Vec<u32>, u32> = HashMap::new();
+            let mut tuples = Vec::new();
+            let of_row = (0..table.persons.len())
+                .map(|r| {
+                    let person = table.persons[r];
+                    if person == u32::MAX || classes[person as usize] == u32::MAX {
+                        return u32::MAX;
+                    }
+                    let tuple: Vec<u32> = table.codes.iter().map(|codes| codes[r]).collect();
+                    *ids.entry(tuple.clone()).or_insert_with(|| {
+                        tuples.push(tuple);
+                        tuples.len() as u32 - 1
+                    })
+                })
+                .collect();
+            (tuples, of_row)
+        })
+        .collect();
+    let prepared = Prepared { columns, tables, classes, cell_loss, base };
     let bounds: Vec<(usize, usize)> = columns.iter().map(QuasiIdentifier::bounds).collect();
     let lattice_size: u64 = bounds.iter().map(|(lo, hi)| (hi - lo + 1) as u64).product();
     let allowed = (model.max_suppression * records as f64).floor() as u64;
@@ -241,28 +268,37 @@ impl Prepared<'_> {
     /// Items per record at `levels`, suppression within classes, and the loss. With
     /// `measure_only`, nothing is suppressed (m = 0: the supports are still reported).
     fn evaluate(&self, levels: &[usize], model: &ItemModel, measure_only: bool) -> NodeEval {
-        // Item ids: (table, generalized codes) → dense id.
+        // Item ids: (table, generalized codes) → dense id, from each table's distinct tuples.
         let mut ids: HashMap<(u16, Vec<u32>), u32> = HashMap::new();
         let mut row_items: Vec<Vec<u32>> = Vec::with_capacity(self.tables.len());
+        let mut tuple_loss: Vec<Vec<f64>> = Vec::with_capacity(self.tables.len());
         let mut pairs: Vec<(u32, u32)> = Vec::new();
-        for (t, table) in self.tables.iter().enumerate() {
-            let mut items = vec![u32::MAX; table.persons.len()];
-            for (r, &person) in table.persons.iter().enumerate() {
-                if person == u32::MAX || self.classes[person as usize] == u32::MAX {
-                    continue;
-                }
-                let key: Vec<u32> = table
-                    .columns
-                    .iter()
-                    .zip(&table.codes)
-                    .map(|(&c, codes)| self.columns[c].code(levels[c], codes[r]))
-                    .collect();
-                let next = ids.len() as u32;
-                let id = *ids.entry((t as u16, key)).or_insert(next);
-                items[r] = id;
-                pairs.push((person, id));
-            }
+        for (t, (table, (tuples, of_row))) in self.tables.iter().zip(&self.base).enumerate() {
+            let mut losses = Vec::with_capacity(tuples.len());
+            let item_of_tuple: Vec<u32> = tuples
+                .iter()
+                .map(|tuple| {
+                    let mut loss = 0.0;
+                    let key: Vec<u32> = table
+                        .columns
+                        .iter()
+                        .zip(tuple)
+                        .map(|(&c, &base)| {
+                            let code = self.columns[c].code(levels[c], base);
+                            loss += if code == NULL_CODE { 0.0 } else { self.cell_loss[c][levels[c]][code as usize] };
+                            code
+                        })
+                        .collect();
+                    losses.push(loss);
+                    let next = ids.len() as u32;
+                    *ids.entry((t as u16, key)).or_insert(next)
+                })
+                .collect();
+            let items: Vec<u32> =
+                of_row.iter().map(|&b| if b == u32::MAX { u32::MAX } else { item_of_tuple[b as usize] }).collect();
+            pairs.extend(table.persons.iter().zip(&items).filter(|(_, i)| **i != u32::MAX).map(|(&p, &i)| (p, i)));
             row_items.push(items);
+            tuple_loss.push(losses);
         }
         pairs.par_sort_unstable();
         pairs.dedup();
@@ -277,14 +313,11 @@ impl Prepared<'_> {
             start = end;
         }
         let classes: Vec<Vec<(u32, Vec<u32>)>> = by_class.into_values().collect();
-        let m = if measure_only { model.m.max(1) } else { model.m };
+        // With m = 0 nothing is suppressed, and single items are still measured.
+        let (m, report_m) = if measure_only { (0, model.m.max(1)) } else { (model.m, model.m) };
         let results: Vec<(Vec<(u32, u32)>, Option<u64>)> = classes
             .into_par_iter()
-            .map(|mut persons| {
-                let removed =
-                    if measure_only { Vec::new() } else { suppress_class(&mut persons, model.k as u64, model.m) };
-                (removed, min_support(&persons, m))
-            })
+            .map(|mut persons| suppress_class(&mut persons, model.k as u64, m, report_m))
             .collect();
         let mut removed: Vec<(u32, u32)> = results.iter().flat_map(|(r, _)| r.iter().copied()).collect();
         removed.sort_unstable();
@@ -295,14 +328,13 @@ impl Prepared<'_> {
         let mut suppressed_records = 0u64;
         let mut loss_sum = 0.0;
         let mut cells = 0u64;
-        for (table, items) in self.tables.iter().zip(&row_items) {
+        for (t, (table, items)) in self.tables.iter().zip(&row_items).enumerate() {
             let mut flags = vec![false; items.len()];
             for (r, &item) in items.iter().enumerate() {
                 if item == u32::MAX {
                     continue;
                 }
-                let person = table.persons[r];
-                let gone = removed.binary_search(&(person, item)).is_ok();
+                let gone = removed.binary_search(&(table.persons[r], item)).is_ok();
                 flags[r] = gone;
                 cells += table.columns.len() as u64;
                 if gone {
@@ -310,10 +342,7 @@ impl Prepared<'_> {
                     loss_sum += table.columns.len() as f64;
                 } else {
                     released_items.insert(item);
-                    for (&c, codes) in table.columns.iter().zip(&table.codes) {
-                        let code = self.columns[c].code(levels[c], codes[r]);
-                        loss_sum += if code == NULL_CODE { 0.0 } else { self.cell_loss[c][levels[c]][code as usize] };
-                    }
+                    loss_sum += tuple_loss[t][self.base[t].1[r] as usize];
                 }
             }
             suppressed.push(flags);
@@ -345,37 +374,63 @@ fn subsets(items: &[u32], m: usize, mut visit: impl FnMut(&[u32])) {
     go(items, m, &mut chosen, &mut visit);
 }
 
+/// An itemset of up to [`MAX_M`] items as one number: item + 1 in each 32-bit lane, in order.
+type SetKey = u128;
+
+/// The largest m the search takes (itemsets are packed into a [`SetKey`]).
+pub const MAX_M: usize = 4;
+
+fn pack(set: &[u32]) -> SetKey {
+    set.iter().enumerate().fold(0, |key, (i, &item)| key | (SetKey::from(item) + 1) << (32 * i))
+}
+
+fn unpack(key: SetKey) -> Vec<u32> {
+    (0..MAX_M).map(|i| ((key >> (32 * i)) & 0xffff_ffff) as u32).take_while(|&lane| lane != 0).map(|l| l - 1).collect()
+}
+
 /// Persons holding each itemset of up to `m` items.
-fn supports(persons: &[(u32, Vec<u32>)], m: usize) -> HashMap<Vec<u32>, u64> {
-    let mut counts: HashMap<Vec<u32>, u64> = HashMap::new();
+fn supports(persons: &[(u32, Vec<u32>)], m: usize) -> HashMap<SetKey, u64> {
+    let mut counts: HashMap<SetKey, u64> = HashMap::new();
     for (_, items) in persons {
-        subsets(items, m, |set| *counts.entry_ref(set).or_insert(0) += 1);
+        subsets(items, m, |set| *counts.entry(pack(set)).or_insert(0) += 1);
     }
     counts
 }
 
-/// The smallest support of any itemset of up to `m` items in the class (`None`: no items).
-fn min_support(persons: &[(u32, Vec<u32>)], m: usize) -> Option<u64> {
-    supports(persons, m).into_values().min()
-}
-
 /// Suppresses items of one class until every itemset of up to `m` items that a person holds is
-/// held by at least `k` persons; returns the (person, item) pairs suppressed.
-fn suppress_class(persons: &mut [(u32, Vec<u32>)], k: u64, m: usize) -> Vec<(u32, u32)> {
+/// held by at least `k` persons. Returns the (person, item) pairs suppressed, and the smallest
+/// support of an itemset of up to `report_m` items afterwards (`None`: no items left). With
+/// `m = 0` nothing is suppressed.
+fn suppress_class(
+    persons: &mut [(u32, Vec<u32>)],
+    k: u64,
+    m: usize,
+    report_m: usize,
+) -> (Vec<(u32, u32)>, Option<u64>) {
     let mut removed = Vec::new();
     loop {
-        let counts = supports(persons, m);
-        let mut violations: Vec<(u64, Vec<u32>)> =
-            counts.iter().filter(|(_, n)| **n < k).map(|(set, n)| (*n, set.clone())).collect();
+        let counts = supports(persons, report_m.max(m));
+        let mut violations: Vec<(usize, u64, SetKey)> = if m == 0 {
+            Vec::new()
+        } else {
+            counts
+                .iter()
+                .filter(|(_, n)| **n < k)
+                .map(|(&set, &n)| (unpack(set).len(), n, set))
+                .filter(|(len, _, _)| *len <= m)
+                .collect()
+        };
         if violations.is_empty() {
-            return removed;
+            let smallest = counts.iter().filter(|(set, _)| unpack(**set).len() <= report_m).map(|(_, &n)| n).min();
+            return (removed, smallest);
         }
         // Smallest itemsets first (a rare item goes for everyone), then the rarest.
-        violations.sort_by(|(na, a), (nb, b)| a.len().cmp(&b.len()).then(na.cmp(nb)).then(a.cmp(b)));
-        let smallest = violations[0].1.len();
-        let single = |item: u32| counts.get(&vec![item]).copied().unwrap_or(0);
+        violations.sort_unstable_by(|a, b| a.0.cmp(&b.0).then(a.1.cmp(&b.1)).then(unpack(a.2).cmp(&unpack(b.2))));
+        let smallest = violations[0].0;
+        let single = |item: u32| counts.get(&pack(&[item])).copied().unwrap_or(0);
         let mut changed = false;
-        for (_, set) in violations.into_iter().take_while(|(_, s)| s.len() == smallest) {
+        for (_, _, key) in violations.into_iter().take_while(|v| v.0 == smallest) {
+            let set = unpack(key);
             // The item of the set that fewest persons hold (ties: the larger id).
             let victim = *set.iter().min_by_key(|&&i| (single(i), std::cmp::Reverse(i))).expect("non-empty");
             for (person, items) in persons.iter_mut() {
@@ -389,7 +444,8 @@ fn suppress_class(persons: &mut [(u32, Vec<u32>)], k: u64, m: usize) -> Vec<(u32
             }
         }
         if !changed {
-            return removed;
+            let smallest = supports(persons, report_m).into_values().min();
+            return (removed, smallest);
         }
     }
 }

@@ -18,7 +18,7 @@ mod search;
 
 pub use hierarchy::QuasiIdentifier;
 pub use histogram::{CodedRows, Entry, Histogram, HistogramSource, NULL_CODE};
-pub use items::{EXACT_LATTICE, ItemModel, ItemSolution, ItemTable, search_items};
+pub use items::{EXACT_LATTICE, ItemModel, ItemSolution, ItemTable, MAX_M, search_items};
 pub use metric::Metric;
 pub use model::{Closeness, Diversity, PrivacyModel};
 pub use rollup::{RolledClass, entry_classes, roll_up};

@@ -48,12 +48,31 @@ pub struct ReleasedTable<'a> {
     pub events: Vec<&'a str>,
 }
 
+/// Interns text: equal strings get equal numbers (0 stands for a missing value).
+#[derive(Default)]
+struct Interner(HashMap<String, u32>);
+
+impl Interner {
+    fn id(&mut self, value: Option<&str>) -> u32 {
+        let Some(value) = value else { return 0 };
+        if let Some(&id) = self.0.get(value) {
+            return id;
+        }
+        let id = self.0.len() as u32 + 1;
+        self.0.insert(value.to_string(), id);
+        id
+    }
+}
+
 /// Measures classes and item supports over the released tables; `all_qis` orders the tuple.
 pub fn measure(tables: &[ReleasedTable<'_>], all_qis: &[String], m: usize) -> Result<Measured, PipelineError> {
-    type Tuple = Vec<Option<String>>;
-    let mut signatures: HashMap<String, Vec<Tuple>> = HashMap::new();
-    let mut items: HashMap<String, Vec<u32>> = HashMap::new();
-    let mut item_ids: HashMap<(usize, Vec<Option<String>>), u32> = HashMap::new();
+    let mut persons = Interner::default();
+    let mut values = Interner::default();
+    let star = values.id(Some(tokumei_transform::SUPPRESSED_LABEL));
+    // Per person (interned id): their quasi-identifier tuples and their items.
+    let mut signatures: HashMap<u32, Vec<Vec<u32>>> = HashMap::new();
+    let mut items: HashMap<u32, Vec<u32>> = HashMap::new();
+    let mut item_ids: HashMap<(usize, Vec<u32>), u32> = HashMap::new();
     for (t, table) in tables.iter().enumerate() {
         let mut wanted = vec![col(PERSON_COLUMN)];
         wanted.extend(table.quasi_identifiers.iter().chain(&table.events).map(|c| col(*c).cast(DataType::String)));
@@ -61,7 +80,7 @@ pub fn measure(tables: &[ReleasedTable<'_>], all_qis: &[String], m: usize) -> Re
             .select(wanted)
             .collect()?;
         let text = |name: &str| -> Result<StringChunked, PipelineError> { Ok(frame.column(name)?.str()?.clone()) };
-        let persons = text(PERSON_COLUMN)?;
+        let ids = text(PERSON_COLUMN)?;
         let qis: Vec<(usize, StringChunked)> = all_qis
             .iter()
             .enumerate()
@@ -70,49 +89,50 @@ pub fn measure(tables: &[ReleasedTable<'_>], all_qis: &[String], m: usize) -> Re
             .collect::<Result<_, PipelineError>>()?;
         let events: Vec<StringChunked> = table.events.iter().map(|e| text(e)).collect::<Result<_, _>>()?;
         for row in 0..frame.height() {
-            let Some(person) = persons.get(row) else { continue };
+            let Some(person) = ids.get(row) else { continue };
+            let person = persons.id(Some(person));
             if !qis.is_empty() {
-                let mut tuple: Tuple = vec![None; all_qis.len()];
+                let mut tuple = vec![0u32; all_qis.len()];
                 for (i, column) in &qis {
-                    tuple[*i] = column.get(row).map(str::to_string);
+                    tuple[*i] = values.id(column.get(row));
                 }
-                signatures.entry(person.to_string()).or_default().push(tuple);
+                signatures.entry(person).or_default().push(tuple);
             }
-            let values: Vec<Option<String>> = events.iter().map(|e| e.get(row).map(str::to_string)).collect();
-            if values.is_empty() || values.iter().all(|v| v.as_deref() == Some(tokumei_transform::SUPPRESSED_LABEL)) {
+            let event: Vec<u32> = events.iter().map(|e| values.id(e.get(row))).collect();
+            if event.is_empty() || event.iter().all(|&v| v == star) {
                 continue;
             }
             let next = item_ids.len() as u32;
-            let id = *item_ids.entry((t, values)).or_insert(next);
-            items.entry(person.to_string()).or_default().push(id);
+            let id = *item_ids.entry((t, event)).or_insert(next);
+            items.entry(person).or_default().push(id);
         }
     }
     // Classes: persons with equal signature sets.
-    let mut classes: BTreeMap<Vec<Tuple>, Vec<String>> = BTreeMap::new();
-    let mut persons: Vec<String> = signatures.keys().chain(items.keys()).cloned().collect();
-    persons.sort();
-    persons.dedup();
-    for person in &persons {
-        let mut signature = signatures.get(person).cloned().unwrap_or_default();
-        signature.sort();
+    let everyone = persons.0.len() as u32;
+    let mut classes: BTreeMap<Vec<Vec<u32>>, Vec<u32>> = BTreeMap::new();
+    for person in 1..=everyone {
+        let mut signature = signatures.remove(&person).unwrap_or_default();
+        signature.sort_unstable();
         signature.dedup();
-        classes.entry(signature).or_default().push(person.clone());
+        classes.entry(signature).or_default().push(person);
     }
     let min_class = classes.values().map(|c| c.len() as u64).min().unwrap_or(0);
     let mut min_item_support: Option<u64> = None;
     for members in classes.values().filter(|_| m > 0) {
-        let mut counts: HashMap<Vec<u32>, u64> = HashMap::new();
+        // An itemset of up to 4 items as one number (item + 1 per 32-bit lane): no allocation.
+        let key = |set: &[u32]| set.iter().enumerate().fold(0u128, |k, (i, &x)| k | (u128::from(x) + 1) << (32 * i));
+        let mut counts: HashMap<u128, u64> = HashMap::new();
         for person in members {
-            let mut mine = items.get(person).cloned().unwrap_or_default();
+            let mut mine = items.remove(person).unwrap_or_default();
             mine.sort_unstable();
             mine.dedup();
-            for_each_subset(&mine, m, &mut |set| *counts.entry(set.to_vec()).or_insert(0) += 1);
+            for_each_subset(&mine, m, &mut |set| *counts.entry(key(set)).or_insert(0) += 1);
         }
         if let Some(smallest) = counts.values().copied().min() {
             min_item_support = Some(min_item_support.map_or(smallest, |s| s.min(smallest)));
         }
     }
-    Ok(Measured { persons: persons.len() as u64, classes: classes.len() as u64, min_class, m, min_item_support })
+    Ok(Measured { persons: u64::from(everyone), classes: classes.len() as u64, min_class, m, min_item_support })
 }
 
 /// Calls `visit` with every subset of 1..=m of `items` (sorted).
