@@ -21,9 +21,11 @@
 //!    is chosen. Loss is ARX's Loss over the event cells of every record: (leaves under the
 //!    released value − 1) / (domain − 1), a suppressed cell counting 1.
 //!
-//! Lattices up to [`EXACT_LATTICE`] nodes are searched whole (`optimal: true`); larger ones by a
-//! greedy climb from the finest node, raising the column that lowers the suppression most per
-//! unit of loss, until within budget (`optimal: false`).
+//! Lattices up to [`EXACT_LATTICE`] nodes are searched whole (`optimal: true`); larger ones
+//! (`optimal: false`) by a greedy climb from the finest node — columns with the same ladder
+//! (every date, every facility) move together, taking the move that removes the most suppression
+//! per unit of loss, until within budget — then a descent that lowers single columns again while
+//! the node stays within budget and loses less.
 
 use hashbrown::HashMap;
 use rayon::prelude::*;
@@ -197,32 +199,57 @@ pub fn search_items(
         });
         (evaluated.into_iter().next(), true)
     } else {
+        // Climb: columns with the same ladder (every date, every facility) move together, from
+        // the finest node, taking the move that removes the most suppression per unit of loss.
+        let mut groups: Vec<Vec<usize>> = Vec::new();
+        for (c, column) in columns.iter().enumerate() {
+            match groups.iter_mut().find(|g| columns[g[0]].level_names == column.level_names) {
+                Some(group) => group.push(c),
+                None => groups.push(vec![c]),
+            }
+        }
         let mut levels: Vec<usize> = bounds.iter().map(|b| b.0).collect();
         let mut eval = prepared.evaluate(&levels, model, false);
         nodes_checked += 1;
         while !within(&eval) {
             let mut best: Option<(f64, Vec<usize>, NodeEval)> = None;
-            for (c, &(_, hi)) in bounds.iter().enumerate() {
-                if levels[c] >= hi {
+            for group in &groups {
+                let mut up = levels.clone();
+                for &c in group {
+                    up[c] = (up[c] + 1).min(bounds[c].1);
+                }
+                if up == levels {
                     continue;
                 }
-                let mut up = levels.clone();
-                up[c] += 1;
                 let e = prepared.evaluate(&up, model, false);
                 nodes_checked += 1;
                 let gain = eval.suppressed_records.saturating_sub(e.suppressed_records) as f64;
-                let cost = (e.loss - eval.loss).max(1e-9);
-                let score = gain / cost;
+                let score = gain / (e.loss - eval.loss).max(1e-9);
                 if best.as_ref().is_none_or(|(s, _, _)| score > *s) {
                     best = Some((score, up, e));
                 }
             }
             match best {
-                Some((_, up, e)) => {
-                    levels = up;
-                    eval = e;
-                }
+                Some((_, up, e)) => (levels, eval) = (up, e),
                 None => break,
+            }
+        }
+        // Descend: lower single columns again while the node stays within budget and loses less.
+        let mut improved = within(&eval);
+        while improved {
+            improved = false;
+            for c in 0..columns.len() {
+                if levels[c] <= bounds[c].0 {
+                    continue;
+                }
+                let mut down = levels.clone();
+                down[c] -= 1;
+                let e = prepared.evaluate(&down, model, false);
+                nodes_checked += 1;
+                if within(&e) && e.loss < eval.loss {
+                    (levels, eval) = (down, e);
+                    improved = true;
+                }
             }
         }
         (within(&eval).then_some((levels, eval)), false)
@@ -388,11 +415,20 @@ fn unpack(key: SetKey) -> Vec<u32> {
     (0..MAX_M).map(|i| ((key >> (32 * i)) & 0xffff_ffff) as u32).take_while(|&lane| lane != 0).map(|l| l - 1).collect()
 }
 
-/// Persons holding each itemset of up to `m` items.
-fn supports(persons: &[(u32, Vec<u32>)], m: usize) -> HashMap<SetKey, u64> {
-    let mut counts: HashMap<SetKey, u64> = HashMap::new();
+/// Persons holding each itemset of up to `m` items, sorted by itemset (sorting the keys is
+/// cheaper than hashing them, and makes the order deterministic).
+fn supports(persons: &[(u32, Vec<u32>)], m: usize) -> Vec<(SetKey, u64)> {
+    let mut keys: Vec<SetKey> = Vec::new();
     for (_, items) in persons {
-        subsets(items, m, |set| *counts.entry(pack(set)).or_insert(0) += 1);
+        subsets(items, m, |set| keys.push(pack(set)));
+    }
+    keys.sort_unstable();
+    let mut counts: Vec<(SetKey, u64)> = Vec::new();
+    for key in keys {
+        match counts.last_mut() {
+            Some((last, n)) if *last == key => *n += 1,
+            _ => counts.push((key, 1)),
+        }
     }
     counts
 }
@@ -415,36 +451,50 @@ fn suppress_class(
         } else {
             counts
                 .iter()
-                .filter(|(_, n)| **n < k)
-                .map(|(&set, &n)| (unpack(set).len(), n, set))
+                .filter(|(_, n)| *n < k)
+                .map(|&(set, n)| (unpack(set).len(), n, set))
                 .filter(|(len, _, _)| *len <= m)
                 .collect()
         };
         if violations.is_empty() {
-            let smallest = counts.iter().filter(|(set, _)| unpack(**set).len() <= report_m).map(|(_, &n)| n).min();
+            let smallest = counts.iter().filter(|(set, _)| unpack(*set).len() <= report_m).map(|&(_, n)| n).min();
             return (removed, smallest);
         }
         // Smallest itemsets first (a rare item goes for everyone), then the rarest.
         violations.sort_unstable_by(|a, b| a.0.cmp(&b.0).then(a.1.cmp(&b.1)).then(unpack(a.2).cmp(&unpack(b.2))));
         let smallest = violations[0].0;
-        let single = |item: u32| counts.get(&pack(&[item])).copied().unwrap_or(0);
+        let single = |item: u32| {
+            let key = pack(&[item]);
+            counts.binary_search_by_key(&key, |&(k, _)| k).map_or(0, |at| counts[at].1)
+        };
+        // Who holds each item (positions in `persons`), so a violation touches its holders only.
+        let mut postings: HashMap<u32, Vec<usize>> = HashMap::new();
+        for (at, (_, items)) in persons.iter().enumerate() {
+            for &item in items {
+                postings.entry(item).or_default().push(at);
+            }
+        }
         let mut changed = false;
         for (_, _, key) in violations.into_iter().take_while(|v| v.0 == smallest) {
             let set = unpack(key);
             // The item of the set that fewest persons hold (ties: the larger id).
             let victim = *set.iter().min_by_key(|&&i| (single(i), std::cmp::Reverse(i))).expect("non-empty");
-            for (person, items) in persons.iter_mut() {
+            // Holders of every item of the set: the shortest posting list, checked.
+            let shortest =
+                set.iter().filter_map(|i| postings.get(i)).min_by_key(|p| p.len()).cloned().unwrap_or_default();
+            for at in shortest {
+                let (person, items) = &mut persons[at];
                 if set.iter().all(|i| items.binary_search(i).is_ok())
-                    && let Ok(at) = items.binary_search(&victim)
+                    && let Ok(position) = items.binary_search(&victim)
                 {
-                    items.remove(at);
+                    items.remove(position);
                     removed.push((*person, victim));
                     changed = true;
                 }
             }
         }
         if !changed {
-            let smallest = supports(persons, report_m).into_values().min();
+            let smallest = supports(persons, report_m).into_iter().map(|(_, n)| n).min();
             return (removed, smallest);
         }
     }

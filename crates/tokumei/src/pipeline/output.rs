@@ -160,7 +160,9 @@ pub(crate) fn unreadable_values(
         .iter()
         .filter_map(|c| match &c.transform {
             Transform::Generalize(ladder) => {
-                let level = levels.get(&c.name).copied().unwrap_or(0);
+                // At `*` nothing is read; the coarsest level that shows something says whether the
+                // ladder understands the data at all.
+                let level = levels.get(&c.name).copied().unwrap_or(0).min(ladder.levels().saturating_sub(2));
                 let lost = col(c.name.as_str()).is_not_null().and(ladder.expr(&c.name, level).is_null());
                 Some(lost.cast(DataType::UInt64).sum().alias(c.name.as_str()))
             }
