@@ -81,7 +81,7 @@ pub struct Linker {
     /// Insurance keys held by several persons on one card (twins), with a node of each.
     shared_insurance_nodes: Vec<(u128, Vec<u32>)>,
     /// Card keys (K1 without birth date and sex) whose holders opt-out needs to know.
-    watched_cards: std::collections::HashSet<u128>,
+    watched_cards: std::collections::HashSet<u128, BuildHasherDefault<PrehashedKey>>,
     /// (card key, node) of rows holding a watched card.
     card_nodes: Vec<(u128, u32)>,
     /// Clusters the insurance-key rule kept apart (twins, household members on one card).

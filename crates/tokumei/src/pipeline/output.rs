@@ -195,18 +195,28 @@ impl<'a> ReleaseScan<'a> {
         ReleaseScan { table, scans: BTreeMap::new() }
     }
 
-    /// Counts the text columns of one written part.
+    /// Counts the text columns of one written part, a column per thread.
     pub fn add(&mut self, part: &DataFrame) {
-        for plan in &self.table.columns {
-            if matches!(plan.transform, Transform::Drop | Transform::Pseudonym) {
-                continue;
-            }
-            let Ok(column) = part.column(&plan.name) else { continue };
-            let Ok(text) = column.str() else { continue };
-            let scan = self.scans.entry(plan.name.clone()).or_default();
-            for value in text.iter() {
-                scan.add(value);
-            }
+        use rayon::prelude::*;
+        let columns: Vec<(&str, &StringChunked)> = self
+            .table
+            .columns
+            .iter()
+            .filter(|plan| !matches!(plan.transform, Transform::Drop | Transform::Pseudonym))
+            .filter_map(|plan| Some((plan.name.as_str(), part.column(&plan.name).ok()?.str().ok()?)))
+            .collect();
+        let scanned: Vec<(&str, tokumei_core::scan::ColumnScan)> = columns
+            .into_par_iter()
+            .map(|(name, text)| {
+                let mut scan = tokumei_core::scan::ColumnScan::default();
+                for value in text.iter() {
+                    scan.add(value);
+                }
+                (name, scan)
+            })
+            .collect();
+        for (name, scan) in scanned {
+            self.scans.entry(name.to_string()).or_default().merge(scan);
         }
     }
 
