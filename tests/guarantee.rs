@@ -124,3 +124,16 @@ fn a_date_or_facility_is_insensitive_only_with_a_reason() {
     let visit = outcome.report.transforms.iter().find(|t| t.column == "visit_date").unwrap();
     assert!(visit.detail.contains("already public in this registry"), "{}", visit.detail);
 }
+
+/// The bundled profile meets (5, 5²) on a 20,000-person population, measured from the rows.
+#[test]
+fn the_bundled_profile_meets_5_5_squared_on_20000_persons() {
+    let ws = Workspace::generate_with(SynthSpec { persons: 20_000, seed: 33, ..SynthSpec::default() });
+    let outcome = ws.run("anonymized", "out/a");
+    assert_eq!(outcome.status, Status::Released);
+    let (min_class, min_support) = measure(&ws.path("out/a"), 2);
+    assert!(min_class >= 5 && min_support.is_none_or(|s| s >= 5), "{min_class} {min_support:?}");
+    // Not by hiding every event: some event column still shows something.
+    let levels = &outcome.report.stages["privacy"]["items"]["level_names"];
+    assert!(levels.as_object().unwrap().values().any(|l| l != "suppressed (*)"), "{levels}");
+}
