@@ -135,7 +135,8 @@ pub fn measure(tables: &[ReleasedTable<'_>], all_qis: &[String], m: usize) -> Re
     Ok(Measured { persons: u64::from(everyone), classes: classes.len() as u64, min_class, m, min_item_support })
 }
 
-/// Calls `visit` with every subset of 1..=m of `items` (sorted).
+/// Calls `visit` with every subset of 1..=m of `items` (sorted). The item search has its own: the
+/// check shares no code with what it checks.
 fn for_each_subset(items: &[u32], m: usize, visit: &mut dyn FnMut(&[u32])) {
     fn go(items: &[u32], m: usize, chosen: &mut Vec<u32>, visit: &mut dyn FnMut(&[u32])) {
         for (i, &item) in items.iter().enumerate() {
