@@ -3,6 +3,7 @@
 mod common;
 
 mod anonymize;
+mod at_rest;
 mod attack;
 mod bad_input;
 mod cli;

@@ -22,8 +22,15 @@ pub enum KeyError {
 }
 
 /// The 32-byte master key. All purpose keys are derived from it with `blake3::derive_key`.
-/// It has no `Debug`, `Display` or `Serialize`, so it cannot reach a log or an output by accident.
+/// It has no `Debug`, `Display` or `Serialize`, so it cannot reach a log or an output by accident,
+/// and its bytes are zeroed when it is dropped.
 pub struct MasterKey([u8; 32]);
+
+impl Drop for MasterKey {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.0);
+    }
+}
 
 impl MasterKey {
     /// From raw bytes (tests and `keygen`).
@@ -67,7 +74,9 @@ impl MasterKey {
         }
         let mut bytes = [0u8; 32];
         hex::decode_to_slice(line, &mut bytes).ok()?;
-        Some(MasterKey(bytes))
+        let key = MasterKey(bytes);
+        zeroize::Zeroize::zeroize(&mut bytes);
+        Some(key)
     }
 
     /// The key file text for `bytes`, with a comment saying what it is.

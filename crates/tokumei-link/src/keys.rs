@@ -110,10 +110,19 @@ pub type RowKeys = [Option<u128>; KEY_KINDS];
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct LinkColumns(pub BTreeMap<LinkField, String>);
 
-/// Keyed hashing of normalized fields, for one purpose (linkage, or submission tokens).
+/// Keyed hashing of normalized fields, for one purpose (linkage, or submission tokens). Its
+/// keys are zeroed when it is dropped.
 pub struct KeyHasher {
     keys: [[u8; 32]; KEY_KINDS],
     evidence: [u8; 32],
+}
+
+impl Drop for KeyHasher {
+    fn drop(&mut self) {
+        use zeroize::Zeroize;
+        self.keys.iter_mut().for_each(Zeroize::zeroize);
+        self.evidence.zeroize();
+    }
 }
 
 impl KeyHasher {

@@ -11,7 +11,9 @@ use std::io::Read;
 use std::path::Path;
 
 pub use manifest::{ColumnTreatment, InputFile, OutputFile, RunReport, TableAccount};
-pub use release::{Error, Release, Result};
+pub use release::{
+    Error, FILE_MODE, LEFTOVER_MARKER, Release, Result, create_file, create_folder, folder_mode, mark_leftover,
+};
 
 /// blake3 of a file's bytes, hex (streamed; files of any size). For a folder (a directory of UKE
 /// files, an SS-MIX2 storage), blake3 over its files' relative paths and digests in name order,

@@ -1,6 +1,10 @@
 //! Atomic releases: everything is written into a temporary folder beside the destination and
-//! renamed into place only when the whole run has succeeded. A failed or interrupted run leaves
-//! no partial release (the temporary folder is removed on drop).
+//! renamed into place only when the whole run has succeeded. A failed run leaves no partial
+//! release (the temporary folder is removed on drop); one killed outright leaves a hidden
+//! folder holding [`LEFTOVER_MARKER`], which the next run removes.
+//!
+//! Files are created readable by their owner only (0600, or the mode the config asks for) and
+//! folders 0700: personal data is never readable by other users of the machine.
 
 use std::path::{Path, PathBuf};
 
@@ -37,16 +41,72 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
     move |source| Error::Io { path: path.display().to_string(), source }
 }
 
+/// Mode of released files unless the config sets one: the owner reads and writes.
+pub const FILE_MODE: u32 = 0o600;
+
+/// The file that marks a folder as tokumei's own scratch (a partial release, a run's work
+/// folder): it holds the writing process's id, and nothing personal.
+pub const LEFTOVER_MARKER: &str = ".tokumei-leftover";
+
+/// The mode of a folder holding files of `file_mode`: search permission wherever read is given.
+pub fn folder_mode(file_mode: u32) -> u32 {
+    file_mode | ((file_mode & 0o444) >> 2)
+}
+
+/// Creates (or truncates) `path` with `mode` exactly (whatever the umask).
+pub fn create_file(path: &Path, mode: u32) -> std::io::Result<std::fs::File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, mode);
+    let file = options.open(path)?;
+    set_mode(path, mode)?;
+    Ok(file)
+}
+
+/// Creates folder `path` (not its parents) with `mode` exactly.
+pub fn create_folder(path: &Path, mode: u32) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, mode);
+    builder.create(path)?;
+    set_mode(path, mode)
+}
+
+fn set_mode(path: &Path, mode: u32) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
+    }
+    #[cfg(not(unix))]
+    let _ = (path, mode);
+    Ok(())
+}
+
+/// Writes the leftover marker into `folder`: this process's id.
+pub fn mark_leftover(folder: &Path) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut file = create_file(&folder.join(LEFTOVER_MARKER), FILE_MODE)?;
+    writeln!(file, "tokumei scratch folder of process {}", std::process::id())
+}
+
 /// A release being written.
 pub struct Release {
     destination: PathBuf,
     staging: PathBuf,
     committed: bool,
+    file_mode: u32,
 }
 
 impl Release {
-    /// Starts a release that will end up at `destination` (a folder).
+    /// Starts a release that will end up at `destination` (a folder), files 0600.
     pub fn begin(destination: &Path) -> Result<Release> {
+        Release::begin_with_mode(destination, FILE_MODE)
+    }
+
+    /// Starts a release whose files get `file_mode` (its folder the matching [`folder_mode`]).
+    pub fn begin_with_mode(destination: &Path, file_mode: u32) -> Result<Release> {
         let parent = destination.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
         std::fs::create_dir_all(parent).map_err(io(parent))?;
         let name = destination.file_name().map_or_else(|| "release".into(), |n| n.to_string_lossy().into_owned());
@@ -54,8 +114,9 @@ impl Release {
         if staging.exists() {
             std::fs::remove_dir_all(&staging).map_err(io(&staging))?;
         }
-        std::fs::create_dir_all(&staging).map_err(io(&staging))?;
-        Ok(Release { destination: destination.to_path_buf(), staging, committed: false })
+        create_folder(&staging, 0o700).map_err(io(&staging))?;
+        mark_leftover(&staging).map_err(io(&staging))?;
+        Ok(Release { destination: destination.to_path_buf(), staging, committed: false, file_mode })
     }
 
     /// Path of `file` inside the staging folder.
@@ -78,7 +139,7 @@ impl Release {
         for part in parts {
             let part = part.map_err(parquet)?;
             if writer.is_none() {
-                let out = std::fs::File::create(&path).map_err(io(&path))?;
+                let out = create_file(&path, self.file_mode).map_err(io(&path))?;
                 writer = Some(
                     ParquetWriter::new(out)
                         .with_row_group_size(Some(128 * 1024))
@@ -102,14 +163,14 @@ impl Release {
 
     /// Writes `text` to `file`.
     pub fn write_text(&self, file: &str, text: &str) -> Result<()> {
-        let path = self.path(file);
-        std::fs::write(&path, text).map_err(io(&path))
+        self.write_bytes(file, text.as_bytes())
     }
 
     /// Writes `bytes` to `file`.
     pub fn write_bytes(&self, file: &str, bytes: &[u8]) -> Result<()> {
+        use std::io::Write;
         let path = self.path(file);
-        std::fs::write(&path, bytes).map_err(io(&path))
+        create_file(&path, self.file_mode).and_then(|mut f| f.write_all(bytes)).map_err(io(&path))
     }
 
     /// blake3 of a staged file, hex.
@@ -129,7 +190,12 @@ impl Release {
                 std::fs::remove_dir_all(&old).map_err(io(&old))?;
             }
             std::fs::rename(&self.destination, &old).map_err(io(&self.destination))?;
+            // Marked, so that a run killed before the removal below leaves a recognizable folder.
+            mark_leftover(&old).map_err(io(&old))?;
         }
+        let marker = self.staging.join(LEFTOVER_MARKER);
+        std::fs::remove_file(&marker).map_err(io(&marker))?;
+        set_mode(&self.staging, folder_mode(self.file_mode)).map_err(io(&self.staging))?;
         std::fs::rename(&self.staging, &self.destination).map_err(io(&self.staging))?;
         if old.exists() {
             std::fs::remove_dir_all(&old).map_err(io(&old))?;

@@ -11,9 +11,16 @@
 use polars::prelude::*;
 use tokumei_core::normalize::code_key;
 
-/// A 32-byte key for one release and one purpose. Deliberately neither `Debug` nor `Serialize`.
+/// A 32-byte key for one release and one purpose. Deliberately neither `Debug` nor `Serialize`;
+/// zeroed when dropped.
 #[derive(Clone)]
 pub struct PseudonymKey([u8; 32]);
+
+impl Drop for PseudonymKey {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.0);
+    }
+}
 
 impl PseudonymKey {
     /// Derives the key for `purpose` (e.g. `"2026-11 charts.patient_id"`) from the master key.

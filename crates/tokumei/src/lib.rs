@@ -37,8 +37,8 @@ pub use assess::{
 pub use attack::{AnonymeterInput, AttackInput, AttackReport, Matching, Normalize, attack, attack_html};
 
 pub use pipeline::{
-    LinkageQuality, PipelineError, Refusal, RunOptions, RunOutcome, Status, TOKEN_COLUMNS, evaluate_linkage,
-    hash_opt_out_list, load_key, run,
+    LinkageQuality, PipelineError, Refusal, RunOptions, RunOutcome, Status, TOKEN_COLUMNS, clean_leftovers,
+    evaluate_linkage, hash_opt_out_list, load_key, run,
 };
 pub use tokumei_config as config;
 pub use tokumei_core as core;

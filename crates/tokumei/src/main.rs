@@ -148,6 +148,14 @@ enum Command {
     /// Opt-out lists (提供停止).
     #[command(subcommand)]
     Optout(OptoutCommand),
+    /// Remove the folders that interrupted tokumei runs left in DIR (work files, partial releases).
+    ///
+    /// Only folders marked as tokumei's scratch whose process no longer runs are removed; `tokumei
+    /// run` does the same in its output's parent folder before it starts.
+    Clean {
+        /// The folder to clean (a release's parent folder).
+        dir: PathBuf,
+    },
     /// Write a new random master key file (readable by its owner only).
     Keygen {
         /// Key file to create; an existing file is never overwritten.
@@ -383,6 +391,16 @@ fn main() -> ExitCode {
     }
 }
 
+/// Marks the process non-dumpable before it holds key material: no core dump, and no other
+/// process of the same user may attach to read its memory (Linux `PR_SET_DUMPABLE`).
+fn protect_keys() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: prctl with PR_SET_DUMPABLE takes plain integers and touches no memory of ours.
+    unsafe {
+        libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0);
+    }
+}
+
 fn say(cli: &Cli, text: impl AsRef<str>) {
     if !cli.quiet {
         eprintln!("{}", text.as_ref());
@@ -392,7 +410,10 @@ fn say(cli: &Cli, text: impl AsRef<str>) {
 fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
     match &cli.command {
         Command::Check { config } => check(cli, config),
-        Command::Run { config, out } => run_release(cli, config, out.clone()),
+        Command::Run { config, out } => {
+            protect_keys();
+            run_release(cli, config, out.clone())
+        }
         Command::Synth {
             persons,
             seed,
@@ -442,11 +463,23 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Keygen { out } => keygen(cli, out),
+        Command::Keygen { out } => {
+            protect_keys();
+            keygen(cli, out)
+        }
+        Command::Clean { dir } => {
+            let removed = tokumei::clean_leftovers(dir).with_context(|| format!("cleaning {}", dir.display()))?;
+            say(
+                cli,
+                format!("removed {} folder(s) left by interrupted tokumei runs in {}", removed.len(), dir.display()),
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Anonymize(args) => anonymize(cli, args),
         Command::Risk(args) => risk(cli, args),
         Command::Attack(args) => attack(cli, args),
         Command::Optout(OptoutCommand::Hash { config, list, out }) => {
+            protect_keys();
             let plan = Plan::load(config)?;
             let (tokens, quarantined) = tokumei::hash_opt_out_list(&plan, *list)?;
             let mut file = std::fs::OpenOptions::new()
@@ -460,6 +493,7 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Linkage { config, truth, json } => {
+            protect_keys();
             let plan = Plan::load(config)?;
             let quality = tokumei::evaluate_linkage(&plan, truth)?;
             say(

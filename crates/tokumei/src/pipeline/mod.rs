@@ -6,11 +6,13 @@
 
 mod destination;
 mod guarantee;
+mod leftovers;
 mod linkage_quality;
 mod output;
 mod privacy;
 mod staging;
 
+pub use leftovers::clean as clean_leftovers;
 pub use linkage_quality::{LinkageQuality, evaluate_linkage};
 
 /// Reads opt-out list `index` of the plan (a plain list) and returns its token list: the same
@@ -479,7 +481,11 @@ pub fn run(plan: &Plan, options: &RunOptions) -> Result<RunOutcome, PipelineErro
     let parent =
         out.parent().filter(|p| !p.as_os_str().is_empty()).map_or_else(|| PathBuf::from("."), Path::to_path_buf);
     std::fs::create_dir_all(&parent)?;
+    // Runs killed outright left their scratch folders here: remove them first.
+    let leftovers = leftovers::clean(&parent)?;
+    // The work folder: 0700, marked so that a crash leaves something the next run recognizes.
     let work = tempfile::Builder::new().prefix(".tokumei-work-").tempdir_in(&parent)?;
+    tokumei_report::mark_leftover(work.path())?;
     let mut partial = Partial {
         plan,
         out: &out,
@@ -488,6 +494,13 @@ pub fn run(plan: &Plan, options: &RunOptions) -> Result<RunOutcome, PipelineErro
         warnings: Vec::new(),
         timings: Timings::default(),
     };
+    if !leftovers.is_empty() {
+        partial.warnings.push(format!(
+            "removed {} folder(s) left by interrupted tokumei runs in {} (work files, partial releases)",
+            leftovers.len(),
+            parent.display()
+        ));
+    }
 
     partial.timings.stage("opt-out lists");
     // Opt-out lists first: an entry that gives only a card needs the linker to note who holds it.

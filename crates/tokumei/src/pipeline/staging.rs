@@ -31,10 +31,18 @@ pub(crate) struct Staged {
     pub lines: Vec<u64>,
 }
 
-/// Keyed 64-bit shuffle keys and keyless-row identities, per release.
+/// Keyed 64-bit shuffle keys and keyless-row identities, per release (keys zeroed on drop).
 pub(crate) struct RowHashes {
     shuffle: [u8; 32],
     keyless: [u8; 32],
+}
+
+impl Drop for RowHashes {
+    fn drop(&mut self) {
+        use zeroize::Zeroize;
+        self.shuffle.zeroize();
+        self.keyless.zeroize();
+    }
 }
 
 impl RowHashes {
@@ -93,6 +101,7 @@ impl Stager<'_> {
         let mut writers: Vec<Option<polars::io::parquet::write::BatchedWriter<File>>> =
             (0..buckets).map(|_| None).collect();
         let mut first_row = 0u64;
+        let unneeded = unneeded_columns(table);
         let stats = read_source(&table.source, |mut batch| {
             let keys = self.link.row_keys(&batch, &table.link)?;
             let evidence = self.link.row_evidence(&batch, &table.link)?;
@@ -114,6 +123,11 @@ impl Stager<'_> {
                 add_tokens(&mut batch, row_tokens)?;
             }
             let _ = batch.drop_in_place(LINE_COLUMN)?;
+            // What no later stage reads (names, card numbers, My Number: their keys are made
+            // above, in memory) never reaches the disk.
+            for name in &unneeded {
+                let _ = batch.drop_in_place(name)?;
+            }
             first_row += batch.height() as u64;
             progress.inc(batch.height() as u64);
             for (bucket, rows) in rows_of_bucket.into_iter().enumerate() {
@@ -123,7 +137,7 @@ impl Stager<'_> {
                 }
                 let part = batch.take(&IdxCa::from_vec("rows".into(), rows))?;
                 if writers[bucket].is_none() {
-                    let file = File::create(&paths[bucket])?;
+                    let file = tokumei_report::create_file(&paths[bucket], tokumei_report::FILE_MODE)?;
                     // Staged files live for one run: no compression, to spend no CPU on them.
                     let writer = ParquetWriter::new(file).with_compression(ParquetCompression::Uncompressed);
                     writers[bucket] = Some(writer.batched(part.schema())?);
@@ -141,6 +155,25 @@ impl Stager<'_> {
         }
         Ok(Staged { buckets: written, stats, lines })
     }
+}
+
+/// The columns of `table` that no stage after staging reads: dropped from the release, and not
+/// the grouping column of a per-group top/bottom coding.
+pub(crate) fn unneeded_columns(table: &TablePlan) -> Vec<String> {
+    let grouping: Vec<&str> = table
+        .columns
+        .iter()
+        .filter_map(|c| match &c.transform {
+            tokumei_config::Transform::TopBottomBy { by, .. } => Some(by.as_str()),
+            _ => None,
+        })
+        .collect();
+    table
+        .columns
+        .iter()
+        .filter(|c| c.transform == tokumei_config::Transform::Drop && !grouping.contains(&c.name.as_str()))
+        .map(|c| c.name.clone())
+        .collect()
 }
 
 fn add_tokens(batch: &mut DataFrame, keys: Vec<RowKeys>) -> PolarsResult<()> {
