@@ -15,3 +15,4 @@ mod guarantee;
 mod linkage;
 mod pipeline;
 mod risk;
+mod seal;

@@ -202,6 +202,8 @@ pub struct Plan {
     pub privacy: Option<PrivacyPlan>,
     /// Linkage conflict rule.
     pub conflict_rule: ConflictRule,
+    /// Permissions of the release's files (`release.mode`; 0o600 by default).
+    pub file_mode: u32,
 }
 
 /// The privacy step of an anonymized release.
@@ -405,6 +407,7 @@ impl Validator {
             Some(out) => self.resolve(out),
             None => self.resolve(&Path::new("out").join(release.label.replace(['/', '\\', ' '], "_"))),
         };
+        let file_mode = self.file_mode(release.mode.as_deref());
         let key = match (&wire.key.file, &wire.key.env) {
             (Some(file), None) => KeySource::File(self.resolve(file)),
             (None, Some(env)) => KeySource::Env(env.clone()),
@@ -473,6 +476,31 @@ impl Validator {
             opt_outs,
             privacy,
             conflict_rule: wire.linkage.as_ref().and_then(|l| l.conflict).unwrap_or_default(),
+            file_mode,
+        }
+    }
+
+    /// `release.mode`: octal, owner read + write, group/others read at most.
+    fn file_mode(&mut self, raw: Option<&str>) -> u32 {
+        const DEFAULT: u32 = 0o600;
+        let Some(raw) = raw else { return DEFAULT };
+        let digits = raw.trim().trim_start_matches("0o");
+        match u32::from_str_radix(digits, 8) {
+            Ok(mode) if mode & !0o644 == 0 && mode & 0o600 == 0o600 => mode,
+            Ok(_) => {
+                self.problem(
+                    "release.mode",
+                    format!(
+                        "`{raw}` is not allowed: the owner must read and write (6), a group or others may only read (4 \
+                         or 0), and no file is executable; e.g. \"0600\" or \"0640\""
+                    ),
+                );
+                DEFAULT
+            }
+            Err(_) => {
+                self.problem("release.mode", format!("`{raw}` is not an octal file mode such as \"0600\" or \"0640\""));
+                DEFAULT
+            }
         }
     }
 

@@ -71,6 +71,10 @@ pub struct ReleaseToml {
     pub recipient: Option<String>,
     /// Provider named in the provision record. Default: none.
     pub provider: Option<String>,
+    /// Permissions of the release's files, in octal: the owner reads and writes; a group (or
+    /// others) may be allowed to read, never to write. The folder gets the matching search bits.
+    /// Default: "0600" (the owner only). Example: "0640".
+    pub mode: Option<String>,
 }
 
 /// `[ingest]`: what ingest accepts before a release stops.

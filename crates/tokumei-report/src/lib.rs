@@ -5,6 +5,7 @@
 pub mod html;
 mod manifest;
 mod release;
+pub mod seal;
 mod sections;
 
 use std::io::Read;
@@ -12,7 +13,8 @@ use std::path::Path;
 
 pub use manifest::{ColumnTreatment, InputFile, OutputFile, RunReport, TableAccount};
 pub use release::{
-    Error, FILE_MODE, LEFTOVER_MARKER, Release, Result, create_file, create_folder, folder_mode, mark_leftover,
+    Error, FILE_MODE, LEFTOVER_MARKER, REPORT_FILES, Release, Result, create_file, create_folder, folder_mode,
+    listed_outputs, mark_leftover,
 };
 
 /// blake3 of a file's bytes, hex (streamed; files of any size). For a folder (a directory of UKE

@@ -91,6 +91,23 @@ pub fn mark_leftover(folder: &Path) -> std::io::Result<()> {
     writeln!(file, "tokumei scratch folder of process {}", std::process::id())
 }
 
+/// The report files of a release (not listed among its outputs).
+pub const REPORT_FILES: [&str; 3] = ["report.json", "report.md", "report.html"];
+
+/// The output files (name, blake3) that the tokumei report in `dir` lists; `None` when `dir`
+/// holds no `report.json` that tokumei wrote.
+pub fn listed_outputs(dir: &Path) -> Option<Vec<(String, String)>> {
+    let text = std::fs::read_to_string(dir.join("report.json")).ok()?;
+    let report: serde_json::Value = serde_json::from_str(&text).ok()?;
+    report.get("tokumei_version")?.as_str()?;
+    report
+        .get("outputs")?
+        .as_array()?
+        .iter()
+        .map(|o| Some((o.get("file")?.as_str()?.to_string(), o.get("blake3")?.as_str()?.to_string())))
+        .collect()
+}
+
 /// A release being written.
 pub struct Release {
     destination: PathBuf,

@@ -156,9 +156,42 @@ enum Command {
         /// The folder to clean (a release's parent folder).
         dir: PathBuf,
     },
-    /// Write a new random master key file (readable by its owner only).
+    /// Write a new random master key file (readable by its owner only), or with `--age` a key
+    /// pair for sealed releases: the identity (secret) in OUT and its public key in OUT.pub.
     Keygen {
         /// Key file to create; an existing file is never overwritten.
+        #[arg(long)]
+        out: PathBuf,
+        /// Write an age X25519 key pair (the certified producer's, for `seal --to OUT.pub`).
+        #[arg(long)]
+        age: bool,
+    },
+    /// Pack a release folder into one file encrypted to the receiver's public key (age, X25519).
+    ///
+    /// The file holds every file of the release (tables, report, provision record) and a
+    /// manifest of their blake3; only a holder of the matching identity can open it. A folder
+    /// that is not a whole, unchanged tokumei release is refused. Exit 0: sealed. Exit 2: error.
+    Seal {
+        /// The release folder to seal.
+        release: PathBuf,
+        /// The receiver's public key file (`age1…`, one per line; `tokumei keygen --age` writes it).
+        #[arg(long)]
+        to: PathBuf,
+        /// The sealed file to create; an existing file is never overwritten.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Open a sealed release: decrypt, check every file against the manifest, write the folder.
+    ///
+    /// Exit 0: unsealed. Exit 1: refused, nothing written (changed or truncated file, an
+    /// identity that does not open it, a file that does not match its blake3). Exit 2: error.
+    Unseal {
+        /// The sealed file.
+        sealed: PathBuf,
+        /// The identity file (`AGE-SECRET-KEY-1…`) whose public key the release was sealed to.
+        #[arg(long)]
+        identity: PathBuf,
+        /// The folder to create (absent or empty).
         #[arg(long)]
         out: PathBuf,
     },
@@ -463,9 +496,53 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Keygen { out } => {
+        Command::Keygen { out, age: false } => {
             protect_keys();
             keygen(cli, out)
+        }
+        Command::Keygen { out, age: true } => {
+            protect_keys();
+            keygen_age(cli, out)
+        }
+        Command::Seal { release, to, out } => {
+            let recipients = tokumei::report::seal::read_recipients(to)?;
+            let sealed = tokumei::report::seal::seal(release, &recipients, out)
+                .with_context(|| format!("sealing {}", release.display()))?;
+            say(
+                cli,
+                format!(
+                    "sealed {} files ({} bytes) of {} into {} for {} recipient(s)",
+                    sealed.files.len(),
+                    sealed.bytes(),
+                    release.display(),
+                    out.display(),
+                    recipients.len()
+                ),
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Unseal { sealed, identity, out } => {
+            protect_keys();
+            let identities = tokumei::report::seal::read_identities(identity)?;
+            match tokumei::report::seal::unseal(sealed, &identities, out) {
+                Ok(opened) => {
+                    say(
+                        cli,
+                        format!(
+                            "unsealed {} files ({} bytes) into {}; every blake3 matches the manifest and the report",
+                            opened.files.len(),
+                            opened.bytes(),
+                            out.display()
+                        ),
+                    );
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(tokumei::report::seal::SealError::Refused(why)) => {
+                    eprintln!("refused: {}: {why}", sealed.display());
+                    Ok(ExitCode::from(1))
+                }
+                Err(e) => Err(e).with_context(|| format!("unsealing {}", sealed.display())),
+            }
         }
         Command::Clean { dir } => {
             let removed = tokumei::clean_leftovers(dir).with_context(|| format!("cleaning {}", dir.display()))?;
@@ -889,15 +966,35 @@ fn keygen(cli: &Cli, out: &Path) -> anyhow::Result<ExitCode> {
         &bytes,
         "tokumei master key. Keep secret; never commit. Derived keys pseudonymize releases.",
     );
+    create_secret_file(out)?.write_all(text.as_bytes())?;
+    say(cli, format!("wrote a new key to {}", out.display()));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Creates a key file readable by its owner only; never an existing one.
+fn create_secret_file(out: &Path) -> anyhow::Result<std::fs::File> {
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options
-        .open(out)
-        .with_context(|| format!("creating {} (an existing key is never overwritten)", out.display()))?;
-    file.write_all(text.as_bytes())?;
-    say(cli, format!("wrote a new key to {}", out.display()));
+    options.open(out).with_context(|| format!("creating {} (an existing key is never overwritten)", out.display()))
+}
+
+/// `tokumei keygen --age`: an age X25519 identity in `out` (0600) and its public key in
+/// `out.pub`. Neither existing file is overwritten.
+fn keygen_age(cli: &Cli, out: &Path) -> anyhow::Result<ExitCode> {
+    let public = {
+        let mut name = out.as_os_str().to_owned();
+        name.push(".pub");
+        PathBuf::from(name)
+    };
+    if public.exists() {
+        anyhow::bail!("{} exists (an existing key is never overwritten)", public.display());
+    }
+    let (identity, recipient) = tokumei::report::seal::generate_identity();
+    create_secret_file(out)?.write_all(identity.as_bytes())?;
+    std::fs::write(&public, format!("{recipient}\n")).with_context(|| format!("writing {}", public.display()))?;
+    say(cli, format!("wrote an age identity to {} and its public key to {}", out.display(), public.display()));
     Ok(ExitCode::SUCCESS)
 }
 

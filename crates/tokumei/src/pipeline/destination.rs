@@ -18,7 +18,7 @@ use tokumei_report::{Release, RunReport};
 use super::PipelineError;
 
 /// The files a report writes beside the data.
-pub(crate) const REPORT_FILES: [&str; 3] = ["report.json", "report.md", "report.html"];
+pub(crate) use tokumei_report::REPORT_FILES;
 
 /// `path` made absolute against the current directory, with `.` and `..` folded lexically (the
 /// folder need not exist).
@@ -53,10 +53,8 @@ fn absolute(path: &Path) -> std::io::Result<PathBuf> {
 /// The files of a folder that a tokumei report there accounts for: `Some(unexpected names)`
 /// when the folder holds a report tokumei wrote, `None` when it holds no such report.
 fn unexpected_files(dir: &Path) -> Option<Vec<String>> {
-    let text = std::fs::read_to_string(dir.join("report.json")).ok()?;
-    let report: serde_json::Value = serde_json::from_str(&text).ok()?;
-    report.get("tokumei_version")?.as_str()?;
-    let listed: Vec<&str> = report.get("outputs")?.as_array()?.iter().filter_map(|o| o["file"].as_str()).collect();
+    let outputs = tokumei_report::listed_outputs(dir)?;
+    let listed: Vec<&str> = outputs.iter().map(|(file, _)| file.as_str()).collect();
     let mut unexpected = Vec::new();
     for entry in std::fs::read_dir(dir).ok()?.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();

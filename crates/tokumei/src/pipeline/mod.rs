@@ -5,6 +5,7 @@
 //! per row, and the distinct person × quasi-identifier tuples for the privacy search.
 
 mod destination;
+mod encrypted;
 mod guarantee;
 mod leftovers;
 mod linkage_quality;
@@ -55,6 +56,8 @@ use tokumei_core::{ROW_COLUMN, collect_streaming};
 use tokumei_link::{KeyError, KeyHasher, KeyKind, Linker, MasterKey, OptOutMatch, match_opt_outs};
 use tokumei_report::{InputFile, OutputFile, Release, RunReport, TableAccount, digest_file};
 use tokumei_transform::PseudonymKey;
+
+use staging::StagedTable;
 
 /// Internal column: dense person index of a row.
 pub(crate) const PERSON_INDEX: &str = "__person";
@@ -401,6 +404,11 @@ fn distinct_strings(frame: LazyFrame, column: &str) -> PolarsResult<HashSet<Stri
     Ok(df.column(column)?.str()?.iter().flatten().map(str::to_string).collect())
 }
 
+fn distinct_staged(table: &StagedTable, column: &str) -> PolarsResult<HashSet<String>> {
+    let df = table.gather(|f| f.select([col(column)]).unique(None, UniqueKeepStrategy::Any))?;
+    Ok(df.column(column)?.str()?.iter().flatten().map(str::to_string).collect())
+}
+
 /// A refused run's report so far: what is known when the refusal comes.
 struct Partial<'a> {
     plan: &'a Plan,
@@ -523,6 +531,7 @@ pub fn run(plan: &Plan, options: &RunOptions) -> Result<RunOutcome, PipelineErro
     // Ingest → staged Parquet, feeding the linker.
     let tokens = KeyHasher::new(&master, "submission-token");
     let hashes = staging::RowHashes::new(&master, &plan.label);
+    let stage_key = Arc::new(encrypted::StageKey::random()?);
     let mut linker = Linker::new(plan.tables.len(), plan.conflict_rule);
     linker.watch_cards(staging::watched_cards(&opt_out_reads));
     let stager = staging::Stager {
@@ -530,7 +539,7 @@ pub fn run(plan: &Plan, options: &RunOptions) -> Result<RunOutcome, PipelineErro
         link: &link,
         tokens: &tokens,
         hashes: &hashes,
-        work: Some(work.path()),
+        work: Some((work.path(), &stage_key)),
         bucket_bytes: options.bucket_bytes.unwrap_or(staging::BUCKET_BYTES).max(1),
     };
     let mut staged = Vec::new();
@@ -610,17 +619,14 @@ pub fn run(plan: &Plan, options: &RunOptions) -> Result<RunOutcome, PipelineErro
     let opted_out: Vec<Arc<Vec<bool>>> = opted_out.into_iter().map(Arc::new).collect();
     // Shared with the row-level expressions; moved, not copied (one u32 per row).
     let row_person: Vec<Arc<Vec<u32>>> = std::mem::take(&mut persons.row_person).into_iter().map(Arc::new).collect();
-    // Per table, per bucket: the staged rows with their person index.
-    let buckets: Vec<Vec<LazyFrame>> = staged
+    // Per table: the staged rows (decrypted a bucket at a time) with their person index.
+    let base: Vec<StagedTable> = staged
         .iter()
         .zip(&row_person)
-        .map(|(s, rows)| s.buckets.iter().map(|b| Ok(scan(b)?.with_column(person_of_row(rows.clone())))).collect())
-        .collect::<PolarsResult<_>>()?;
-    // The whole table, for aggregations (privacy tuples, rare codes, quantiles); they stream.
-    let base: Vec<LazyFrame> =
-        buckets.iter().map(|parts| concat(parts.as_slice(), UnionArgs::default())).collect::<PolarsResult<_>>()?;
-    let after_opt_out: Vec<LazyFrame> =
-        base.iter().zip(&opted_out).map(|(f, o)| f.clone().filter(person_kept(o.clone()))).collect();
+        .map(|(s, rows)| StagedTable::new(s, stage_key.clone()).with_column(person_of_row(rows.clone())))
+        .collect();
+    let after_opt_out: Vec<StagedTable> =
+        base.iter().zip(&opted_out).map(|(f, o)| f.filter(person_kept(o.clone()))).collect();
 
     partial.timings.stage("privacy model");
     // Privacy model.
@@ -631,7 +637,7 @@ pub fn run(plan: &Plan, options: &RunOptions) -> Result<RunOutcome, PipelineErro
     let mut target_met = true;
     if let Some(settings) = &plan.privacy {
         let specs = privacy::qi_specs(plan)?;
-        let frames: Vec<(LazyFrame, Vec<String>)> = plan
+        let frames: Vec<(StagedTable, Vec<String>)> = plan
             .tables
             .iter()
             .zip(&after_opt_out)
@@ -712,7 +718,7 @@ pub fn run(plan: &Plan, options: &RunOptions) -> Result<RunOutcome, PipelineErro
 
     partial.timings.stage("transform and write");
     // Transform and write.
-    let release = Release::begin(&out)?;
+    let release = Release::begin_with_mode(&out, plan.file_mode)?;
     let pseudonyms = PseudonymKey::derive(master.expose(), &format!("{} person", plan.label));
     let representatives = Arc::new(persons.representative.clone());
     let releaser = output::Releaser {
@@ -728,11 +734,11 @@ pub fn run(plan: &Plan, options: &RunOptions) -> Result<RunOutcome, PipelineErro
         let progress = bar(options, format!("writing {name}"));
         progress.tick();
         let kept = person_kept(removed[i].clone());
-        let released = base[i].clone().filter(kept.clone());
-        let select = releaser.columns(table, released.clone(), item_suppressed[i].clone(), &mut transforms)?;
+        let released = base[i].filter(kept);
+        let select = releaser.columns(table, &released, item_suppressed[i].clone(), &mut transforms)?;
         // Values a transform could not read became null: counted, warned about, and limited.
         let rows = partial.accounting[i].written;
-        for (column, values) in output::unreadable_values(table, released, &levels)? {
+        for (column, values) in output::unreadable_values(table, &released, &levels)? {
             let refusal = Refusal::TransformFailed {
                 table: name.clone(),
                 column: column.clone(),
@@ -755,13 +761,15 @@ pub fn run(plan: &Plan, options: &RunOptions) -> Result<RunOutcome, PipelineErro
         // Bucket by bucket, each in shuffle order: one bucket in memory at a time. Each part is
         // scanned for free text and identifiers on its way out.
         let mut scans = output::ReleaseScan::new(table);
-        let parts = buckets[i].iter().map(|bucket| {
-            bucket
-                .clone()
-                .filter(kept.clone())
-                .sort_by_exprs([col(ORDER_COLUMN), col(ROW_COLUMN)], SortMultipleOptions::default())
-                .select(select.clone())
-                .collect()
+        let parts = (0..released.bucket_count()).map(|b| {
+            released
+                .bucket(b)
+                .and_then(|bucket| {
+                    bucket
+                        .sort_by_exprs([col(ORDER_COLUMN), col(ROW_COLUMN)], SortMultipleOptions::default())
+                        .select(select.clone())
+                        .collect()
+                })
                 .inspect(|part| {
                     scans.add(part);
                     progress.inc(part.height() as u64);
@@ -1035,7 +1043,7 @@ fn final_opt_out_check(
     release: &Release,
     pseudonyms: &PseudonymKey,
     representatives: &[u128],
-    base: &[LazyFrame],
+    base: &[StagedTable],
     opted_out: &[Arc<Vec<bool>>],
 ) -> Result<bool, PipelineError> {
     let identity_columns: Vec<&str> = match plan.profile {
@@ -1053,11 +1061,11 @@ fn final_opt_out_check(
         if plan.profile == Profile::Submission {
             // Tokens of opted-out rows, less those that released persons hold too (twins share
             // card + birth date + sex; that token of the one who stays is not the other's).
-            let opted = frame.clone().filter(person_kept(flags.clone()).not());
-            let kept = frame.clone().filter(person_kept(flags.clone()));
+            let opted = frame.filter(person_kept(flags.clone()).not());
+            let kept = frame.filter(person_kept(flags.clone()));
             for (token, _) in TOKEN_COLUMNS {
-                let shared = distinct_strings(kept.clone(), token)?;
-                forbidden.extend(distinct_strings(opted.clone(), token)?.into_iter().filter(|t| !shared.contains(t)));
+                let shared = distinct_staged(&kept, token)?;
+                forbidden.extend(distinct_staged(&opted, token)?.into_iter().filter(|t| !shared.contains(t)));
             }
         }
         let path = release.path(&format!("{}.parquet", table.source.table));

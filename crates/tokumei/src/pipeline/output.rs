@@ -10,6 +10,7 @@ use tokumei_link::MasterKey;
 use tokumei_report::ColumnTreatment;
 use tokumei_transform::{PseudonymKey, RareCodes, TopBottom};
 
+use super::staging::StagedTable;
 use super::{PERSON_INDEX, PipelineError, TOKEN_COLUMNS};
 
 /// What every table of a release is built with.
@@ -26,11 +27,12 @@ pub(crate) struct Releaser<'a> {
 impl Releaser<'_> {
     /// The released columns of `table` as expressions, and a record of what was done to each.
     /// `frame` is the whole table, already filtered to released rows: the aggregates some
-    /// transforms need (rare-code counts, quantile bounds) are computed over it.
+    /// transforms need (rare-code counts, quantile bounds) are computed over it, from the columns
+    /// they read gathered bucket by bucket.
     pub fn columns(
         &self,
         table: &TablePlan,
-        frame: LazyFrame,
+        frame: &StagedTable,
         item_suppressed: Option<Arc<Vec<bool>>>,
         treatments: &mut Vec<ColumnTreatment>,
     ) -> Result<Vec<Expr>, PipelineError> {
@@ -46,7 +48,12 @@ impl Releaser<'_> {
                 _ => None,
             })
             .collect();
-        let all_bounds = TopBottom::bounds_of_many(frame.clone(), &rules)?;
+        let all_bounds = if rules.is_empty() {
+            Vec::new()
+        } else {
+            let numbers = frame.gather(|f| f.select(rules.iter().map(|(c, _)| col(*c)).collect::<Vec<_>>()))?;
+            TopBottom::bounds_of_many(numbers.lazy(), &rules)?
+        };
         let bounds_of = |column: &str| rules.iter().position(|(c, _)| *c == column).map(|i| all_bounds[i]);
         let mut exprs = Vec::new();
         let mut record = |column: &str, role: String, transform: &str, detail: String| {
@@ -107,7 +114,10 @@ impl Releaser<'_> {
                     record(c, role, "generalize", ladder.describe(level));
                 }
                 Transform::RareCode(rule) => {
-                    let map = RareCodes::plan(rule, frame.clone(), c, PERSON_INDEX)?;
+                    // Persons per code: the distinct (code, person) pairs are all it counts.
+                    let holders = frame
+                        .gather(|f| f.select([col(c), col(PERSON_INDEX)]).unique(None, UniqueKeepStrategy::Any))?;
+                    let map = RareCodes::plan(rule, holders.lazy(), c, PERSON_INDEX)?;
                     let (generalized, suppressed) = map.counts();
                     exprs.push(map.expr(c));
                     record(
@@ -121,7 +131,8 @@ impl Releaser<'_> {
                     );
                 }
                 Transform::TopBottomBy { rule, by } => {
-                    let bounds = rule.bounds_by(frame.clone(), c, by)?;
+                    let values = frame.gather(|f| f.select([col(c), col(by.as_str())]))?;
+                    let bounds = rule.bounds_by(values.lazy(), c, by)?;
                     exprs.push(bounds.expr(c));
                     record(c, role, "top-bottom", bounds.describe());
                 }
@@ -152,7 +163,7 @@ impl Releaser<'_> {
 /// the chosen level (a value present, its label missing). Only columns with such values.
 pub(crate) fn unreadable_values(
     table: &TablePlan,
-    frame: LazyFrame,
+    frame: &StagedTable,
     levels: &BTreeMap<String, usize>,
 ) -> Result<Vec<(String, u64)>, PipelineError> {
     let counts: Vec<Expr> = table
@@ -172,10 +183,11 @@ pub(crate) fn unreadable_values(
     if counts.is_empty() {
         return Ok(Vec::new());
     }
-    let totals = tokumei_core::collect_streaming(frame.select(counts))?;
+    // One row of counts per bucket.
+    let totals = frame.gather(|f| f.select(counts.clone()))?;
     let mut out = Vec::new();
     for column in totals.columns() {
-        let n = column.cast(&DataType::UInt64)?.u64()?.get(0).unwrap_or(0);
+        let n = column.cast(&DataType::UInt64)?.u64()?.sum().unwrap_or(0);
         if n > 0 {
             out.push((column.name().to_string(), n));
         }

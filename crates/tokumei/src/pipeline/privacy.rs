@@ -14,6 +14,7 @@ use tokumei_core::Role;
 use tokumei_privacy::{CodedRows, Histogram, ItemTable, NULL_CODE, QuasiIdentifier};
 use tokumei_transform::{Generalizer, Value};
 
+use super::staging::StagedTable;
 use super::{PERSON_INDEX, PipelineError};
 
 /// A quasi-identifier shared by the tables that have it.
@@ -257,7 +258,7 @@ pub(crate) fn person_rows(
     specs: &[QiSpec],
     sensitive: Option<&str>,
     levels: &BTreeMap<String, (usize, usize)>,
-    frames: &[(LazyFrame, Vec<String>)],
+    frames: &[(StagedTable, Vec<String>)],
     present: &Present,
 ) -> Result<PersonRows, PipelineError> {
     for name in levels.keys() {
@@ -298,7 +299,9 @@ pub(crate) fn person_rows(
         let mut keys = vec![col(PERSON_INDEX)];
         keys.extend(qi_columns.iter().map(|(_, c)| col(c.as_str())));
         keys.extend(sensitive_here.map(col));
-        let distinct = tokumei_core::collect_streaming(frame.clone().group_by(keys).agg([len().alias("__records")]))?;
+        // Distinct tuples per bucket, then merged: a person's rows lie in several buckets.
+        let parts = frame.gather(|f| f.group_by(keys.clone()).agg([len().alias("__records")]))?;
+        let distinct = tokumei_core::collect_streaming(parts.lazy().group_by(keys).agg([col("__records").sum()]))?;
         let person = distinct.column(PERSON_INDEX)?.u32()?.clone();
         let records = distinct.column("__records")?.cast(&DataType::UInt64)?;
         let records = records.u64()?;
@@ -374,7 +377,7 @@ pub(crate) struct EventRows {
 /// records, one pass per table.
 pub(crate) fn event_rows(
     specs: &[QiSpec],
-    frames: &[(LazyFrame, Vec<String>)],
+    frames: &[(StagedTable, Vec<String>)],
     present: &Present,
 ) -> Result<EventRows, PipelineError> {
     let mut dictionaries: Vec<HashMap<Key, u32>> = vec![HashMap::new(); specs.len()];
@@ -388,8 +391,7 @@ pub(crate) fn event_rows(
         }
         let mut select = vec![col(ROW_COLUMN), col(PERSON_INDEX)];
         select.extend(here.iter().map(|&i| col(specs[i].name.as_str())));
-        let rows = tokumei_core::collect_streaming(frame.clone().select(select))?
-            .sort([ROW_COLUMN], SortMultipleOptions::default())?;
+        let rows = frame.gather(|f| f.select(select.clone()))?.sort([ROW_COLUMN], SortMultipleOptions::default())?;
         let row_ids: Vec<u64> = rows.column(ROW_COLUMN)?.u64()?.iter().map(|r| r.unwrap_or(0)).collect();
         let persons: Vec<u32> = rows
             .column(PERSON_INDEX)?

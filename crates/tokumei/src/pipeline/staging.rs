@@ -2,15 +2,16 @@
 //!
 //! Each batch from ingest gets its linkage keys computed (and fed to the union-find), a keyed
 //! shuffle key, and for submissions its row tokens; then its rows are appended to the staged
-//! Parquet file of their **bucket** in the run's work folder. Only the keys stay in memory.
+//! Parquet file of their **bucket** in the run's work folder, encrypted under the run's key
+//! ([`encrypted`](super::encrypted)). Only the keys stay in memory.
 //!
 //! Buckets are the first half of an external shuffle: a row's bucket comes from its keyed shuffle
 //! key, and the release is written bucket by bucket, each sorted by that key. The output is a
 //! uniformly random permutation, while memory holds one bucket (about [`BUCKET_BYTES`] of input)
 //! however large the table.
 
-use std::fs::File;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use polars::prelude::*;
 use tokumei_config::{OptOutList, OptOutPlan, Profile, TablePlan};
@@ -18,6 +19,7 @@ use tokumei_core::normalize::CivilDate;
 use tokumei_ingest::{IngestStats, LINE_COLUMN, read_source};
 use tokumei_link::{KEY_KINDS, KeyHasher, KeyKind, Linker, MasterKey, OptOutEntry, RowKeys, token_hex};
 
+use super::encrypted::{self, EncryptedFile, StageKey};
 use super::{ORDER_COLUMN, PipelineError, TOKEN_COLUMNS};
 
 /// Default input bytes per bucket: the release holds one bucket in memory at a time.
@@ -75,8 +77,9 @@ pub(crate) struct Stager<'a> {
     /// Submission tokens.
     pub tokens: &'a KeyHasher,
     pub hashes: &'a RowHashes,
-    /// The run's work folder; `None` links without staging (linkage evaluation).
-    pub work: Option<&'a Path>,
+    /// The run's work folder and the key its files are encrypted under; `None` links without
+    /// staging (linkage evaluation).
+    pub work: Option<(&'a Path, &'a StageKey)>,
     /// Input bytes per bucket.
     pub bucket_bytes: u64,
 }
@@ -94,11 +97,11 @@ impl Stager<'_> {
         let input_bytes = bytes_under(&table.source.path);
         let buckets = input_bytes.div_ceil(self.bucket_bytes).clamp(1, 1024) as usize;
         let paths: Vec<PathBuf> = match self.work {
-            Some(work) => (0..buckets).map(|b| work.join(format!("{name}.{b:04}.parquet"))).collect(),
+            Some((work, _)) => (0..buckets).map(|b| work.join(format!("{name}.{b:04}.parquet"))).collect(),
             None => Vec::new(),
         };
         let mut lines = Vec::new();
-        let mut writers: Vec<Option<polars::io::parquet::write::BatchedWriter<File>>> =
+        let mut writers: Vec<Option<(polars::io::parquet::write::BatchedWriter<EncryptedFile>, EncryptedFile)>> =
             (0..buckets).map(|_| None).collect();
         let mut first_row = 0u64;
         let unneeded = unneeded_columns(table);
@@ -108,10 +111,10 @@ impl Stager<'_> {
             let start = first_row;
             // `add_rows` passes each row's number within the source.
             linker.add_rows(index, &keys, &evidence, |row| self.hashes.keyless(&name, row as u64));
-            if self.work.is_none() {
+            let Some((_, key)) = self.work else {
                 lines.extend(batch.column(LINE_COLUMN)?.u64()?.iter().map(|l| l.unwrap_or(0)));
                 return Ok(());
-            }
+            };
             let orders: Vec<u64> = (0..batch.height() as u64).map(|r| self.hashes.order(&name, start + r)).collect();
             let mut rows_of_bucket: Vec<Vec<IdxSize>> = vec![Vec::new(); buckets];
             for (row, order) in orders.iter().enumerate() {
@@ -137,23 +140,90 @@ impl Stager<'_> {
                 }
                 let part = batch.take(&IdxCa::from_vec("rows".into(), rows))?;
                 if writers[bucket].is_none() {
-                    let file = tokumei_report::create_file(&paths[bucket], tokumei_report::FILE_MODE)?;
+                    let file = EncryptedFile::create(&paths[bucket], key, tokumei_report::FILE_MODE)?;
                     // Staged files live for one run: no compression, to spend no CPU on them.
-                    let writer = ParquetWriter::new(file).with_compression(ParquetCompression::Uncompressed);
-                    writers[bucket] = Some(writer.batched(part.schema())?);
+                    let writer = ParquetWriter::new(file.clone()).with_compression(ParquetCompression::Uncompressed);
+                    writers[bucket] = Some((writer.batched(part.schema())?, file));
                 }
-                writers[bucket].as_mut().expect("created above").write_batch(&part)?;
+                writers[bucket].as_mut().expect("created above").0.write_batch(&part)?;
             }
             Ok(())
         })?;
         let mut written = Vec::new();
         for (path, writer) in paths.into_iter().zip(writers) {
-            if let Some(writer) = writer {
+            if let Some((writer, file)) = writer {
                 writer.finish()?;
+                file.finish()?;
                 written.push(path);
             }
         }
         Ok(Staged { buckets: written, stats, lines })
+    }
+}
+
+/// A staged table as the stages after staging read it: its encrypted buckets, decrypted into
+/// memory one at a time, each with the columns and filters added so far.
+#[derive(Clone)]
+pub(crate) struct StagedTable {
+    buckets: Arc<[PathBuf]>,
+    key: Arc<StageKey>,
+    columns: Vec<Expr>,
+    filters: Vec<Expr>,
+}
+
+impl StagedTable {
+    pub fn new(staged: &Staged, key: Arc<StageKey>) -> StagedTable {
+        StagedTable { buckets: staged.buckets.as_slice().into(), key, columns: Vec::new(), filters: Vec::new() }
+    }
+
+    /// The table with a column added to every bucket.
+    pub fn with_column(&self, column: Expr) -> StagedTable {
+        let mut out = self.clone();
+        out.columns.push(column);
+        out
+    }
+
+    /// The table's rows that pass `predicate`.
+    pub fn filter(&self, predicate: Expr) -> StagedTable {
+        let mut out = self.clone();
+        out.filters.push(predicate);
+        out
+    }
+
+    pub fn bucket_count(&self) -> usize {
+        self.buckets.len()
+    }
+
+    /// Bucket `b`, decrypted into memory, as a lazy frame; the plaintext lives as long as the
+    /// frame.
+    pub fn bucket(&self, b: usize) -> PolarsResult<LazyFrame> {
+        let plaintext = encrypted::read(&self.buckets[b], &self.key)?;
+        let source = ScanSources::Buffers(Arc::from([plaintext.into()]));
+        let args = ScanArgsParquet { hive_options: HiveOptions::new_disabled(), glob: false, ..Default::default() };
+        let mut frame = LazyFrame::scan_parquet_sources(source, args)?;
+        for column in &self.columns {
+            frame = frame.with_column(column.clone());
+        }
+        for predicate in &self.filters {
+            frame = frame.filter(predicate.clone());
+        }
+        Ok(frame)
+    }
+
+    /// `query` run on every bucket (one in memory at a time), its results stacked. Aggregations
+    /// whose parts merge (counts, distinct values, selected columns) run through this.
+    pub fn gather(&self, query: impl Fn(LazyFrame) -> LazyFrame) -> PolarsResult<DataFrame> {
+        let mut out: Option<DataFrame> = None;
+        for b in 0..self.buckets.len() {
+            let part = tokumei_core::collect_streaming(query(self.bucket(b)?))?;
+            match &mut out {
+                None => out = Some(part),
+                Some(stacked) => {
+                    stacked.vstack_mut(&part)?;
+                }
+            }
+        }
+        out.ok_or_else(|| polars_err!(ComputeError: "a staged table has no bucket"))
     }
 }
 
