@@ -181,7 +181,7 @@ mod tests {
         assert!(replaceable(&release).is_ok(), "empty");
         std::fs::write(release.join("charts.csv"), "x").unwrap();
         assert!(replaceable(&release).unwrap_err().contains("holds no tokumei release"));
-        let report = r#"{"tokumei_version": "0.1.0", "outputs": [{"file": "charts.parquet"}]}"#;
+        let report = r#"{"tokumei_version": "0.1.0", "outputs": [{"file": "charts.parquet", "blake3": "00"}]}"#;
         std::fs::write(release.join("report.json"), report).unwrap();
         assert!(replaceable(&release).unwrap_err().contains("`charts.csv`"));
         std::fs::remove_file(release.join("charts.csv")).unwrap();
