@@ -202,6 +202,9 @@ impl RunReport {
                     "{} records, {} with their events suppressed (`*`); {} distinct items released.",
                     items["records"], items["suppressed_records"], items["items"]
                 ));
+                if let Some(sentence) = joint_sentence(items) {
+                    page.paragraph(&sentence);
+                }
             }
             if let Some(sizes) = privacy["class_size_distribution"].as_object() {
                 let mut numeric: Vec<(u64, f64)> =
@@ -329,6 +332,9 @@ impl RunReport {
                         get("optimal")
                     ),
                 );
+                if let Some(sentence) = joint_sentence(items) {
+                    line(&mut md, format!("- {sentence}"));
+                }
                 if let Some(levels) = items.get("level_names").and_then(|l| l.as_object()) {
                     line(&mut md, "\n| event column | level |\n|---|---|".into());
                     for (column, level) in levels {
@@ -404,4 +410,35 @@ impl RunReport {
         }
         md
     }
+}
+
+/// What the joint search of relational and item levels did, in one sentence.
+fn joint_sentence(items: &serde_json::Value) -> Option<String> {
+    let joint = items.get("joint").filter(|j| j.is_object())?;
+    let number = |k: &str| joint[k].as_f64().unwrap_or_default();
+    if joint["searched"] != true {
+        return Some(format!("Joint search not run: {}.", joint["why_not"].as_str().unwrap_or("not asked")));
+    }
+    let mut raised: BTreeMap<&str, usize> = BTreeMap::new();
+    for name in joint["raised"].as_array().into_iter().flatten().filter_map(|r| r.as_str()) {
+        *raised.entry(name).or_default() += 1;
+    }
+    let raised: Vec<String> = raised.into_iter().map(|(name, n)| format!("{name} +{n}")).collect();
+    Some(if raised.is_empty() {
+        format!(
+            "Joint search: {} coarser demographic levels were tried with their events; none loses less over all \
+             quasi-identifying columns (loss {:.3}).",
+            number("candidates_evaluated"),
+            number("loss")
+        )
+    } else {
+        format!(
+            "Joint search: demographic levels raised ({}) so that more events survive; loss over all \
+             quasi-identifying columns {:.3} instead of {:.3} ({} candidates tried).",
+            raised.join(", "),
+            number("loss"),
+            number("loss_at_relational_optimum"),
+            number("candidates_evaluated")
+        )
+    })
 }

@@ -650,6 +650,23 @@ pub fn run(plan: &Plan, options: &RunOptions) -> Result<RunOutcome, PipelineErro
         let rows = privacy::person_rows(&specs, settings.sensitive.as_deref(), &settings.levels, &frames, &present)?;
         let (histogram, person_entry) = rows.histogram()?;
         let solution = tokumei_privacy::search(&histogram, &rows.qis, &settings.model, &settings.search)?;
+        // Items: within each class of released persons, any m of a person's records' events; the
+        // relational levels and the item levels are chosen together.
+        let event_specs = privacy::event_specs(plan)?;
+        let (solution, items) = if event_specs.is_empty() {
+            (solution, None)
+        } else {
+            let events = privacy::event_rows(&event_specs, &frames, &present)?;
+            let joint = privacy::JointSearch {
+                histogram: &histogram,
+                qis: &rows.qis,
+                person_entry: &person_entry,
+                events: &events,
+                settings,
+            }
+            .run(solution)?;
+            (joint.solution, Some((joint.items, joint.report, events)))
+        };
         let suppressed_entries: std::collections::HashSet<u32> = solution.suppressed_entries.iter().copied().collect();
         for (c, entry) in person_entry.iter().enumerate() {
             if suppressed_entries.contains(entry) {
@@ -659,21 +676,7 @@ pub fn run(plan: &Plan, options: &RunOptions) -> Result<RunOutcome, PipelineErro
         target_met = solution.target_met;
         levels = solution.levels.clone();
         let mut section = serde_json::to_value(&solution).map_err(tokumei_report::Error::Json)?;
-        // Items: within each class of released persons, any m of a person's records' events.
-        let event_specs = privacy::event_specs(plan)?;
-        if !event_specs.is_empty() {
-            let class_of_entry = tokumei_privacy::entry_classes(&histogram, &rows.qis, &solution.level_vector)?;
-            let classes: Vec<u32> = person_entry
-                .iter()
-                .map(|e| if suppressed_entries.contains(e) { u32::MAX } else { class_of_entry[*e as usize] })
-                .collect();
-            let events = privacy::event_rows(&event_specs, &frames, &present)?;
-            let model = tokumei_privacy::ItemModel {
-                k: settings.model.k,
-                m: settings.m,
-                max_suppression: settings.model.max_suppression,
-            };
-            let items = tokumei_privacy::search_items(&classes, &events.columns, &events.tables, &model)?;
+        if let Some((items, joint, events)) = items {
             target_met &= items.target_met;
             levels.extend(items.levels.clone());
             for ((table, source_rows), flags) in events.rows.iter().zip(&items.suppressed) {
@@ -691,6 +694,7 @@ pub fn run(plan: &Plan, options: &RunOptions) -> Result<RunOutcome, PipelineErro
                 .collect();
             let mut item_section = serde_json::to_value(&items).map_err(tokumei_report::Error::Json)?;
             item_section["level_names"] = serde_json::to_value(names).map_err(tokumei_report::Error::Json)?;
+            item_section["joint"] = joint;
             section["items"] = item_section;
         }
         section["k"] = settings.model.k.into();

@@ -99,6 +99,13 @@ impl Releaser<'_> {
                     exprs.push(with_item_suppression(column, ladder.expr(c, level), &item_suppressed));
                     record(c, role, "keep", ladder.describe(level));
                 }
+                Transform::Keep if levels.get(c).is_some_and(|&l| l > 0) => {
+                    // A kept quasi-identifier the search suppressed (its one level above "as is").
+                    let level = levels[c];
+                    let ladder = tokumei_transform::Generalizer::Identity;
+                    exprs.push(ladder.expr(c, level));
+                    record(c, role, "keep", ladder.describe(level));
+                }
                 Transform::Keep => {
                     exprs.push(col(c));
                     record(c, role, "keep", String::new());

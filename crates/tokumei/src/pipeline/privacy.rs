@@ -8,10 +8,13 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use polars::prelude::*;
-use tokumei_config::{Plan, Transform};
+use tokumei_config::{Plan, PrivacyPlan, Transform};
 use tokumei_core::ROW_COLUMN;
 use tokumei_core::Role;
-use tokumei_privacy::{CodedRows, Histogram, ItemTable, NULL_CODE, QuasiIdentifier};
+use tokumei_privacy::{
+    CodedRows, Histogram, ItemModel, ItemSolution, ItemTable, NULL_CODE, QuasiIdentifier, Solution, entry_classes,
+    search, search_items,
+};
 use tokumei_transform::{Generalizer, Value};
 
 use super::staging::StagedTable;
@@ -422,4 +425,120 @@ pub(crate) fn event_rows(
     }
     let columns = specs.iter().zip(&values).map(|(spec, base)| ladder_lookup(spec, base)).collect();
     Ok(EventRows { columns, tables, rows: source_rows })
+}
+
+/// Above this many released persons the joint search keeps the relational optimum: classes are
+/// large there, and each candidate costs a whole item search.
+pub(crate) const JOINT_MAX_PERSONS: usize = 100_000;
+/// Relational candidates the joint search may evaluate beyond the relational optimum.
+pub(crate) const JOINT_CANDIDATES: usize = 12;
+
+/// The relational levels and the item levels chosen together.
+pub(crate) struct Joint {
+    pub solution: Solution,
+    pub items: ItemSolution,
+    /// What the joint search did, for the report.
+    pub report: serde_json::Value,
+}
+
+/// What the joint search needs: the relational histogram and each present person's entry, the
+/// events, and the models.
+pub(crate) struct JointSearch<'a> {
+    pub histogram: &'a Histogram,
+    pub qis: &'a [QuasiIdentifier],
+    pub person_entry: &'a [u32],
+    pub events: &'a EventRows,
+    pub settings: &'a PrivacyPlan,
+}
+
+impl JointSearch<'_> {
+    fn item_model(&self) -> ItemModel {
+        ItemModel { k: self.settings.model.k, m: self.settings.m, max_suppression: self.settings.model.max_suppression }
+    }
+
+    /// The item search within the classes of `solution`.
+    fn items_within(&self, solution: &Solution) -> Result<ItemSolution, PipelineError> {
+        let class_of_entry = entry_classes(self.histogram, self.qis, &solution.level_vector)?;
+        let suppressed: std::collections::HashSet<u32> = solution.suppressed_entries.iter().copied().collect();
+        let classes: Vec<u32> = self
+            .person_entry
+            .iter()
+            .map(|e| if suppressed.contains(e) { u32::MAX } else { class_of_entry[*e as usize] })
+            .collect();
+        Ok(search_items(&classes, &self.events.columns, &self.events.tables, &self.item_model())?)
+    }
+
+    /// The relational solution at exactly `levels`.
+    fn at(&self, levels: &[usize]) -> Result<Solution, PipelineError> {
+        let fixed: Vec<QuasiIdentifier> =
+            self.qis.iter().zip(levels).map(|(q, &l)| q.clone().with_bounds(l, Some(l))).collect();
+        Ok(search(self.histogram, &fixed, &self.settings.model, &self.settings.search)?)
+    }
+
+    /// Loss over every quasi-identifying column, relational and event alike (ARX's Loss, each
+    /// column weighing the same), and whether both models hold: the joint search minimizes it,
+    /// a met target first.
+    fn score(&self, solution: &Solution, items: &ItemSolution) -> (bool, f64) {
+        let (relational, events) = (self.qis.len() as f64, self.events.columns.len() as f64);
+        let loss = solution.utility.get("loss").copied().unwrap_or(1.0);
+        let combined = (relational * loss + events * items.loss) / (relational + events).max(1.0);
+        (!(solution.target_met && items.target_met), combined)
+    }
+
+    /// Starting from the relational optimum `first`, climbs one quasi-identifier level at a time
+    /// while the loss over all quasi-identifying columns falls: coarser demographics make larger
+    /// classes, in which more events survive. Each step tries every quasi-identifier (in order) and
+    /// takes the best; ties keep the earlier. At most [`JOINT_CANDIDATES`] candidates, and only up
+    /// to [`JOINT_MAX_PERSONS`] released persons; the report says what was done.
+    pub fn run(&self, first: Solution) -> Result<Joint, PipelineError> {
+        let items = self.items_within(&first)?;
+        let start = self.score(&first, &items);
+        let persons = first.units.saturating_sub(first.suppressed_units) as usize;
+        let mut best = Joint { solution: first, items, report: serde_json::Value::Null };
+        let mut best_score = start;
+        let mut evaluated = 0usize;
+        let mut raised: Vec<String> = Vec::new();
+        let searched = persons <= JOINT_MAX_PERSONS && self.settings.m > 0;
+        while searched && evaluated < JOINT_CANDIDATES {
+            let current = best.solution.level_vector.clone();
+            let mut step: Option<(usize, Joint, (bool, f64))> = None;
+            for (i, qi) in self.qis.iter().enumerate() {
+                if current[i] >= qi.bounds().1 || evaluated >= JOINT_CANDIDATES {
+                    continue;
+                }
+                let mut levels = current.clone();
+                levels[i] += 1;
+                evaluated += 1;
+                let solution = self.at(&levels)?;
+                let items = self.items_within(&solution)?;
+                let score = self.score(&solution, &items);
+                let better_than_step = step.as_ref().is_none_or(|(_, _, s)| better(score, *s));
+                if better(score, best_score) && better_than_step {
+                    step = Some((i, Joint { solution, items, report: serde_json::Value::Null }, score));
+                }
+            }
+            let Some((i, joint, score)) = step else { break };
+            raised.push(self.qis[i].name.clone());
+            best = joint;
+            best_score = score;
+        }
+        best.report = serde_json::json!({
+            "searched": searched,
+            "why_not": (!searched).then(|| if self.settings.m == 0 {
+                "m = 0: no items".to_string()
+            } else {
+                format!("{persons} released persons > {JOINT_MAX_PERSONS}: the relational optimum is kept")
+            }),
+            "candidates_evaluated": evaluated,
+            "raised": raised,
+            "loss_at_relational_optimum": start.1,
+            "loss": best_score.1,
+        });
+        Ok(best)
+    }
+}
+
+/// Whether score `a` beats `b`: a met target first, then a lower loss (by more than rounding).
+fn better(a: (bool, f64), b: (bool, f64)) -> bool {
+    (a.0, a.1 + 1e-12) < (b.0, b.1)
 }
