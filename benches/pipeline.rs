@@ -57,7 +57,7 @@ fn normalizers(c: &mut Criterion) {
 /// hands them over; rayon spreads the rows over the cores.
 fn linkage_keys(c: &mut Criterion) {
     use tokumei::ingest::read_source;
-    use tokumei::link::{KeyHasher, MasterKey};
+    use tokumei::link::{MasterKey, ReleaseKeys};
     let ws = workspace(20_000);
     let plan = Plan::load(&ws.path().join("configs/pseudonymized.toml")).unwrap();
     let table = plan.table("dispensing").unwrap();
@@ -68,7 +68,8 @@ fn linkage_keys(c: &mut Criterion) {
     })
     .unwrap();
     let rows: usize = batches.iter().map(|b| b.height()).sum();
-    let hasher = KeyHasher::new(&MasterKey::from_bytes([7; 32]), "link");
+    let master = MasterKey::from_bytes([7; 32]);
+    let hasher = ReleaseKeys::derive(&master, "bench").link();
     let mut group = c.benchmark_group("link");
     group.throughput(Throughput::Elements(rows as u64));
     group.bench_function("row_keys", |b| {

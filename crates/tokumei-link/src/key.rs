@@ -84,14 +84,89 @@ impl MasterKey {
         format!("# {comment}\n{}\n", hex::encode(bytes))
     }
 
-    /// A purpose key: `blake3::derive_key("tokumei … {purpose}", master)`.
-    pub fn derive(&self, purpose: &str) -> [u8; 32] {
+    /// A purpose key: `blake3::derive_key("tokumei v1 {purpose}", master)`. Only the key
+    /// schedule ([`ReleaseKeys`]) names purposes.
+    pub(crate) fn derive(&self, purpose: &str) -> [u8; 32] {
         blake3::derive_key(&format!("tokumei v1 {purpose}"), &self.0)
     }
 
-    /// The raw bytes, for deriving stage keys (e.g. `PseudonymKey::derive`). Do not log.
-    pub fn expose(&self) -> &[u8; 32] {
+    /// A pseudonym key: `blake3::derive_key("tokumei pseudonym v1 {purpose}", master)`.
+    fn derive_pseudonym(&self, purpose: &str) -> [u8; 32] {
+        blake3::derive_key(&format!("tokumei pseudonym v1 {purpose}"), &self.0)
+    }
+}
+
+/// A key derived from the master key for one purpose; zeroed when dropped, never printed.
+pub struct DerivedKey([u8; 32]);
+
+impl Drop for DerivedKey {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.0);
+    }
+}
+
+impl DerivedKey {
+    /// The key's bytes, for the keyed hash that uses it. Do not log.
+    pub fn bytes(&self) -> &[u8; 32] {
         &self.0
+    }
+}
+
+/// The key schedule: every key a run derives from the master key, each for one named purpose.
+/// Nothing else reads the master key's bytes.
+///
+/// | method | blake3 `derive_key` context (the master key as input) | keys |
+/// |---|---|---|
+/// | [`link`](Self::link) | `tokumei v1 link {K1…K4, K1b, card}`, `tokumei v1 link evidence` | linkage keys: persons across sources, opt-out matching, token lists |
+/// | [`submission_tokens`](Self::submission_tokens) | `tokumei v1 submission-token {kind}`, `… evidence` | a submission's token columns |
+/// | [`shuffle`](Self::shuffle) | `tokumei v1 {label} shuffle` | the release's row order (shuffle buckets) |
+/// | [`keyless_row`](Self::keyless_row) | `tokumei v1 keyless row` | the identity of a row that carries no linkage key |
+/// | [`person_pseudonym`](Self::person_pseudonym) | `tokumei pseudonym v1 {label} person` | `person_id` |
+/// | [`column_pseudonym`](Self::column_pseudonym) | `tokumei pseudonym v1 {label} column {column}` | columns with `kind = "pseudonym"` |
+///
+/// Keys under the release label change with it, so two releases cannot be joined on their
+/// pseudonyms or row order. Link and token keys do not: a person links the same way in every run,
+/// and a provider's token list stays valid. The two prefixes (`tokumei v1`, `tokumei pseudonym
+/// v1`) are historical and kept, so that every derived key is bit-identical to earlier releases.
+pub struct ReleaseKeys<'a> {
+    master: &'a MasterKey,
+    label: String,
+}
+
+impl<'a> ReleaseKeys<'a> {
+    /// The schedule of the release labelled `label`.
+    pub fn derive(master: &'a MasterKey, label: &str) -> ReleaseKeys<'a> {
+        ReleaseKeys { master, label: label.to_string() }
+    }
+
+    /// Linkage keys (K1–K4, K1b, card) and address evidence.
+    pub fn link(&self) -> crate::KeyHasher {
+        crate::KeyHasher::new(self.master, "link")
+    }
+
+    /// The keys of a submission's token columns.
+    pub fn submission_tokens(&self) -> crate::KeyHasher {
+        crate::KeyHasher::new(self.master, "submission-token")
+    }
+
+    /// The release's row-order key.
+    pub fn shuffle(&self) -> DerivedKey {
+        DerivedKey(self.master.derive(&format!("{} shuffle", self.label)))
+    }
+
+    /// The key that names rows without a linkage key.
+    pub fn keyless_row(&self) -> DerivedKey {
+        DerivedKey(self.master.derive("keyless row"))
+    }
+
+    /// The key of the release's person pseudonyms.
+    pub fn person_pseudonym(&self) -> DerivedKey {
+        DerivedKey(self.master.derive_pseudonym(&format!("{} person", self.label)))
+    }
+
+    /// The key of the release's pseudonyms of `column`.
+    pub fn column_pseudonym(&self, column: &str) -> DerivedKey {
+        DerivedKey(self.master.derive_pseudonym(&format!("{} column {column}", self.label)))
     }
 }
 
@@ -112,10 +187,33 @@ mod tests {
             std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
             assert!(!MasterKey::file_is_exposed(&path));
         }
-        assert_eq!(MasterKey::from_file(&path).unwrap().expose(), &[1; 32]);
+        assert_eq!(MasterKey::from_file(&path).unwrap().0, [1; 32]);
         std::fs::write(&path, "# nothing\nabcd\n").unwrap();
         let err = MasterKey::from_file(&path).err().unwrap().to_string();
         assert!(!err.contains("abcd"), "error must not echo key material: {err}");
+    }
+
+    /// The schedule derives exactly the keys earlier releases used (their contexts written out).
+    #[test]
+    fn the_schedule_derives_the_keys_earlier_releases_used() {
+        let master = MasterKey::from_bytes([7; 32]);
+        let keys = ReleaseKeys::derive(&master, "2026-11 r");
+        let old = |context: &str| blake3::derive_key(context, &[7; 32]);
+        assert_eq!(keys.shuffle().bytes(), &old("tokumei v1 2026-11 r shuffle"));
+        assert_eq!(keys.keyless_row().bytes(), &old("tokumei v1 keyless row"));
+        assert_eq!(keys.person_pseudonym().bytes(), &old("tokumei pseudonym v1 2026-11 r person"));
+        assert_eq!(
+            keys.column_pseudonym("patient_id").bytes(),
+            &old("tokumei pseudonym v1 2026-11 r column patient_id")
+        );
+        assert_eq!(keys.link().keys_for_test(), crate::KeyKind::ALL.map(|k| old(&format!("tokumei v1 link {k:?}"))));
+        let tokens = keys.submission_tokens().keys_for_test();
+        assert_eq!(tokens, crate::KeyKind::ALL.map(|k| old(&format!("tokumei v1 submission-token {k:?}"))));
+        // Another label: other pseudonyms and order; the same linkage.
+        let other = ReleaseKeys::derive(&master, "2026-12 r");
+        assert_ne!(other.person_pseudonym().bytes(), keys.person_pseudonym().bytes());
+        assert_ne!(other.shuffle().bytes(), keys.shuffle().bytes());
+        assert_eq!(other.link().keys_for_test(), keys.link().keys_for_test());
     }
 
     #[test]

@@ -126,11 +126,17 @@ impl Drop for KeyHasher {
 }
 
 impl KeyHasher {
-    /// Keys for `purpose` (e.g. `"link"`, `"submission-token"`), derived from the master key.
-    pub fn new(master: &MasterKey, purpose: &str) -> KeyHasher {
+    /// Keys for `purpose` (`"link"`, `"submission-token"`), derived from the master key; see
+    /// [`ReleaseKeys`](crate::ReleaseKeys).
+    pub(crate) fn new(master: &MasterKey, purpose: &str) -> KeyHasher {
         let kind_key = |kind: KeyKind| master.derive(&format!("{purpose} {kind:?}"));
         // `keys` is indexed by kind.
         KeyHasher { keys: KeyKind::ALL.map(kind_key), evidence: master.derive(&format!("{purpose} evidence")) }
+    }
+
+    #[cfg(test)]
+    pub(crate) fn keys_for_test(&self) -> [[u8; 32]; KEY_KINDS] {
+        self.keys
     }
 
     fn hash(&self, kind: KeyKind, parts: &[&str]) -> u128 {

@@ -10,7 +10,7 @@ mod keys;
 mod optout;
 mod persons;
 
-pub use key::{KeyError, MasterKey};
+pub use key::{DerivedKey, KeyError, MasterKey, ReleaseKeys};
 pub use keys::{Evidence, KEY_KINDS, KeyHasher, KeyKind, LinkColumns, RowKeys, token_hex};
 pub use optout::{OptOutEntry, OptOutMatch, Unresolved, key_requirements, match_opt_outs};
 pub use persons::{ConflictRule, LinkStats, Linker, Persons, Resolution};

@@ -23,9 +23,10 @@ impl Drop for PseudonymKey {
 }
 
 impl PseudonymKey {
-    /// Derives the key for `purpose` (e.g. `"2026-11 charts.patient_id"`) from the master key.
-    pub fn derive(master: &[u8; 32], purpose: &str) -> PseudonymKey {
-        PseudonymKey(blake3::derive_key(&format!("tokumei pseudonym v1 {purpose}"), master))
+    /// The pseudonym key with these bytes: a key the key schedule derived for one release and
+    /// one purpose (`tokumei_link::ReleaseKeys::person_pseudonym`, `column_pseudonym`).
+    pub fn new(key: &[u8; 32]) -> PseudonymKey {
+        PseudonymKey(*key)
     }
 
     /// The pseudonym of `bytes` (already normalized): 20 lowercase hex characters.
@@ -54,10 +55,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn stable_per_key_different_across_purposes() {
-        let master = [7u8; 32];
-        let a = PseudonymKey::derive(&master, "r1 patient_id");
-        let b = PseudonymKey::derive(&master, "r2 patient_id");
+    fn stable_per_key_different_across_keys() {
+        let a = PseudonymKey::new(&[7u8; 32]);
+        let b = PseudonymKey::new(&[8u8; 32]);
         assert_eq!(a.pseudonym(b"123"), a.pseudonym(b"123"));
         assert_ne!(a.pseudonym(b"123"), b.pseudonym(b"123"));
         assert_eq!(a.pseudonym(b"123").len(), 20);

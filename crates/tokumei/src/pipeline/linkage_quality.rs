@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use tokumei_config::Plan;
-use tokumei_link::{KeyHasher, LinkStats, Linker};
+use tokumei_link::{LinkStats, Linker, ReleaseKeys};
 
 use super::{PipelineError, load_key, staging};
 
@@ -41,8 +41,9 @@ fn pairs(n: u64) -> u64 {
 /// Links the inputs of `plan` and compares the persons with `truth` (CSV: person, table, line).
 pub fn evaluate_linkage(plan: &Plan, truth: &Path) -> Result<LinkageQuality, PipelineError> {
     let master = load_key(&plan.key)?;
-    let link = KeyHasher::new(&master, "link");
-    let hashes = staging::RowHashes::new(&master, &plan.label);
+    let keys = ReleaseKeys::derive(&master, &plan.label);
+    let link = keys.link();
+    let hashes = staging::RowHashes::new(&keys);
     let stager = staging::Stager {
         profile: plan.profile,
         link: &link,

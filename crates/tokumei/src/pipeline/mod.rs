@@ -27,7 +27,7 @@ pub fn hash_opt_out_list(plan: &Plan, index: usize) -> Result<(String, u64), Pip
         return Err(PipelineError::Config(format!("opt-out list #{index} is already a token list")));
     }
     let master = load_key(&plan.key)?;
-    let read = staging::read_opt_outs(list, &KeyHasher::new(&master, "link"))?;
+    let read = staging::read_opt_outs(list, &ReleaseKeys::derive(&master, &plan.label).link())?;
     // A token list must not carry an entry the producer cannot honour.
     let path = list.path().display().to_string();
     if let Some(refusal) = opt_out_unreadable(&path, &read) {
@@ -53,7 +53,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use polars::prelude::*;
 use tokumei_config::{KeySource, OptOutList, Plan, Profile, TablePlan, Transform};
 use tokumei_core::{ROW_COLUMN, collect_streaming};
-use tokumei_link::{KeyError, KeyHasher, KeyKind, Linker, MasterKey, OptOutMatch, match_opt_outs};
+use tokumei_link::{KeyError, KeyKind, Linker, MasterKey, OptOutMatch, ReleaseKeys, match_opt_outs};
 use tokumei_report::{InputFile, OutputFile, Release, RunReport, TableAccount, digest_file};
 use tokumei_transform::PseudonymKey;
 
@@ -512,7 +512,8 @@ pub fn run(plan: &Plan, options: &RunOptions) -> Result<RunOutcome, PipelineErro
 
     partial.timings.stage("opt-out lists");
     // Opt-out lists first: an entry that gives only a card needs the linker to note who holds it.
-    let link = KeyHasher::new(&master, "link");
+    let keys = ReleaseKeys::derive(&master, &plan.label);
+    let link = keys.link();
     let mut opt_out_reads = Vec::new();
     for list in &plan.opt_outs {
         let read = staging::read_opt_outs(list, &link)?;
@@ -529,8 +530,8 @@ pub fn run(plan: &Plan, options: &RunOptions) -> Result<RunOutcome, PipelineErro
 
     partial.timings.stage("ingest and linkage keys");
     // Ingest → staged Parquet, feeding the linker.
-    let tokens = KeyHasher::new(&master, "submission-token");
-    let hashes = staging::RowHashes::new(&master, &plan.label);
+    let tokens = keys.submission_tokens();
+    let hashes = staging::RowHashes::new(&keys);
     let stage_key = Arc::new(encrypted::StageKey::random()?);
     let mut linker = Linker::new(plan.tables.len(), plan.conflict_rule);
     linker.watch_cards(staging::watched_cards(&opt_out_reads));
@@ -723,7 +724,7 @@ pub fn run(plan: &Plan, options: &RunOptions) -> Result<RunOutcome, PipelineErro
     partial.timings.stage("transform and write");
     // Transform and write.
     let release = Release::begin_with_mode(&out, plan.file_mode)?;
-    let pseudonyms = PseudonymKey::derive(master.expose(), &format!("{} person", plan.label));
+    let pseudonyms = PseudonymKey::new(keys.person_pseudonym().bytes());
     let representatives = Arc::new(persons.representative.clone());
     let releaser = output::Releaser {
         profile: plan.profile,

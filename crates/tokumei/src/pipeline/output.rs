@@ -6,7 +6,7 @@ use std::sync::Arc;
 use polars::prelude::*;
 use tokumei_config::{ColumnPlan, Profile, TablePlan, Transform};
 use tokumei_core::{PERSON_COLUMN, ROW_COLUMN, Role};
-use tokumei_link::MasterKey;
+use tokumei_link::{MasterKey, ReleaseKeys};
 use tokumei_report::ColumnTreatment;
 use tokumei_transform::{PseudonymKey, RareCodes, TopBottom};
 
@@ -111,7 +111,7 @@ impl Releaser<'_> {
                     record(c, role, "keep", String::new());
                 }
                 Transform::Pseudonym => {
-                    let key = PseudonymKey::derive(master.expose(), &format!("{label} column {c}"));
+                    let key = PseudonymKey::new(ReleaseKeys::derive(master, label).column_pseudonym(c).bytes());
                     exprs.push(key.expr(c));
                     record(c, role, "pseudonym", "per-release keyed pseudonym".into());
                 }

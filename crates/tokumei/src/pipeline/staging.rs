@@ -17,7 +17,7 @@ use polars::prelude::*;
 use tokumei_config::{OptOutList, OptOutPlan, Profile, TablePlan};
 use tokumei_core::normalize::CivilDate;
 use tokumei_ingest::{IngestStats, LINE_COLUMN, read_source};
-use tokumei_link::{KEY_KINDS, KeyHasher, KeyKind, Linker, MasterKey, OptOutEntry, RowKeys, token_hex};
+use tokumei_link::{KEY_KINDS, KeyHasher, KeyKind, Linker, OptOutEntry, ReleaseKeys, RowKeys, token_hex};
 
 use super::encrypted::{self, EncryptedFile, StageKey};
 use super::{ORDER_COLUMN, PipelineError, TOKEN_COLUMNS};
@@ -48,8 +48,8 @@ impl Drop for RowHashes {
 }
 
 impl RowHashes {
-    pub fn new(master: &MasterKey, label: &str) -> RowHashes {
-        RowHashes { shuffle: master.derive(&format!("{label} shuffle")), keyless: master.derive("keyless row") }
+    pub fn new(keys: &ReleaseKeys<'_>) -> RowHashes {
+        RowHashes { shuffle: *keys.shuffle().bytes(), keyless: *keys.keyless_row().bytes() }
     }
 
     fn hash(key: &[u8; 32], table: &str, row: u64) -> [u8; 32] {
