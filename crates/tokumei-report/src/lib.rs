@@ -1,5 +1,21 @@
 //! Report of tokumei: atomic release folders with Parquet tables, the run report (`report.json`,
-//! `report.md`), blake3 digests of inputs, config and outputs, and self-contained HTML pages.
+//! `report.md`), blake3 digests of inputs, config and outputs, self-contained HTML pages, and
+//! sealed releases ([`seal`]: age-encrypted archives for the certified producer).
+//!
+//! A [`Release`] is written into a hidden scratch folder and appears at its destination only on
+//! [`Release::commit`]; dropped uncommitted, it leaves nothing.
+//!
+//! ```
+//! use tokumei_report::Release;
+//!
+//! let dir = tempfile::tempdir().unwrap();
+//! let out = dir.path().join("release");
+//! let release = Release::begin(&out).unwrap();
+//! release.write_text("notes.txt", "x").unwrap();
+//! assert!(!out.exists(), "nothing appears before the commit");
+//! release.commit().unwrap();
+//! assert_eq!(std::fs::read_to_string(out.join("notes.txt")).unwrap(), "x");
+//! ```
 #![warn(missing_docs)]
 
 pub mod html;
