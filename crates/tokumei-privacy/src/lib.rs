@@ -5,7 +5,25 @@
 //!   [`HistogramSource`] trait, so another engine can supply it;
 //! - [`PrivacyModel`]: k-anonymity, ℓ-diversity, t-closeness, average risk, suppression limit;
 //! - [`Metric`]: ARX's Loss, precision, discernibility, AECS, non-uniform entropy;
-//! - [`search`]: the optimal bounded lattice search, or a budgeted heuristic for huge lattices.
+//! - [`search`]: the optimal bounded lattice search, or a budgeted heuristic for huge lattices;
+//! - [`search_items`]: (k, k^m) over each person's items (events) within their classes.
+//!
+//! ```
+//! use tokumei_privacy::{CodedRows, HistogramSource, PrivacyModel, QuasiIdentifier, SearchOptions, search};
+//!
+//! // Six persons aged 31, 32, 33, 47, 48, 49 (codes 0–5); levels: age, decade, `*`.
+//! let age = QuasiIdentifier::new(
+//!     "age",
+//!     vec![vec![0, 1, 2, 3, 4, 5], vec![0, 0, 0, 1, 1, 1], vec![0; 6]],
+//!     vec!["age".into(), "decade".into(), "*".into()],
+//! );
+//! let rows = vec![vec![0u32, 1, 2, 3, 4, 5]];
+//! let histogram = CodedRows { columns: &rows, units: None, weights: None, sensitive: None }.histogram().unwrap();
+//! let model = PrivacyModel::k_anonymity(3, 0.0).unwrap();
+//! let solution = search(&histogram, &[age], &model, &SearchOptions::default()).unwrap();
+//! assert_eq!(solution.levels["age"], 1, "decades: two classes of three");
+//! assert_eq!(solution.min_class_size, 3);
+//! ```
 #![warn(missing_docs)]
 
 mod hierarchy;

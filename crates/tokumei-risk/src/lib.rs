@@ -22,6 +22,16 @@
 //!   2007; pycanon sorts ascending, so its c differs);
 //! - **SUDA2** special-uniques scores and DIS-SUDA scores per record (`suda`), as sdcMicro's
 //!   `suda2`.
+//!
+//! ```
+//! use std::collections::BTreeMap;
+//!
+//! // Class size → number of classes: one sample unique, two classes of 5.
+//! let risk = tokumei_risk::class_risk(&BTreeMap::from([(1, 1), (5, 2)]));
+//! assert_eq!((risk.records, risk.classes, risk.sample_uniques), (11, 3, 1));
+//! assert_eq!(risk.prosecutor_max, 1.0);
+//! assert!((risk.prosecutor_average - 3.0 / 11.0).abs() < 1e-12);
+//! ```
 #![warn(missing_docs)]
 
 use std::collections::BTreeMap;

@@ -4,6 +4,16 @@
 //!
 //! Every transform is a lazy polars expression: the row-level part of the pipeline streams, and
 //! only the aggregates a transform needs (quantile bounds, rare-code counts) are collected.
+//!
+//! ```
+//! use tokumei_transform::{DateLevel, Generalizer, Value};
+//!
+//! // A visit date (2024-03-15, as days since 1970-01-01) up its ladder, `*` on top.
+//! let ladder = Generalizer::Date(vec![DateLevel::Month, DateLevel::Quarter, DateLevel::Year]);
+//! let day = Value::Date(19_797);
+//! let labels: Vec<String> = (0..ladder.levels()).map(|l| ladder.label(day, l).unwrap()).collect();
+//! assert_eq!(labels, ["2024-03", "2024-Q1", "2024", "*"]);
+//! ```
 #![warn(missing_docs)]
 
 mod address;
