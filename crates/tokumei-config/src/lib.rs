@@ -2,6 +2,18 @@
 //! single validation into a typed [`Plan`] that reports every problem at once.
 //!
 //! Secrets never go in the TOML: `[key]` names a key file or an environment variable.
+//!
+//! ```
+//! use std::path::Path;
+//! use tokumei_config::{Error, Plan};
+//!
+//! // Two problems in one file: both are reported, each at its place.
+//! let text = "[release]\nprofile = \"anonymized\"\nlabel = \"\"\nmode = \"0666\"\n[key]\nenv = \"TOKUMEI_KEY\"\n";
+//! let Err(Error::Invalid(problems)) = Plan::from_toml(text, Path::new("tokumei.toml")) else { panic!() };
+//! let shown: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
+//! assert!(shown.iter().any(|p| p.contains("release.label")), "{shown:?}");
+//! assert!(shown.iter().any(|p| p.contains("release.mode")), "{shown:?}");
+//! ```
 #![warn(missing_docs)]
 
 mod plan;

@@ -19,6 +19,19 @@
 //!   row, ISO-2022-JP).
 //!
 //! The same seed gives byte-identical files (ChaCha8, independent of `rand`'s default RNG).
+//!
+//! ```
+//! use tokumei_synth::{SynthSpec, write_population};
+//!
+//! let dir = tempfile::tempdir().unwrap();
+//! let spec = SynthSpec { persons: 60, seed: 1, ..SynthSpec::default() };
+//! let summary = write_population(&spec, dir.path()).unwrap();
+//! assert_eq!(summary.persons, 60);
+//! let again = tempfile::tempdir().unwrap();
+//! write_population(&spec, again.path()).unwrap();
+//! let read = |d: &std::path::Path| std::fs::read(d.join("checkups.csv")).unwrap();
+//! assert_eq!(read(dir.path()), read(again.path()), "one seed, one population");
+//! ```
 #![warn(missing_docs)]
 
 mod national;
