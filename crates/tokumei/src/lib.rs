@@ -23,6 +23,7 @@
 //! | `tokumei-report` | Atomic release folder, Parquet, run report |
 //! | `tokumei` (this crate) | The pipeline and the CLI |
 //! | `tokumei-synth` | Seeded synthetic data for tests, benches, `datasets/` |
+#![warn(missing_docs)]
 
 mod anonymize;
 mod assess;
