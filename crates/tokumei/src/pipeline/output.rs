@@ -92,18 +92,15 @@ impl Releaser<'_> {
             let c = column.name.as_str();
             match &column.transform {
                 Transform::Drop => record(c, role, "drop", String::new()),
-                Transform::Keep if column.role == Role::Event && item_suppressed.is_some() => {
-                    // An item kept as it is, its rare occurrences suppressed: released as text.
+                Transform::Keep
+                    if (column.role == Role::Event && item_suppressed.is_some())
+                        || levels.get(c).is_some_and(|&l| l > 0) =>
+                {
+                    // Kept, but on its identity ladder: an item whose rare occurrences are
+                    // suppressed, or a quasi-identifier the search raised to `*`. Released as text.
                     let level = levels.get(c).copied().unwrap_or(0);
                     let ladder = tokumei_transform::Generalizer::Identity;
                     exprs.push(with_item_suppression(column, ladder.expr(c, level), &item_suppressed));
-                    record(c, role, "keep", ladder.describe(level));
-                }
-                Transform::Keep if levels.get(c).is_some_and(|&l| l > 0) => {
-                    // A kept quasi-identifier the search suppressed (its one level above "as is").
-                    let level = levels[c];
-                    let ladder = tokumei_transform::Generalizer::Identity;
-                    exprs.push(ladder.expr(c, level));
                     record(c, role, "keep", ladder.describe(level));
                 }
                 Transform::Keep => {
