@@ -13,6 +13,7 @@ mod fail_closed;
 mod formats;
 mod guarantee;
 mod linkage;
+mod pinned;
 mod pipeline;
 mod risk;
 mod seal;
