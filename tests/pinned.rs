@@ -15,7 +15,13 @@ fn the_bundled_sample_releases_are_byte_identical_to_the_pinned_ones() {
         assert_eq!(outcome.status, Status::Released, "{profile}");
         let mut files: Vec<_> = walk(&ws.path(&out));
         files.sort();
-        for (name, bytes) in files {
+        // Reports name their inputs by path: the temporary workspace's own path is the one thing
+        // that differs between two checkouts.
+        let root = ws.dir.path().to_string_lossy().into_owned();
+        for (name, mut bytes) in files {
+            if !name.ends_with(".parquet") {
+                bytes = String::from_utf8(bytes).unwrap().replace(&root, "<workspace>").into_bytes();
+            }
             lines.push(format!("{profile}/{name} {} {}", bytes.len(), blake3::hash(&bytes).to_hex()));
         }
     }
