@@ -112,9 +112,9 @@ fn quarantined_rows_are_counted_in_the_run_report() {
     let charts = outcome.report.accounting.iter().find(|a| a.table == "charts").unwrap();
     assert_eq!(charts.quarantined, 1);
     assert!(charts.balanced());
-    let ingest = &outcome.report.stages["ingest"]["charts"];
-    assert_eq!(ingest["quarantine"][0]["line"], 3);
-    assert_eq!(ingest["quarantine"][0]["column"], "birth_date");
+    let ingest = &outcome.report.stages.ingest.as_ref().unwrap()["charts"];
+    assert_eq!(ingest.quarantine[0].line, 3);
+    assert_eq!(ingest.quarantine[0].column, "birth_date");
 }
 
 #[test]

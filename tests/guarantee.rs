@@ -80,28 +80,24 @@ fn an_anonymized_release_is_k_k_m_anonymous_as_measured_from_its_rows() {
     assert!(min_class >= 5, "{min_class}");
     assert!(min_support.is_none_or(|s| s >= 5), "{min_support:?}");
     // The report says what the rows say.
-    let guarantee = &outcome.report.stages["privacy"]["guarantee"];
-    assert_eq!(guarantee["measured"]["min_class"], min_class as u64);
-    assert_eq!(guarantee["measured"]["min_item_support"], serde_json::json!(min_support.map(|s| s as u64)));
-    assert!(guarantee["statement"].as_str().unwrap().contains("up to 2 of the records of their care"));
-    assert!(guarantee["statement_ja"].as_str().unwrap().contains("該当者は必ず 5 人以上"));
+    let privacy = outcome.report.stages.privacy.as_ref().unwrap();
+    let guarantee = privacy.guarantee.as_ref().unwrap();
+    assert_eq!(guarantee.measured.min_class, min_class as u64);
+    assert_eq!(guarantee.measured.min_item_support, min_support.map(|s| s as u64));
+    assert!(guarantee.statement.contains("up to 2 of the records of their care"));
+    assert!(guarantee.statement_ja.contains("該当者は必ず 5 人以上"));
     let md = std::fs::read_to_string(ws.path("out/a/report.md")).unwrap();
     assert!(md.contains("### Guarantee (保証)"), "{md}");
     // Relational and item levels chosen together: the loss over all quasi-identifying columns is
     // the one reported, and never above the relational optimum's.
-    let privacy = &outcome.report.stages["privacy"];
-    let joint = &privacy["items"]["joint"];
-    assert_eq!(joint["searched"], true, "{joint}");
-    assert!(joint["candidates_evaluated"].as_u64().unwrap() >= 1, "{joint}");
-    let (qis, events) = (
-        privacy["levels"].as_object().unwrap().len() as f64,
-        privacy["items"]["levels"].as_object().unwrap().len() as f64,
-    );
-    let combined = (qis * privacy["utility"]["loss"].as_f64().unwrap()
-        + events * privacy["items"]["loss"].as_f64().unwrap())
-        / (qis + events);
-    assert!((joint["loss"].as_f64().unwrap() - combined).abs() < 1e-9, "{joint} vs {combined}");
-    assert!(joint["loss"].as_f64().unwrap() <= joint["loss_at_relational_optimum"].as_f64().unwrap(), "{joint}");
+    let items = privacy.items.as_ref().unwrap();
+    let joint = &items.joint;
+    assert!(joint.searched, "{joint:?}");
+    assert!(joint.candidates_evaluated >= 1, "{joint:?}");
+    let (qis, events) = (privacy.solution.levels.len() as f64, items.solution.levels.len() as f64);
+    let combined = (qis * privacy.solution.utility["loss"] + events * items.solution.loss) / (qis + events);
+    assert!((joint.loss - combined).abs() < 1e-9, "{joint:?} vs {combined}");
+    assert!(joint.loss <= joint.loss_at_relational_optimum, "{joint:?}");
     assert!(md.contains("Joint search"), "{md}");
     // With m = 0, written out, events go out finer, and two of them single persons out.
     set_m(&ws, 0);
@@ -110,9 +106,9 @@ fn an_anonymized_release_is_k_k_m_anonymous_as_measured_from_its_rows() {
     let (min_class, min_support) = measure(&ws.path("out/m0"), 2);
     assert!(min_class >= 5);
     assert!(min_support.is_some_and(|s| s < 5), "m = 0 protects the quasi-identifiers only: {min_support:?}");
-    let items = &outcome.report.stages["privacy"]["items"];
-    assert_eq!(items["suppressed_records"], 0);
-    assert_eq!(outcome.report.stages["privacy"]["guarantee"]["m"], 0);
+    let privacy = outcome.report.stages.privacy.as_ref().unwrap();
+    assert_eq!(privacy.items.as_ref().unwrap().solution.suppressed_records, 0);
+    assert_eq!(privacy.guarantee.as_ref().unwrap().m, 0);
 }
 
 #[test]
@@ -150,8 +146,8 @@ fn the_bundled_profile_meets_5_5_squared_on_20000_persons() {
     let (min_class, min_support) = measure(&ws.path("out/a"), 2);
     assert!(min_class >= 5 && min_support.is_none_or(|s| s >= 5), "{min_class} {min_support:?}");
     // Not by hiding every event: some event column still shows something.
-    let levels = &outcome.report.stages["privacy"]["items"]["level_names"];
-    assert!(levels.as_object().unwrap().values().any(|l| l != "suppressed (*)"), "{levels}");
+    let levels = &outcome.report.stages.privacy.as_ref().unwrap().items.as_ref().unwrap().level_names;
+    assert!(levels.values().any(|l| l != "suppressed (*)"), "{levels:?}");
 }
 
 /// On the bundled 2,000-person sample the relational optimum alone leaves classes so small that
@@ -161,11 +157,11 @@ fn relational_and_item_levels_chosen_together_keep_events_on_the_bundled_sample(
     let ws = Workspace::bundled();
     let outcome = ws.run("anonymized", "out/a");
     assert_eq!(outcome.status, Status::Released);
-    let items = &outcome.report.stages["privacy"]["items"];
-    let joint = &items["joint"];
-    assert!(!joint["raised"].as_array().unwrap().is_empty(), "{joint}");
-    assert!(joint["loss"].as_f64().unwrap() < joint["loss_at_relational_optimum"].as_f64().unwrap(), "{joint}");
-    let levels = items["level_names"].as_object().unwrap();
+    let items = outcome.report.stages.privacy.as_ref().unwrap().items.as_ref().unwrap();
+    let joint = &items.joint;
+    assert!(!joint.raised.is_empty(), "{joint:?}");
+    assert!(joint.loss < joint.loss_at_relational_optimum, "{joint:?}");
+    let levels = &items.level_names;
     assert!(levels.values().any(|l| l != "suppressed (*)"), "{levels:?}");
     let (min_class, min_support) = measure(&ws.path("out/a"), 2);
     assert!(min_class >= 5 && min_support.is_some_and(|s| s >= 5), "{min_class} {min_support:?}");

@@ -82,9 +82,9 @@ fn a_token_list_removes_the_same_persons_as_the_plain_list() {
     std::fs::write(&config, replaced).unwrap();
     let hashed = ws.run("pseudonymized", "out/hashed");
     assert_eq!(plain.report.accounting, hashed.report.accounting);
-    let lists = |o: &tokumei::RunOutcome| o.report.stages["opt_out"]["lists"][0].clone();
-    assert_eq!(lists(&plain)["unmatched_lines"], lists(&hashed)["unmatched_lines"]);
-    assert_eq!(lists(&hashed)["kind"], "tokens");
+    let lists = |o: &tokumei::RunOutcome| o.report.stages.opt_out.clone().unwrap().lists[0].matching.clone().unwrap();
+    assert_eq!(lists(&plain).matched.unmatched_lines, lists(&hashed).matched.unmatched_lines);
+    assert_eq!(lists(&hashed).kind, "tokens");
     for table in ["checkups", "dispensing", "charts"] {
         let a = std::fs::read(ws.path(&format!("out/plain/{table}.parquet"))).unwrap();
         assert!(a == std::fs::read(ws.path(&format!("out/hashed/{table}.parquet"))).unwrap(), "{table}");

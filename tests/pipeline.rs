@@ -293,8 +293,8 @@ fn every_anonymized_class_has_at_least_k_persons() {
     assert!(!classes.is_empty());
     let smallest = *classes.values().min().unwrap();
     assert!(smallest >= k, "a class of {smallest} persons was released");
-    let privacy = &outcome.report.stages["privacy"];
-    assert_eq!(privacy["min_class_size"].as_u64().unwrap() as usize, smallest);
+    let privacy = &outcome.report.stages.privacy.as_ref().unwrap().solution;
+    assert_eq!(privacy.min_class_size as usize, smallest);
     // The page for people: self-contained, with the accounting and the class sizes, smallest first.
     let html = std::fs::read_to_string(ws.path("out/anonymized/report.html")).unwrap();
     assert!(html.contains("<svg") && !html.contains("<script"));
@@ -303,7 +303,7 @@ fn every_anonymized_class_has_at_least_k_persons() {
     );
     let first_bar = html.find(" persons</text>").unwrap();
     assert!(html[..first_bar].ends_with(&format!(">{smallest}")), "the smallest class size comes first");
-    assert_eq!(privacy["classes"].as_u64().unwrap() as usize, classes.len());
+    assert_eq!(privacy.classes as usize, classes.len());
     // Birth dates are released as bands, never as dates.
     for (_, frame) in outputs(&ws.path("out/anonymized")) {
         for band in text_column(&frame, "birth_date").into_iter().flatten() {
@@ -338,16 +338,13 @@ fn l_diversity_holds_for_every_released_class_of_persons() {
         class.0 += 1;
         class.1.extend(values);
     }
-    let privacy = &outcome.report.stages["privacy"];
-    assert_eq!(privacy["classes"].as_u64().unwrap() as usize, classes.len());
+    let privacy = &outcome.report.stages.privacy.as_ref().unwrap().solution;
+    assert_eq!(privacy.classes as usize, classes.len());
     for (size, values) in classes.values() {
         assert!(*size >= 5, "a class of {size} persons");
         assert!(values.len() >= 3, "a class with {} distinct diagnoses", values.len());
     }
-    assert_eq!(
-        privacy["achieved"]["l_distinct"].as_u64().unwrap() as usize,
-        classes.values().map(|c| c.1.len()).min().unwrap()
-    );
+    assert_eq!(privacy.achieved.l_distinct.unwrap() as usize, classes.values().map(|c| c.1.len()).min().unwrap());
 }
 
 #[test]
@@ -494,5 +491,8 @@ fn a_provider_scoped_list_removes_only_that_providers_rows() {
         let expected = expected_rows(&ws.input(table), columns, &removed);
         assert_eq!(released_rows(&released[table], columns), expected, "{table}");
     }
-    assert_eq!(outcome.report.stages["opt_out"]["lists"][0]["scope"], "provider: charts");
+    assert_eq!(
+        outcome.report.stages.opt_out.as_ref().unwrap().lists[0].matching.as_ref().unwrap().scope,
+        "provider: charts"
+    );
 }

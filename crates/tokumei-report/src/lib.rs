@@ -23,6 +23,7 @@ mod manifest;
 mod release;
 pub mod seal;
 mod sections;
+mod stages;
 
 use std::io::Read;
 use std::path::Path;
@@ -31,6 +32,10 @@ pub use manifest::{ColumnTreatment, InputFile, OutputFile, RunReport, TableAccou
 pub use release::{
     Error, FILE_MODE, LEFTOVER_MARKER, REPORT_FILES, Release, Result, create_file, create_folder, folder_mode,
     listed_outputs, mark_leftover,
+};
+pub use stages::{
+    GuaranteeSection, ItemsSection, JointReport, ListMatching, Measured, OptOutListReport, OptOutSection,
+    PrivacySection, Stages,
 };
 
 /// blake3 of a file's bytes, hex (streamed; files of any size). For a folder (a directory of UKE

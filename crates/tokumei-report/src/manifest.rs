@@ -1,8 +1,13 @@
 //! The run report: `report.json` for machines, `report.md` for people.
 
-use std::collections::BTreeMap;
-
 use serde::Serialize;
+
+use crate::stages::Stages;
+
+/// A value as `report.json` writes it (strings quoted), for the readable reports.
+fn json<T: Serialize + ?Sized>(value: &T) -> String {
+    serde_json::to_string(value).unwrap_or_default()
+}
 
 /// Every input row of one table, accounted for.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -95,8 +100,10 @@ pub struct RunReport {
     pub accounting: Vec<TableAccount>,
     /// Column treatments.
     pub transforms: Vec<ColumnTreatment>,
-    /// Stage sections (ingest, linkage, opt_out, privacy, risk, rare_codes, top_bottom…).
-    pub stages: BTreeMap<String, serde_json::Value>,
+    /// Stage sections (ingest, linkage, opt_out, privacy, risk), as far as the run got; keys
+    /// sorted at every level.
+    #[serde(serialize_with = "Stages::serialize_sorted")]
+    pub stages: Stages,
     /// Output files with digests (the report files themselves excluded).
     pub outputs: Vec<OutputFile>,
 }
@@ -150,70 +157,62 @@ impl RunReport {
             &["table", "read", "quarantined", "opted out", "suppressed", "written", "persons", "adds up"],
             &rows,
         );
-        if let Some(privacy) = self.stages.get("privacy") {
-            let text = |key: &str| privacy[key].as_str().map_or_else(|| privacy[key].to_string(), str::to_string);
+        if let Some(privacy) = &self.stages.privacy {
+            let solution = &privacy.solution;
             page.heading("Privacy model");
             page.table(
                 &["", ""],
                 &[
-                    vec!["model".into(), text("model")],
-                    vec!["target met".into(), text("target_met")],
-                    vec!["classes".into(), text("classes")],
-                    vec!["smallest class (k achieved)".into(), text("min_class_size")],
-                    vec!["persons suppressed".into(), text("suppressed_units")],
-                    vec!["records suppressed".into(), text("suppressed_records")],
+                    vec!["model".into(), solution.model.clone()],
+                    vec!["target met".into(), solution.target_met.to_string()],
+                    vec!["classes".into(), solution.classes.to_string()],
+                    vec!["smallest class (k achieved)".into(), solution.min_class_size.to_string()],
+                    vec!["persons suppressed".into(), solution.suppressed_units.to_string()],
+                    vec!["records suppressed".into(), solution.suppressed_records.to_string()],
                     vec![
                         "search".into(),
-                        format!("{} — {} of {} nodes", text("search"), text("nodes_checked"), text("lattice_size")),
+                        format!("{} — {} of {} nodes", solution.search, solution.nodes_checked, solution.lattice_size),
                     ],
                 ],
             );
-            if let Some(levels) = privacy["level_names"].as_object() {
-                let rows: Vec<Vec<String>> =
-                    levels.iter().map(|(q, l)| vec![q.clone(), l.as_str().unwrap_or_default().to_string()]).collect();
-                page.table(&["quasi-identifier", "released as"], &rows);
-            }
-            if let Some(g) = privacy.get("guarantee") {
-                let text = |k: &str| g.get(k).and_then(|v| v.as_str()).unwrap_or_default().to_string();
+            let rows: Vec<Vec<String>> = solution.level_names.iter().map(|(q, l)| vec![q.clone(), l.clone()]).collect();
+            page.table(&["quasi-identifier", "released as"], &rows);
+            if let Some(g) = &privacy.guarantee {
                 page.heading("Guarantee (保証)");
-                page.paragraph(&text("statement"));
-                page.paragraph(&text("statement_ja"));
-                let measured = &g["measured"];
+                page.paragraph(&g.statement);
+                page.paragraph(&g.statement_ja);
+                let measured = &g.measured;
                 page.table(
                     &["measured on the released files", ""],
                     &[
-                        vec!["persons".into(), measured["persons"].to_string()],
-                        vec!["classes".into(), measured["classes"].to_string()],
-                        vec!["smallest class".into(), measured["min_class"].to_string()],
+                        vec!["persons".into(), measured.persons.to_string()],
+                        vec!["classes".into(), measured.classes.to_string()],
+                        vec!["smallest class".into(), measured.min_class.to_string()],
                         vec![
-                            format!("smallest support of up to {} items", measured["m"]),
-                            measured["min_item_support"].to_string(),
+                            format!("smallest support of up to {} items", measured.m),
+                            json(&measured.min_item_support),
                         ],
                     ],
                 );
-                page.paragraph(&format!("Not covered: {}", text("not_covered")));
+                page.paragraph(&format!("Not covered: {}", g.not_covered));
             }
-            if let Some(levels) = privacy["items"]["level_names"].as_object() {
+            if let Some(items) = &privacy.items {
                 let rows: Vec<Vec<String>> =
-                    levels.iter().map(|(q, l)| vec![q.clone(), l.as_str().unwrap_or_default().to_string()]).collect();
+                    items.level_names.iter().map(|(q, l)| vec![q.clone(), l.clone()]).collect();
                 page.table(&["event column", "released as"], &rows);
-                let items = &privacy["items"];
                 page.paragraph(&format!(
                     "{} records, {} with their events suppressed (`*`); {} distinct items released.",
-                    items["records"], items["suppressed_records"], items["items"]
+                    items.solution.records, items.solution.suppressed_records, items.solution.items
                 ));
-                if let Some(sentence) = joint_sentence(items) {
-                    page.paragraph(&sentence);
-                }
+                page.paragraph(&items.joint.sentence());
             }
-            if let Some(sizes) = privacy["class_size_distribution"].as_object() {
-                let mut numeric: Vec<(u64, f64)> =
-                    sizes.iter().filter_map(|(size, n)| Some((size.parse::<u64>().ok()?, n.as_f64()?))).collect();
-                numeric.sort_by_key(|&(size, _)| size);
-                let bars: Vec<(String, f64)> =
-                    numeric.into_iter().take(40).map(|(size, n)| (format!("{size} persons"), n)).collect();
-                page.bar_chart("classes per class size (the 40 smallest sizes)", &bars, "classes");
-            }
+            let bars: Vec<(String, f64)> = solution
+                .class_size_distribution
+                .iter()
+                .take(40)
+                .map(|(size, &n)| (format!("{size} persons"), n as f64))
+                .collect();
+            page.bar_chart("classes per class size (the 40 smallest sizes)", &bars, "classes");
         }
         for section in self.detail_sections() {
             page.heading(section.heading);
@@ -277,105 +276,90 @@ impl RunReport {
                 ),
             );
         }
-        if let Some(privacy) = self.stages.get("privacy") {
+        if let Some(privacy) = &self.stages.privacy {
+            let solution = &privacy.solution;
             line(&mut md, "\n## Privacy model\n".into());
-            let get = |k: &str| privacy.get(k).map(|v| v.to_string()).unwrap_or_default();
-            line(&mut md, format!("- k target: {}, suppression limit: {}", get("k"), get("max_suppression")));
-            line(&mut md, format!("- target met: {}", get("target_met")));
+            line(&mut md, format!("- k target: {}, suppression limit: {}", privacy.k, json(&privacy.max_suppression)));
+            line(&mut md, format!("- target met: {}", solution.target_met));
             line(
                 &mut md,
                 format!(
                     "- k achieved (smallest class): {}; largest class: {}",
-                    get("min_class_size"),
-                    get("max_class_size")
+                    solution.min_class_size, solution.max_class_size
                 ),
             );
             line(
                 &mut md,
                 format!(
                     "- classes: {}; persons suppressed: {} ({} rows)",
-                    get("classes"),
-                    get("suppressed_units"),
-                    get("suppressed_records")
+                    solution.classes, solution.suppressed_units, solution.suppressed_records
                 ),
             );
             line(
                 &mut md,
                 format!(
                     "- search: {} (optimal: {}), {} of {} lattice nodes checked",
-                    get("search"),
-                    get("optimal"),
-                    get("nodes_checked"),
-                    get("lattice_size")
+                    json(&solution.search),
+                    solution.optimal,
+                    solution.nodes_checked,
+                    solution.lattice_size
                 ),
             );
-            if let Some(levels) = privacy.get("level_names").and_then(|l| l.as_object()) {
-                line(&mut md, "\n| quasi-identifier | level |\n|---|---|".into());
-                for (qi, level) in levels {
-                    line(&mut md, format!("| {qi} | {} |", level.as_str().unwrap_or_default()));
-                }
+            line(&mut md, "\n| quasi-identifier | level |\n|---|---|".into());
+            for (qi, level) in &solution.level_names {
+                line(&mut md, format!("| {qi} | {level} |"));
             }
-            if let Some(items) = privacy.get("items") {
-                let get = |k: &str| items.get(k).map(|v| v.to_string()).unwrap_or_default();
+            if let Some(items) = &privacy.items {
+                let i = &items.solution;
                 line(
                     &mut md,
                     format!(
                         "\n- events (k^m, m = {}): {} records, {} with their events suppressed; {} distinct items released; smallest support {}; loss {}; {} of {} item-lattice nodes (optimal: {})",
-                        get("m"),
-                        get("records"),
-                        get("suppressed_records"),
-                        get("items"),
-                        get("min_support"),
-                        get("loss"),
-                        get("nodes_checked"),
-                        get("lattice_size"),
-                        get("optimal")
+                        i.m,
+                        i.records,
+                        i.suppressed_records,
+                        i.items,
+                        json(&i.min_support),
+                        json(&i.loss),
+                        i.nodes_checked,
+                        i.lattice_size,
+                        i.optimal
                     ),
                 );
-                if let Some(sentence) = joint_sentence(items) {
-                    line(&mut md, format!("- {sentence}"));
-                }
-                if let Some(levels) = items.get("level_names").and_then(|l| l.as_object()) {
-                    line(&mut md, "\n| event column | level |\n|---|---|".into());
-                    for (column, level) in levels {
-                        line(&mut md, format!("| {column} | {} |", level.as_str().unwrap_or_default()));
-                    }
+                line(&mut md, format!("- {}", items.joint.sentence()));
+                line(&mut md, "\n| event column | level |\n|---|---|".into());
+                for (column, level) in &items.level_names {
+                    line(&mut md, format!("| {column} | {level} |"));
                 }
             }
-            if let Some(g) = privacy.get("guarantee") {
-                let text = |k: &str| g.get(k).and_then(|v| v.as_str()).unwrap_or_default().to_string();
+            if let Some(g) = &privacy.guarantee {
                 line(&mut md, "\n### Guarantee (保証)\n".into());
-                line(&mut md, format!("> {}\n", text("statement")));
-                line(&mut md, format!("> {}\n", text("statement_ja")));
-                let measured = &g["measured"];
+                line(&mut md, format!("> {}\n", g.statement));
+                line(&mut md, format!("> {}\n", g.statement_ja));
+                let measured = &g.measured;
                 line(
                     &mut md,
                     format!(
                         "Measured on the released files: {} persons in {} classes, smallest class {}, smallest support of up to {} items {}.\n",
-                        measured["persons"],
-                        measured["classes"],
-                        measured["min_class"],
-                        measured["m"],
-                        measured["min_item_support"]
+                        measured.persons,
+                        measured.classes,
+                        measured.min_class,
+                        measured.m,
+                        json(&measured.min_item_support)
                     ),
                 );
-                line(&mut md, format!("Not covered: {}", text("not_covered")));
+                line(&mut md, format!("Not covered: {}", g.not_covered));
             }
-            if let Some(dist) = privacy.get("class_size_distribution").and_then(|d| d.as_object()) {
-                line(&mut md, "\n| class size (persons) | classes |\n|---:|---:|".into());
-                let mut sizes: Vec<(u64, &serde_json::Value)> =
-                    dist.iter().filter_map(|(k, v)| Some((k.parse().ok()?, v))).collect();
-                sizes.sort_by_key(|(size, _)| *size);
-                for (size, n) in sizes {
-                    line(&mut md, format!("| {size} | {n} |"));
-                }
+            line(&mut md, "\n| class size (persons) | classes |\n|---:|---:|".into());
+            for (size, n) in &solution.class_size_distribution {
+                line(&mut md, format!("| {size} | {n} |"));
             }
         }
-        if let Some(risk) = self.stages.get("risk") {
+        if let Some(risk) = &self.stages.risk {
             line(&mut md, "\n## Re-identification risk (persons, released classes)\n".into());
-            for key in ["prosecutor_max", "prosecutor_average", "sample_uniques"] {
-                line(&mut md, format!("- {key}: {}", risk.get(key).map(|v| v.to_string()).unwrap_or_default()));
-            }
+            line(&mut md, format!("- prosecutor_max: {}", json(&risk.prosecutor_max)));
+            line(&mut md, format!("- prosecutor_average: {}", json(&risk.prosecutor_average)));
+            line(&mut md, format!("- sample_uniques: {}", risk.sample_uniques));
         }
         line(&mut md, "\n## Columns\n".into());
         line(&mut md, "| table | column | role | transform | detail |\n|---|---|---|---|---|".into());
@@ -410,35 +394,4 @@ impl RunReport {
         }
         md
     }
-}
-
-/// What the joint search of relational and item levels did, in one sentence.
-fn joint_sentence(items: &serde_json::Value) -> Option<String> {
-    let joint = items.get("joint").filter(|j| j.is_object())?;
-    let number = |k: &str| joint[k].as_f64().unwrap_or_default();
-    if joint["searched"] != true {
-        return Some(format!("Joint search not run: {}.", joint["why_not"].as_str().unwrap_or("not asked")));
-    }
-    let mut raised: BTreeMap<&str, usize> = BTreeMap::new();
-    for name in joint["raised"].as_array().into_iter().flatten().filter_map(|r| r.as_str()) {
-        *raised.entry(name).or_default() += 1;
-    }
-    let raised: Vec<String> = raised.into_iter().map(|(name, n)| format!("{name} +{n}")).collect();
-    Some(if raised.is_empty() {
-        format!(
-            "Joint search: {} coarser demographic levels were tried with their events; none loses less over all \
-             quasi-identifying columns (loss {:.3}).",
-            number("candidates_evaluated"),
-            number("loss")
-        )
-    } else {
-        format!(
-            "Joint search: demographic levels raised ({}) so that more events survive; loss over all \
-             quasi-identifying columns {:.3} instead of {:.3} ({} candidates tried).",
-            raised.join(", "),
-            number("loss"),
-            number("loss_at_relational_optimum"),
-            number("candidates_evaluated")
-        )
-    })
 }

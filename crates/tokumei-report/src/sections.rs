@@ -1,9 +1,15 @@
 //! The report's opt-out, linkage and ingest sections as tables, shared by `report.md` and
 //! `report.html`: every opt-out entry's fate, every quarantine group, what linkage did.
 
+use std::collections::BTreeMap;
+
+use serde::Serialize;
 use serde_json::Value;
+use tokumei_ingest::IngestStats;
+use tokumei_link::{KeyKind, LinkStats};
 
 use crate::RunReport;
+use crate::stages::OptOutSection;
 
 /// Entries listed one by one in the readable reports (all of them are in `report.json`).
 const ENTRIES_LISTED: usize = 200;
@@ -32,11 +38,22 @@ fn text(value: &Value) -> String {
     }
 }
 
-fn lines(value: &Value) -> String {
-    let all: Vec<String> = value.as_array().into_iter().flatten().map(text).collect();
-    let mut shown: Vec<String> = all.iter().take(10).cloned().collect();
-    if all.len() > 10 {
-        shown.push(format!("… ({} in all)", all.len()));
+/// A value as a cell: its `report.json` form, strings unquoted, booleans as yes/no.
+fn cell<T: Serialize + ?Sized>(value: &T) -> String {
+    serde_json::to_value(value).map(|v| text(&v)).unwrap_or_default()
+}
+
+/// Counts by key kind, in the order `report.json` lists them (by name).
+fn by_name(counts: &BTreeMap<KeyKind, u64>) -> Vec<(&'static str, u64)> {
+    let mut named: Vec<(&'static str, u64)> = counts.iter().map(|(kind, &n)| (kind.name(), n)).collect();
+    named.sort();
+    named
+}
+
+fn lines<T: Serialize>(values: &[T]) -> String {
+    let mut shown: Vec<String> = values.iter().take(10).map(cell).collect();
+    if values.len() > 10 {
+        shown.push(format!("… ({} in all)", values.len()));
     }
     shown.join(", ")
 }
@@ -45,21 +62,20 @@ impl RunReport {
     /// The opt-out, linkage and ingest sections, as far as the run got.
     pub(crate) fn detail_sections(&self) -> Vec<Section> {
         let mut sections = Vec::new();
-        if let Some(opt_out) = self.stages.get("opt_out") {
+        if let Some(opt_out) = &self.stages.opt_out {
             sections.push(opt_out_section(opt_out));
         }
-        if let Some(linkage) = self.stages.get("linkage") {
+        if let Some(linkage) = &self.stages.linkage {
             sections.push(linkage_section(linkage));
         }
-        if let Some(ingest) = self.stages.get("ingest").and_then(Value::as_object) {
+        if let Some(ingest) = &self.stages.ingest {
             sections.push(ingest_section(ingest));
         }
         sections
     }
 }
 
-fn opt_out_section(opt_out: &Value) -> Section {
-    let lists: Vec<&Value> = opt_out["lists"].as_array().into_iter().flatten().collect();
+fn opt_out_section(opt_out: &OptOutSection) -> Section {
     let summary = Table {
         caption: None,
         headers: vec![
@@ -73,74 +89,86 @@ fn opt_out_section(opt_out: &Value) -> Section {
             "refused (no key)",
             "unreadable",
         ],
-        rows: lists
+        rows: opt_out
+            .lists
             .iter()
-            .map(|l| {
-                vec![
-                    text(&l["path"]),
-                    text(&l["kind"]),
-                    text(&l["scope"]),
-                    text(&l["entries"]),
-                    text(&l["matched"]),
-                    l["unmatched_lines"].as_array().map_or(0, Vec::len).to_string(),
-                    format!("{} ({})", text(&l["card_only_entries"]), text(&l["card_only_persons"])),
-                    l["unresolved"].as_array().map_or(0, Vec::len).to_string(),
-                    text(&l["quarantined_entries"]),
-                ]
+            .map(|l| match &l.matching {
+                Some(m) => vec![
+                    l.path.clone(),
+                    m.kind.clone(),
+                    m.scope.clone(),
+                    m.matched.entries.to_string(),
+                    m.matched.matched.to_string(),
+                    m.matched.unmatched_lines.len().to_string(),
+                    format!("{} ({})", m.matched.card_only_entries, m.matched.card_only_persons),
+                    m.matched.unresolved.len().to_string(),
+                    l.quarantined_entries.to_string(),
+                ],
+                // Unreadable: nothing was matched.
+                None => vec![
+                    l.path.clone(),
+                    String::new(),
+                    String::new(),
+                    String::new(),
+                    String::new(),
+                    "0".into(),
+                    " ()".into(),
+                    "0".into(),
+                    l.quarantined_entries.to_string(),
+                ],
             })
             .collect(),
     };
     let mut tables = vec![summary];
-    for l in &lists {
-        let by_kind: Vec<Vec<String>> =
-            l["matched_by"].as_object().into_iter().flatten().map(|(kind, n)| vec![kind.clone(), text(n)]).collect();
+    for l in &opt_out.lists {
+        let matched = l.matching.as_ref().map(|m| &m.matched);
+        let by_kind: Vec<Vec<String>> = matched
+            .map(|m| by_name(&m.matched_by))
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(kind, n)| vec![kind.to_string(), n.to_string()])
+            .collect();
         if !by_kind.is_empty() {
             tables.push(Table {
-                caption: Some(format!("{}: entries matched by key kind", text(&l["path"]))),
+                caption: Some(format!("{}: entries matched by key kind", l.path)),
                 headers: vec!["key kind", "entries"],
                 rows: by_kind,
             });
         }
         // Every entry's fate, by line: matched (persons), matched nobody, refused, unreadable.
         let mut fates: Vec<(u64, String, String)> = Vec::new();
-        for pair in l["persons_by_line"].as_array().into_iter().flatten() {
-            fates.push((pair[0].as_u64().unwrap_or(0), "matched".into(), text(&pair[1])));
+        if let Some(m) = matched {
+            for &(line, persons) in &m.persons_by_line {
+                fates.push((line, "matched".into(), persons.to_string()));
+            }
+            for &line in &m.unmatched_lines {
+                fates.push((line, "matched nobody in this data".into(), "0".into()));
+            }
+            for entry in &m.unresolved {
+                let fields: Vec<String> = entry.fields.iter().map(cell).collect();
+                let has = if fields.is_empty() { "no identifying field".to_string() } else { fields.join(", ") };
+                fates.push((entry.line, format!("refused: no key (has {has})"), "—".into()));
+            }
         }
-        for line in l["unmatched_lines"].as_array().into_iter().flatten() {
-            fates.push((line.as_u64().unwrap_or(0), "matched nobody in this data".into(), "0".into()));
-        }
-        for entry in l["unresolved"].as_array().into_iter().flatten() {
-            let fields: Vec<String> = entry["fields"].as_array().into_iter().flatten().map(text).collect();
-            let has = if fields.is_empty() { "no identifying field".to_string() } else { fields.join(", ") };
-            fates.push((entry["line"].as_u64().unwrap_or(0), format!("refused: no key (has {has})"), "—".into()));
-        }
-        for q in l["quarantine"].as_array().into_iter().flatten() {
-            fates.push((
-                q["line"].as_u64().unwrap_or(0),
-                format!("unreadable: column `{}`, {}", text(&q["column"]), text(&q["problem"])),
-                "—".into(),
-            ));
+        for q in &l.quarantine {
+            fates.push((q.line, format!("unreadable: column `{}`, {}", q.column, cell(&q.problem)), "—".into()));
         }
         fates.sort();
         let total = fates.len();
         if total > 0 {
             tables.push(Table {
                 caption: Some(if total > ENTRIES_LISTED {
-                    format!("{}: the first {ENTRIES_LISTED} of {total} entries (all in report.json)", text(&l["path"]))
+                    format!("{}: the first {ENTRIES_LISTED} of {total} entries (all in report.json)", l.path)
                 } else {
-                    format!("{}: every entry", text(&l["path"]))
+                    format!("{}: every entry", l.path)
                 }),
                 headers: vec!["line", "fate", "persons removed"],
                 rows: fates.into_iter().take(ENTRIES_LISTED).map(|(l, f, p)| vec![l.to_string(), f, p]).collect(),
             });
         }
     }
-    let removed: Vec<Vec<String>> = opt_out["rows_removed"]
-        .as_object()
-        .into_iter()
-        .flatten()
-        .map(|(table, n)| vec![table.clone(), text(n)])
-        .collect();
+    let removed: Vec<Vec<String>> =
+        opt_out.rows_removed.iter().flatten().map(|(table, n)| vec![table.clone(), n.to_string()]).collect();
     if !removed.is_empty() {
         tables.push(Table {
             caption: Some("rows removed per table".into()),
@@ -150,26 +178,24 @@ fn opt_out_section(opt_out: &Value) -> Section {
     }
     Section {
         heading: "Opt-out (提供停止)",
-        note: opt_out
-            .get("persons_removed")
-            .map(|n| format!("{} persons removed from every table their lists cover.", text(n))),
+        note: opt_out.persons_removed.map(|n| format!("{n} persons removed from every table their lists cover.")),
         tables,
     }
 }
 
-fn linkage_section(linkage: &Value) -> Section {
+fn linkage_section(linkage: &LinkStats) -> Section {
     let mut rows = vec![
-        vec!["conflict rule".to_string(), text(&linkage["conflict_rule"])],
-        vec!["persons found".into(), text(&linkage["persons"])],
-        vec!["persons seen in several sources".into(), text(&linkage["persons_in_several_sources"])],
-        vec!["namesakes kept apart by address".into(), text(&linkage["kept_apart_by_address"])],
-        vec!["twins and household members kept apart on one card".into(), text(&linkage["kept_apart_on_card"])],
-        vec!["name conflicts between two insured persons".into(), text(&linkage["name_conflicts"])],
-        vec!["rows with no key (a person each)".into(), text(&linkage["keyless_rows"])],
+        vec!["conflict rule".to_string(), cell(&linkage.conflict_rule)],
+        vec!["persons found".into(), linkage.persons.to_string()],
+        vec!["persons seen in several sources".into(), linkage.persons_in_several_sources.to_string()],
+        vec!["namesakes kept apart by address".into(), linkage.kept_apart_by_address.to_string()],
+        vec!["twins and household members kept apart on one card".into(), linkage.kept_apart_on_card.to_string()],
+        vec!["name conflicts between two insured persons".into(), linkage.name_conflicts.to_string()],
+        vec!["rows with no key (a person each)".into(), linkage.keyless_rows.to_string()],
     ];
-    for (label, key) in [("rows carrying", "rows_with_key"), ("joins by", "merges")] {
-        for (kind, n) in linkage[key].as_object().into_iter().flatten() {
-            rows.push(vec![format!("{label} key `{kind}`"), text(n)]);
+    for (label, counts) in [("rows carrying", &linkage.rows_with_key), ("joins by", &linkage.merges)] {
+        for (kind, n) in by_name(counts) {
+            rows.push(vec![format!("{label} key `{kind}`"), n.to_string()]);
         }
     }
     Section {
@@ -179,7 +205,7 @@ fn linkage_section(linkage: &Value) -> Section {
     }
 }
 
-fn ingest_section(ingest: &serde_json::Map<String, Value>) -> Section {
+fn ingest_section(ingest: &BTreeMap<String, IngestStats>) -> Section {
     let summary = Table {
         caption: None,
         headers: vec!["table", "rows read", "accepted", "quarantined", "headers not configured (not read)"],
@@ -188,10 +214,10 @@ fn ingest_section(ingest: &serde_json::Map<String, Value>) -> Section {
             .map(|(table, s)| {
                 vec![
                     table.clone(),
-                    text(&s["rows_read"]),
-                    text(&s["rows_accepted"]),
-                    text(&s["rows_quarantined"]),
-                    lines(&s["unmapped_headers"]),
+                    s.rows_read.to_string(),
+                    s.rows_accepted.to_string(),
+                    s.rows_quarantined.to_string(),
+                    lines(&s.unmapped_headers),
                 ]
             })
             .collect(),
@@ -199,8 +225,8 @@ fn ingest_section(ingest: &serde_json::Map<String, Value>) -> Section {
     let groups: Vec<Vec<String>> = ingest
         .iter()
         .flat_map(|(table, s)| {
-            s["quarantine_summary"].as_array().into_iter().flatten().map(move |g| {
-                vec![table.clone(), text(&g["column"]), text(&g["problem"]), text(&g["rows"]), lines(&g["first_lines"])]
+            s.quarantine_summary.iter().map(move |g| {
+                vec![table.clone(), g.column.clone(), cell(&g.problem), g.rows.to_string(), lines(&g.first_lines)]
             })
         })
         .collect();

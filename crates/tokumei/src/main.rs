@@ -686,21 +686,22 @@ fn run_release(cli: &Cli, config: &Path, out: Option<PathBuf>) -> anyhow::Result
                 a.table, a.rows_read, a.quarantined, a.opted_out, a.suppressed, a.written, a.persons_written
             )?;
         }
-        if let Some(privacy) = report.stages.get("privacy") {
+        if let Some(privacy) = &report.stages.privacy {
+            let solution = &privacy.solution;
             writeln!(
                 err,
                 "privacy ({}): target met={} smallest class={} classes={} suppressed persons={} {}={} optimal={}",
-                privacy["model"].as_str().unwrap_or_default(),
-                privacy["target_met"],
-                privacy["min_class_size"],
-                privacy["classes"],
-                privacy["suppressed_units"],
-                privacy["metric"].as_str().unwrap_or_default(),
-                privacy["utility"][privacy["metric"].as_str().unwrap_or_default()],
-                privacy["optimal"]
+                solution.model,
+                solution.target_met,
+                solution.min_class_size,
+                solution.classes,
+                solution.suppressed_units,
+                solution.metric,
+                serde_json::to_string(&solution.utility.get(&solution.metric))?,
+                solution.optimal
             )?;
             if cli.verbose {
-                writeln!(err, "levels: {}", privacy["level_names"])?;
+                writeln!(err, "levels: {}", serde_json::to_string(&solution.level_names)?)?;
             }
         }
         if cli.verbose {

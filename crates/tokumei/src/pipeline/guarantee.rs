@@ -18,28 +18,7 @@ use tokumei_core::PERSON_COLUMN;
 
 use super::PipelineError;
 
-/// What the released files show.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Measured {
-    /// Persons released.
-    pub persons: u64,
-    /// Classes over the quasi-identifiers.
-    pub classes: u64,
-    /// Smallest class (persons).
-    pub min_class: u64,
-    /// m checked.
-    pub m: usize,
-    /// Smallest number of persons of a class sharing a set of up to m items one of them holds
-    /// (`None`: no items released, or m = 0).
-    pub min_item_support: Option<u64>,
-}
-
-impl Measured {
-    /// Whether the release meets k and k^m.
-    pub fn meets(&self, k: u64) -> bool {
-        (self.persons == 0 || self.min_class >= k) && self.min_item_support.is_none_or(|s| s >= k)
-    }
-}
+pub use tokumei_report::Measured;
 
 /// One released table: its file, and which of its columns are quasi-identifiers and events.
 pub struct ReleasedTable<'a> {

@@ -54,7 +54,10 @@ use polars::prelude::*;
 use tokumei_config::{KeySource, OptOutList, Plan, Profile, TablePlan, Transform};
 use tokumei_core::{ROW_COLUMN, collect_streaming};
 use tokumei_link::{KeyError, KeyKind, Linker, MasterKey, OptOutMatch, ReleaseKeys, match_opt_outs};
-use tokumei_report::{InputFile, OutputFile, Release, RunReport, TableAccount, digest_file};
+use tokumei_report::{
+    GuaranteeSection, InputFile, ItemsSection, ListMatching, OptOutListReport, OptOutSection, OutputFile,
+    PrivacySection, Release, RunReport, Stages, TableAccount, digest_file,
+};
 use tokumei_transform::PseudonymKey;
 
 use staging::StagedTable;
@@ -413,7 +416,7 @@ fn distinct_staged(table: &StagedTable, column: &str) -> PolarsResult<HashSet<St
 struct Partial<'a> {
     plan: &'a Plan,
     out: &'a Path,
-    stages: BTreeMap<String, serde_json::Value>,
+    stages: Stages,
     accounting: Vec<TableAccount>,
     warnings: Vec<String>,
     timings: Timings,
@@ -497,7 +500,7 @@ pub fn run(plan: &Plan, options: &RunOptions) -> Result<RunOutcome, PipelineErro
     let mut partial = Partial {
         plan,
         out: &out,
-        stages: BTreeMap::new(),
+        stages: Stages::default(),
         accounting: Vec::new(),
         warnings: Vec::new(),
         timings: Timings::default(),
@@ -518,11 +521,15 @@ pub fn run(plan: &Plan, options: &RunOptions) -> Result<RunOutcome, PipelineErro
     for list in &plan.opt_outs {
         let read = staging::read_opt_outs(list, &link)?;
         if let Some(refusal) = opt_out_unreadable(&list.path().display().to_string(), &read) {
-            partial.stages.insert(
-                "opt_out".into(),
-                serde_json::json!({ "lists": [{ "path": list.path().display().to_string(),
-                    "quarantined_entries": read.stats.rows_quarantined, "quarantine": read.stats.quarantine }] }),
-            );
+            partial.stages.opt_out = Some(OptOutSection {
+                lists: vec![OptOutListReport {
+                    path: list.path().display().to_string(),
+                    matching: None,
+                    quarantined_entries: read.stats.rows_quarantined,
+                    quarantine: read.stats.quarantine,
+                }],
+                ..OptOutSection::default()
+            });
             return partial.refuse(refusal);
         }
         opt_out_reads.push(read);
@@ -550,13 +557,8 @@ pub fn run(plan: &Plan, options: &RunOptions) -> Result<RunOutcome, PipelineErro
         progress.finish_and_clear();
         staged.push(result);
     }
-    let ingest_section: serde_json::Map<String, serde_json::Value> = plan
-        .tables
-        .iter()
-        .zip(&staged)
-        .map(|(t, s)| (t.source.table.clone(), serde_json::to_value(&s.stats).unwrap_or_default()))
-        .collect();
-    partial.stages.insert("ingest".into(), ingest_section.into());
+    partial.stages.ingest =
+        Some(plan.tables.iter().zip(&staged).map(|(t, s)| (t.source.table.clone(), s.stats.clone())).collect());
     for (table, s) in plan.tables.iter().zip(&staged) {
         if let Some(refusal) = ingest_gate(table, &s.stats) {
             return partial.refuse(refusal);
@@ -575,14 +577,13 @@ pub fn run(plan: &Plan, options: &RunOptions) -> Result<RunOutcome, PipelineErro
     partial.timings.stage("linkage and opt-out");
     let mut persons = linker.finish();
     let matches: Vec<OptOutMatch> = opt_out_reads.iter().map(|read| match_opt_outs(&read.entries, &persons)).collect();
-    partial.stages.insert("linkage".into(), serde_json::to_value(&persons.stats).map_err(tokumei_report::Error::Json)?);
+    partial.stages.linkage = Some(persons.stats.clone());
     let unresolved = plan.opt_outs.iter().zip(&matches).find(|(_, m)| !m.unresolved.is_empty());
     if let Some((list, m)) = unresolved {
         let refusal =
             Refusal::OptOutUnresolved { list: list.path().display().to_string(), entries: m.unresolved.clone() };
-        partial
-            .stages
-            .insert("opt_out".into(), serde_json::json!({ "lists": opt_out_lists(plan, &matches, &opt_out_reads) }));
+        partial.stages.opt_out =
+            Some(OptOutSection { lists: opt_out_lists(plan, &matches, &opt_out_reads), ..OptOutSection::default() });
         return partial.refuse(refusal);
     }
     for (list, m) in plan.opt_outs.iter().zip(&matches) {
@@ -676,7 +677,7 @@ pub fn run(plan: &Plan, options: &RunOptions) -> Result<RunOutcome, PipelineErro
         }
         target_met = solution.target_met;
         levels = solution.levels.clone();
-        let mut section = serde_json::to_value(&solution).map_err(tokumei_report::Error::Json)?;
+        let mut items_section = None;
         if let Some((items, joint, events)) = items {
             target_met &= items.target_met;
             levels.extend(items.levels.clone());
@@ -693,21 +694,18 @@ pub fn run(plan: &Plan, options: &RunOptions) -> Result<RunOutcome, PipelineErro
                 .zip(&items.level_vector)
                 .map(|(c, &l)| (c.name.clone(), c.level_names[l].clone()))
                 .collect();
-            let mut item_section = serde_json::to_value(&items).map_err(tokumei_report::Error::Json)?;
-            item_section["level_names"] = serde_json::to_value(names).map_err(tokumei_report::Error::Json)?;
-            item_section["joint"] = joint;
-            section["items"] = item_section;
+            items_section = Some(ItemsSection { solution: items, level_names: names, joint });
         }
-        section["k"] = settings.model.k.into();
-        section["max_suppression"] = settings.model.max_suppression.into();
-        section["sensitive"] = settings.sensitive.clone().into();
-        section["suppression_reason"] = "the person's equivalence class fails the privacy model".into();
-        partial.stages.insert(
-            "risk".into(),
-            serde_json::to_value(tokumei_risk::class_risk(&solution.class_size_distribution))
-                .map_err(tokumei_report::Error::Json)?,
-        );
-        partial.stages.insert("privacy".into(), section);
+        partial.stages.risk = Some(tokumei_risk::class_risk(&solution.class_size_distribution));
+        partial.stages.privacy = Some(PrivacySection {
+            solution,
+            k: settings.model.k,
+            max_suppression: settings.model.max_suppression,
+            sensitive: settings.sensitive.clone(),
+            suppression_reason: "the person's equivalence class fails the privacy model".into(),
+            items: items_section,
+            guarantee: None,
+        });
     }
     // Per table: opted out there, or suppressed.
     let removed: Vec<Arc<Vec<bool>>> =
@@ -715,8 +713,8 @@ pub fn run(plan: &Plan, options: &RunOptions) -> Result<RunOutcome, PipelineErro
 
     // Accounting from the person index (checked against the written files below).
     partial.accounting = account(plan, &staged, &row_person, &opted_out, &suppressed);
-    let opt_out_section = opt_out_report(plan, &row_person, &matches, &opt_out_reads, &opted_out, &partial.accounting);
-    partial.stages.insert("opt_out".into(), opt_out_section.into());
+    partial.stages.opt_out =
+        Some(opt_out_report(plan, &row_person, &matches, &opt_out_reads, &opted_out, &partial.accounting));
     if !target_met {
         return partial.refuse(Refusal::PrivacyTargetUnmet);
     }
@@ -821,27 +819,25 @@ pub fn run(plan: &Plan, options: &RunOptions) -> Result<RunOutcome, PipelineErro
         let m = if events.is_empty() { 0 } else { settings.m };
         let measured = guarantee::measure(&released, &qis, m)?;
         let (english, japanese) = guarantee::statement(settings.model.k, m, &qis, &events);
-        if let Some(section) = partial.stages.get_mut("privacy") {
-            section["guarantee"] = serde_json::json!({
-                "k": settings.model.k,
-                "m": m,
-                "quasi_identifiers": qis,
-                "events": events,
-                "measured": measured,
-                "statement": english,
-                "statement_ja": japanese,
-                "not_covered": "Sensitive values (diagnoses, drugs, lab values) are not hidden by k and m: they are \
-                    protected by rare-code and top/bottom coding, and by ℓ-diversity or t-closeness where configured.",
-            });
-        }
-        if !measured.meets(u64::from(settings.model.k)) {
-            drop(release);
-            return partial.refuse(Refusal::GuaranteeNotMet {
+        let meets = measured.meets(u64::from(settings.model.k));
+        let (min_class, min_item_support) = (measured.min_class, measured.min_item_support);
+        if let Some(section) = &mut partial.stages.privacy {
+            section.guarantee = Some(GuaranteeSection {
                 k: settings.model.k,
                 m,
-                min_class: measured.min_class,
-                min_item_support: measured.min_item_support,
+                quasi_identifiers: qis,
+                events,
+                measured,
+                statement: english,
+                statement_ja: japanese,
+                not_covered: "Sensitive values (diagnoses, drugs, lab values) are not hidden by k and m: they are \
+                    protected by rare-code and top/bottom coding, and by ℓ-diversity or t-closeness where configured."
+                    .into(),
             });
+        }
+        if !meets {
+            drop(release);
+            return partial.refuse(Refusal::GuaranteeNotMet { k: settings.model.k, m, min_class, min_item_support });
         }
     }
 
@@ -940,30 +936,29 @@ fn account(
 
 /// The lists part of the report's `opt_out` section: per list what matched, by line numbers
 /// only.
-fn opt_out_lists(plan: &Plan, matches: &[OptOutMatch], reads: &[staging::OptOutRead]) -> Vec<serde_json::Value> {
+fn opt_out_lists(plan: &Plan, matches: &[OptOutMatch], reads: &[staging::OptOutRead]) -> Vec<OptOutListReport> {
     plan.opt_outs
         .iter()
         .zip(matches)
         .zip(reads)
-        .map(|((list, m), read)| {
-            serde_json::json!({
-                "path": list.path().display().to_string(),
-                "kind": match list.list { OptOutList::Plain { .. } => "plain", OptOutList::Tokens(_) => "tokens" },
-                "scope": match &list.tables { None => "person".to_string(), Some(t) => format!("provider: {}", t.join(", ")) },
-                "entries": m.entries,
-                "matched": m.matched,
-                "unmatched_lines": m.unmatched_lines,
-                "unresolved": m.unresolved,
-                "matched_by": m.matched_by,
-                "card_only_entries": m.card_only_entries,
-                "card_only_persons": m.card_only_persons,
-                "card_without_branch_entries": m.card_without_branch_entries,
-                "persons_by_line": m.persons_by_line,
-                "quarantined_entries": read.stats.rows_quarantined,
-                "quarantine": read.stats.quarantine,
-                "requests_from": read.request_dates.map(|(from, _)| from.to_string()),
-                "requests_to": read.request_dates.map(|(_, to)| to.to_string()),
-            })
+        .map(|((list, m), read)| OptOutListReport {
+            path: list.path().display().to_string(),
+            matching: Some(ListMatching {
+                kind: match list.list {
+                    OptOutList::Plain { .. } => "plain",
+                    OptOutList::Tokens(_) => "tokens",
+                }
+                .into(),
+                scope: match &list.tables {
+                    None => "person".to_string(),
+                    Some(t) => format!("provider: {}", t.join(", ")),
+                },
+                matched: m.clone(),
+                requests_from: read.request_dates.map(|(from, _)| from.to_string()),
+                requests_to: read.request_dates.map(|(_, to)| to.to_string()),
+            }),
+            quarantined_entries: read.stats.rows_quarantined,
+            quarantine: read.stats.quarantine.clone(),
         })
         .collect()
 }
@@ -976,44 +971,33 @@ fn opt_out_report(
     reads: &[staging::OptOutRead],
     opted_out: &[Arc<Vec<bool>>],
     accounting: &[TableAccount],
-) -> serde_json::Map<String, serde_json::Value> {
-    let mut opt_out_section = serde_json::Map::new();
-    let lists = opt_out_lists(plan, matches, reads);
-    opt_out_section.insert("lists".into(), lists.into());
+) -> OptOutSection {
     // Rows removed per table and key kind: a row counts under every kind its person was matched by.
-    let mut by_kind = serde_json::Map::new();
+    let mut by_kind = BTreeMap::new();
     for (table, (rows, flags)) in plan.tables.iter().zip(row_person.iter().zip(opted_out)) {
-        let mut kinds = serde_json::Map::new();
+        let mut kinds = BTreeMap::new();
         for kind in tokumei_link::KeyKind::ALL {
-            let matched: Vec<bool> = {
-                let mut m = vec![false; flags.len()];
-                for list in matches {
-                    for &p in list.persons_by_kind.get(&kind).into_iter().flatten() {
-                        m[p as usize] = true;
-                    }
+            let mut matched = vec![false; flags.len()];
+            for list in matches {
+                for &p in list.persons_by_kind.get(&kind).into_iter().flatten() {
+                    matched[p as usize] = true;
                 }
-                m
-            };
-            let n = rows.iter().filter(|&&p| flags[p as usize] && matched[p as usize]).count();
+            }
+            let n = rows.iter().filter(|&&p| flags[p as usize] && matched[p as usize]).count() as u64;
             if n > 0 {
-                kinds.insert(kind.name().to_string(), n.into());
+                kinds.insert(kind.name().to_string(), n);
             }
         }
-        by_kind.insert(table.source.table.clone(), kinds.into());
+        by_kind.insert(table.source.table.clone(), kinds);
     }
-    opt_out_section.insert("rows_removed_by_key_kind".into(), by_kind.into());
     let removed_anywhere =
-        (0..opted_out.first().map_or(0, |o| o.len())).filter(|&p| opted_out.iter().any(|o| o[p])).count();
-    opt_out_section.insert("persons_removed".into(), removed_anywhere.into());
-    opt_out_section.insert(
-        "rows_removed".into(),
-        accounting
-            .iter()
-            .map(|a| (a.table.clone(), serde_json::Value::from(a.opted_out)))
-            .collect::<serde_json::Map<_, _>>()
-            .into(),
-    );
-    opt_out_section
+        (0..opted_out.first().map_or(0, |o| o.len())).filter(|&p| opted_out.iter().any(|o| o[p])).count() as u64;
+    OptOutSection {
+        lists: opt_out_lists(plan, matches, reads),
+        rows_removed_by_key_kind: Some(by_kind),
+        persons_removed: Some(removed_anywhere),
+        rows_removed: Some(accounting.iter().map(|a| (a.table.clone(), a.opted_out)).collect()),
+    }
 }
 
 /// blake3 of the config, every input and every opt-out list.
@@ -1106,7 +1090,7 @@ fn provision_record(plan: &Plan, report: &RunReport) -> serde_json::Value {
         "tables": report.accounting.iter().map(|a| serde_json::json!({
             "table": a.table, "rows": a.written, "persons": a.persons_written,
         })).collect::<Vec<_>>(),
-        "opt_out_persons_excluded": report.stages.get("opt_out").and_then(|o| o.get("persons_removed")).cloned(),
+        "opt_out_persons_excluded": report.stages.opt_out.as_ref().and_then(|o| o.persons_removed),
         "retain_until_at_least": format!("{}-{:02}-{:02}", plan.date.year + 3, plan.date.month, plan.date.day),
     })
 }

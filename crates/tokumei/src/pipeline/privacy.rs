@@ -15,6 +15,7 @@ use tokumei_privacy::{
     CodedRows, Histogram, ItemModel, ItemSolution, ItemTable, NULL_CODE, QuasiIdentifier, Solution, entry_classes,
     search, search_items,
 };
+use tokumei_report::JointReport;
 use tokumei_transform::{Generalizer, Value};
 
 use super::staging::StagedTable;
@@ -438,7 +439,7 @@ pub(crate) struct Joint {
     pub solution: Solution,
     pub items: ItemSolution,
     /// What the joint search did, for the report.
-    pub report: serde_json::Value,
+    pub report: JointReport,
 }
 
 /// What the joint search needs: the relational histogram and each present person's entry, the
@@ -494,14 +495,14 @@ impl JointSearch<'_> {
         let items = self.items_within(&first)?;
         let start = self.score(&first, &items);
         let persons = first.units.saturating_sub(first.suppressed_units) as usize;
-        let mut best = Joint { solution: first, items, report: serde_json::Value::Null };
+        let mut best = (first, items);
         let mut best_score = start;
         let mut evaluated = 0usize;
         let mut raised: Vec<String> = Vec::new();
         let searched = persons <= JOINT_MAX_PERSONS && self.settings.m > 0;
         while searched && evaluated < JOINT_CANDIDATES {
-            let current = best.solution.level_vector.clone();
-            let mut step: Option<(usize, Joint, (bool, f64))> = None;
+            let current = best.0.level_vector.clone();
+            let mut step: Option<(usize, (Solution, ItemSolution), (bool, f64))> = None;
             for (i, qi) in self.qis.iter().enumerate() {
                 if current[i] >= qi.bounds().1 || evaluated >= JOINT_CANDIDATES {
                     continue;
@@ -514,7 +515,7 @@ impl JointSearch<'_> {
                 let score = self.score(&solution, &items);
                 let better_than_step = step.as_ref().is_none_or(|(_, _, s)| better(score, *s));
                 if better(score, best_score) && better_than_step {
-                    step = Some((i, Joint { solution, items, report: serde_json::Value::Null }, score));
+                    step = Some((i, (solution, items), score));
                 }
             }
             let Some((i, joint, score)) = step else { break };
@@ -522,19 +523,22 @@ impl JointSearch<'_> {
             best = joint;
             best_score = score;
         }
-        best.report = serde_json::json!({
-            "searched": searched,
-            "why_not": (!searched).then(|| if self.settings.m == 0 {
-                "m = 0: no items".to_string()
-            } else {
-                format!("{persons} released persons > {JOINT_MAX_PERSONS}: the relational optimum is kept")
+        let report = JointReport {
+            searched,
+            why_not: (!searched).then(|| {
+                if self.settings.m == 0 {
+                    "m = 0: no items".to_string()
+                } else {
+                    format!("{persons} released persons > {JOINT_MAX_PERSONS}: the relational optimum is kept")
+                }
             }),
-            "candidates_evaluated": evaluated,
-            "raised": raised,
-            "loss_at_relational_optimum": start.1,
-            "loss": best_score.1,
-        });
-        Ok(best)
+            candidates_evaluated: evaluated as u64,
+            raised,
+            loss_at_relational_optimum: start.1,
+            loss: best_score.1,
+        };
+        let (solution, items) = best;
+        Ok(Joint { solution, items, report })
     }
 }
 
