@@ -9,8 +9,41 @@
 //! header also records where its value comes from in the format (`RE field 6`, `PID-7`, an XML
 //! path), which error messages and quarantine entries name — never the value.
 //!
-//! Only the fields a table lists are read into it: whatever else a record holds (doctor names in
-//! the dispensing RE record, telephone numbers in IR) is never copied anywhere.
+//! Only the fields a table lists are read into it: whatever else a record holds (the facility's
+//! telephone number in IR and YK) is never copied anywhere. Identifying fields a table does list
+//! (氏名, 処方医氏名, the card numbers) are there for linkage and opt-out; the schema's roles drop
+//! or replace them.
+//!
+//! Main types: [`Table`] (a table's [`Field`]s and where each comes from), [`RowRef`] (one row
+//! handed to the caller), [`NationalStats`] (record types read, skipped, unknown; versions) and
+//! [`ReadError`]. Each format module has a `TABLES` list and a parser.
+//!
+//! ```
+//! use tokumei_formats::uke;
+//!
+//! // A 調剤 (dispensing) UKE file: pharmacy (YK, with its telephone number), receipt (RE),
+//! // insurance (HO), prescription (SH), dispensing (CZ), drug (IY).
+//! let text = "YK,1,13,4,7654321,さくら薬局,50706,00,0312345678\r\n\
+//!     RE,1,1112,50706,山田　太郎,1,3450302,,,13,1,1234567,,,佐藤　医師,,,,,,,,,,,,,,,,,,,,,A-001\r\n\
+//!     HO,06139999,あいう,１２３,1,520\r\n\
+//!     SH,1,1,1013044400000000,,12\r\n\
+//!     CZ,12,5070601,5070603,1,14\r\n\
+//!     IY,1,620004402,2\r\n\
+//!     GO,1,520,99\r\n";
+//! let bytes = encoding_rs::SHIFT_JIS.encode(text).0;
+//! let table = uke::TABLES.iter().find(|t| t.name == "dispensing").unwrap();
+//! let mut rows: Vec<Vec<Option<String>>> = Vec::new();
+//! let stats = uke::parse(&bytes[..], "sample.UKE", table, |row| {
+//!     rows.push(row.cells.iter().map(|c| c.map(str::to_string)).collect());
+//!     Ok::<_, ()>(())
+//! })
+//! .unwrap();
+//! assert_eq!(rows.len(), 1, "one dispensing of one drug");
+//! let birth = table.fields.iter().position(|f| f.header == "生年月日").unwrap();
+//! assert_eq!(rows[0][birth].as_deref(), Some("3450302"), "昭和45年3月2日, as written (typed at ingest)");
+//! assert!(rows[0].iter().flatten().all(|cell| !cell.contains("0312345678")), "the telephone is never read");
+//! assert_eq!(stats.records["RE"], 1);
+//! ```
 
 #![warn(missing_docs)]
 

@@ -2,6 +2,11 @@
 //! `report.md`), blake3 digests of inputs, config and outputs, self-contained HTML pages, and
 //! sealed releases ([`seal`]: age-encrypted archives for the certified producer).
 //!
+//! The report of one run is a [`RunReport`]: accounting per table, column treatments, files with
+//! digests, and the typed [`Stages`] sections (ingest, linkage, opt-out, privacy, risk) that
+//! `report.json` serializes and `report.md` / `report.html` render (`docs/report.md` lists every
+//! key).
+//!
 //! A [`Release`] is written into a hidden scratch folder and appears at its destination only on
 //! [`Release::commit`]; dropped uncommitted, it leaves nothing.
 //!

@@ -23,6 +23,23 @@
 //! | `tokumei-report` | Atomic release folder, Parquet, run report |
 //! | `tokumei` (this crate) | The pipeline and the CLI |
 //! | `tokumei-synth` | Seeded synthetic data for tests, benches, `datasets/` |
+//!
+//! [`run`] takes a validated [`config::Plan`] and returns a [`RunOutcome`]: released (the folder
+//! appears whole) or refused ([`Refusal`]: nothing written), with the [`report::RunReport`]
+//! either way.
+//!
+//! ```
+//! use tokumei::{RunOptions, Status, config::Plan};
+//!
+//! // The bundled sample (2,000 synthetic persons) and its pseudonymized profile.
+//! let plan = Plan::load("configs/pseudonymized.toml".as_ref()).unwrap();
+//! let dir = tempfile::tempdir().unwrap();
+//! let options = RunOptions { out: Some(dir.path().join("release")), ..RunOptions::default() };
+//! let outcome = tokumei::run(&plan, &options).unwrap();
+//! assert_eq!(outcome.status, Status::Released);
+//! assert!(outcome.report.balanced(), "every row written, quarantined, opted out or suppressed");
+//! assert!(dir.path().join("release/report.json").exists());
+//! ```
 #![warn(missing_docs)]
 
 mod anonymize;
