@@ -330,9 +330,3 @@ pub(crate) fn sensitive_codes(frame: &DataFrame, column: &str, input: &Path) -> 
     let codes = values.iter().map(|v| index[&v]).collect();
     Ok((codes, distinct.len() as u32))
 }
-
-/// Parses `col=FILE`.
-pub fn parse_hierarchy_arg(arg: &str) -> Result<(String, PathBuf), String> {
-    let (column, file) = arg.split_once('=').ok_or_else(|| format!("expected COLUMN=FILE, got `{arg}`"))?;
-    Ok((column.to_string(), Path::new(file).to_path_buf()))
-}

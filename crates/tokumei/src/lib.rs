@@ -47,7 +47,7 @@ mod assess;
 mod attack;
 mod pipeline;
 
-pub use anonymize::{AnonymizeOptions, AnonymizeOutcome, anonymize, parse_hierarchy_arg};
+pub use anonymize::{AnonymizeOptions, AnonymizeOutcome, anonymize};
 pub use assess::{
     Contribution, PopulationTable, RiskAssessment, RiskInput, SUDA_AUTO_BUDGET, SudaOutcome, SudaWhen, assess_risk,
     measure_coded, risk_html, suda_scores_csv,

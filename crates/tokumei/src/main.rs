@@ -5,400 +5,15 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::Parser;
 use tokumei::config::Plan;
 use tokumei::link::MasterKey;
 use tokumei::synth::{SynthSpec, write_population};
 use tokumei::{RunOptions, Status};
 
-/// Anonymized and pseudonymized medical information from Japanese medical records.
-///
-/// tokumei reads charts, dispensing receipts and checkup tables, honours every opt-out, links each
-/// person across sources with keyed pseudonyms, and writes a release (匿名加工 / 仮名加工 / a
-/// provider's submission) with a report in which every input row is accounted for.
-#[derive(Debug, Parser)]
-#[command(name = "tokumei", version)]
-struct Cli {
-    /// Print nothing but errors.
-    #[arg(short, long, global = true)]
-    quiet: bool,
-    /// Print more detail.
-    #[arg(short, long, global = true)]
-    verbose: bool,
-    /// When to use colour and progress bars on stderr.
-    #[arg(long, global = true, value_enum, default_value_t = Color::Auto)]
-    color: Color,
-    #[command(subcommand)]
-    command: Command,
-}
+mod args;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum Color {
-    Auto,
-    Always,
-    Never,
-}
-
-#[derive(Debug, Subcommand)]
-enum Command {
-    /// Run a release: ingest → opt-out → linkage → transform → privacy check → write.
-    ///
-    /// Exit 0: released. Exit 1: refused, nothing written (the reason on stderr and in
-    /// `<out>.refused/report.md`): an opt-out entry that matches no key, an empty input, too
-    /// many quarantined rows or unreadable values, the privacy target not met, the final opt-out
-    /// check failed; or the config is invalid. Exit 2: error (unreadable input, an output folder
-    /// holding what tokumei did not write, I/O).
-    Run {
-        /// Configuration file (e.g. configs/anonymized.toml).
-        #[arg(long)]
-        config: PathBuf,
-        /// Output folder, instead of the config's `release.out`.
-        #[arg(long)]
-        out: Option<PathBuf>,
-    },
-    /// Validate a configuration without reading any data; reports every problem at once.
-    ///
-    /// Exit 0: valid. Exit 1: invalid. Exit 2: the file cannot be read.
-    Check {
-        /// Configuration file.
-        #[arg(long)]
-        config: PathBuf,
-    },
-    /// Write a seeded synthetic population: checkups, dispensing, charts, opt-out list, truth.
-    Synth {
-        /// Persons in the population.
-        #[arg(long, default_value_t = 2_000)]
-        persons: usize,
-        /// Seed; the same seed writes byte-identical files.
-        #[arg(long, default_value_t = 42)]
-        seed: u64,
-        /// Fraction of persons with records who opt out.
-        #[arg(long, default_value_t = 0.02)]
-        opt_out_rate: f64,
-        /// Fraction of persons who share kana name, sex and birth date with another (namesakes).
-        #[arg(long, default_value_t = 0.001)]
-        namesake_rate: f64,
-        /// Fraction of persons who share an insurance card with their household (own 枝番 each).
-        #[arg(long, default_value_t = 0.1)]
-        household_rate: f64,
-        /// Fraction of persons with a same-sex twin on their card.
-        #[arg(long, default_value_t = 0.01)]
-        twin_rate: f64,
-        /// Fraction of persons who moved (their hospital's chart keeps the old address).
-        #[arg(long, default_value_t = 0.03)]
-        mover_rate: f64,
-        /// Also write the same rows in the national formats (UKE under `uke/`, 特定健診 XML under
-        /// `cda/`, SS-MIX2 under `ssmix2/`).
-        #[arg(long)]
-        national: bool,
-        /// Also write `registry.csv`, a resident registry for `tokumei attack` (half of the
-        /// persons, plus outsiders; `person` tells who is who).
-        #[arg(long)]
-        registry: bool,
-        /// Output folder.
-        #[arg(long)]
-        out: PathBuf,
-    },
-    /// Measure linkage (名寄せ) against a truth file: pairwise precision and recall.
-    ///
-    /// Reads and links the config's inputs without writing a release, then compares the persons
-    /// found with `truth.csv` (person,table,line) as `tokumei synth` writes it.
-    Linkage {
-        /// Configuration file.
-        #[arg(long)]
-        config: PathBuf,
-        /// Truth file: person,table,line.
-        #[arg(long)]
-        truth: PathBuf,
-        /// Also write the figures as JSON to this file.
-        #[arg(long)]
-        json: Option<PathBuf>,
-    },
-    /// Anonymize any single table at the optimal generalization of its quasi-identifiers.
-    ///
-    /// Researchers' entry point: one CSV table, its quasi-identifiers, and generalization
-    /// hierarchies in ARX's format (`;`-separated, column 0 the value, column i its level-i
-    /// generalization). Combines k-anonymity, ℓ-diversity and t-closeness of a sensitive column,
-    /// an average-risk limit and a record-suppression limit; finds the levels with the least
-    /// information loss (ARX's Loss by default) by a bounded search over the whole lattice,
-    /// provably optimal (a greedy heuristic for huge lattices, reported as such); writes
-    /// `released.csv` (in --encoding: cp932 or utf-8-bom for Excel) and `report.json` to --out,
-    /// and prints a summary. Only the quasi-identifiers, the sensitive column and --keep columns
-    /// are released. Exit 1, nothing written, when no node of the lattice meets the target or a
-    /// released column holds identifiers (My Numbers, telephone or insurer numbers).
-    Anonymize(Box<AnonymizeArgs>),
-    /// Measure the re-identification risk of any table over its quasi-identifiers.
-    ///
-    /// CSV (delimiter and encoding options) or Parquet (`.parquet`). Prints a summary to stderr
-    /// and, with --json, writes every measure: class sizes, sample uniques, prosecutor, journalist
-    /// (bounded by the sample) and marketer risk, k, and with --sensitive ℓ and t; plus how much
-    /// each quasi-identifier adds. --html writes the same as a page with plots that opens with no
-    /// network. With --person, classes count persons, not rows.
-    Risk(Box<RiskArgs>),
-    /// Simulate an attacker linking their own table to a release.
-    ///
-    /// The attacker's table (e.g. a resident registry: `tokumei synth --registry`) is generalized
-    /// the way the release is — each quasi-identifier to the level of its hierarchy at which the
-    /// release's values lie — and matched to the release; `*` in the release matches anything.
-    /// Reports unique, ambiguous and missing matches, and with --id (an identity column on both
-    /// sides, not used to match) correct and wrong matches and the re-identification rate, also
-    /// by number of candidates. With --original, --control and --sensitive, estimates
-    /// singling-out and attribute-inference risk in the manner of anonymeter.
-    Attack(Box<AttackArgs>),
-    /// Opt-out lists (提供停止).
-    #[command(subcommand)]
-    Optout(OptoutCommand),
-    /// Remove the folders that interrupted tokumei runs left in DIR (work files, partial releases).
-    ///
-    /// Only folders marked as tokumei's scratch whose process no longer runs are removed; `tokumei
-    /// run` does the same in its output's parent folder before it starts.
-    Clean {
-        /// The folder to clean (a release's parent folder).
-        dir: PathBuf,
-    },
-    /// Write a new random master key file (readable by its owner only), or with `--age` a key
-    /// pair for sealed releases: the identity (secret) in OUT and its public key in OUT.pub.
-    Keygen {
-        /// Key file to create; an existing file is never overwritten.
-        #[arg(long)]
-        out: PathBuf,
-        /// Write an age X25519 key pair (the certified producer's, for `seal --to OUT.pub`).
-        #[arg(long)]
-        age: bool,
-    },
-    /// Pack a release folder into one file encrypted to the receiver's public key (age, X25519).
-    ///
-    /// The file holds every file of the release (tables, report, provision record) and a
-    /// manifest of their blake3; only a holder of the matching identity can open it. A folder
-    /// that is not a whole, unchanged tokumei release is refused. Exit 0: sealed. Exit 2: error.
-    Seal {
-        /// The release folder to seal.
-        release: PathBuf,
-        /// The receiver's public key file (`age1…`, one per line; `tokumei keygen --age` writes it).
-        #[arg(long)]
-        to: PathBuf,
-        /// The sealed file to create; an existing file is never overwritten.
-        #[arg(long)]
-        out: PathBuf,
-    },
-    /// Open a sealed release: decrypt, check every file against the manifest, write the folder.
-    ///
-    /// Exit 0: unsealed. Exit 1: refused, nothing written (changed or truncated file, an
-    /// identity that does not open it, a file that does not match its blake3). Exit 2: error.
-    Unseal {
-        /// The sealed file.
-        sealed: PathBuf,
-        /// The identity file (`AGE-SECRET-KEY-1…`) whose public key the release was sealed to.
-        #[arg(long)]
-        identity: PathBuf,
-        /// The folder to create (absent or empty).
-        #[arg(long)]
-        out: PathBuf,
-    },
-}
-
-/// The table of `risk` and `anonymize`, and its quasi-identifiers.
-#[derive(Debug, clap::Args)]
-struct TableArgs {
-    /// The table: CSV with a header line, or Parquet (`.parquet`).
-    #[arg(long)]
-    input: PathBuf,
-    /// CSV field delimiter, e.g. ';' (also the released table's).
-    #[arg(long, default_value = ",")]
-    delimiter: char,
-    /// CSV text encoding: utf-8, utf-8-bom or cp932 (anonymize writes its table in it too).
-    #[arg(long, default_value = "utf-8")]
-    encoding: String,
-    /// Quasi-identifier columns, comma-separated.
-    #[arg(long, value_delimiter = ',', required = true)]
-    qi: Vec<String>,
-}
-
-impl TableArgs {
-    fn encoding(&self) -> anyhow::Result<tokumei::ingest::TextEncoding> {
-        anyhow::ensure!(self.delimiter.is_ascii(), "--delimiter must be one ASCII character");
-        Ok(match self.encoding.as_str() {
-            "utf-8" => tokumei::ingest::TextEncoding::Utf8,
-            "utf-8-bom" => tokumei::ingest::TextEncoding::Utf8Bom,
-            "cp932" => tokumei::ingest::TextEncoding::Cp932,
-            other => anyhow::bail!("--encoding: expected utf-8, utf-8-bom or cp932, got `{other}`"),
-        })
-    }
-}
-
-/// `tokumei risk …`
-#[derive(Debug, clap::Args)]
-struct RiskArgs {
-    #[command(flatten)]
-    table: TableArgs,
-    /// Sensitive column, for ℓ-diversity and t-closeness.
-    #[arg(long)]
-    sensitive: Option<String>,
-    /// t-closeness ground distance: equal (categories) or ordered (numbers).
-    #[arg(long, default_value = "equal")]
-    t_distance: String,
-    /// Person column: classes count persons (longitudinal tables).
-    #[arg(long)]
-    person: Option<String>,
-    /// A record is at risk when its risk exceeds this.
-    #[arg(long, default_value_t = 0.2)]
-    threshold: f64,
-    /// Population the table was drawn from (e.g. 124000000 for Japan), for population uniqueness.
-    #[arg(long)]
-    population: Option<f64>,
-    /// A population table with the same quasi-identifier columns (a row per person, or with
-    /// --population-count), for journalist and marketer risk from population class sizes.
-    #[arg(long)]
-    population_table: Option<PathBuf>,
-    /// Column of the population table holding how many persons each row stands for.
-    #[arg(long, requires = "population_table")]
-    population_count: Option<String>,
-    /// Write every measure as JSON to this file.
-    #[arg(long)]
-    json: Option<PathBuf>,
-    /// Write a self-contained HTML report (inline SVG plots) to this file.
-    #[arg(long)]
-    html: Option<PathBuf>,
-    /// SUDA2 special uniques (cost 2^QIs × records): auto (when that is at most 2e8), always, never.
-    #[arg(long, default_value = "auto")]
-    suda2: String,
-    /// SUDA2's DIS fraction (sdcMicro's default).
-    #[arg(long, default_value_t = 0.01)]
-    dis_fraction: f64,
-    /// Largest minimal-sample-unique size SUDA2 searches (default: all quasi-identifiers).
-    #[arg(long)]
-    suda_max_size: Option<usize>,
-    /// Write each record's MSU count, SUDA2 and DIS score as CSV (row,msus,suda_score,dis_score).
-    #[arg(long)]
-    suda2_scores: Option<PathBuf>,
-}
-
-/// `tokumei attack …`
-#[derive(Debug, clap::Args)]
-struct AttackArgs {
-    /// The release: CSV or Parquet.
-    #[arg(long)]
-    release: PathBuf,
-    /// The attacker's table, with raw (not generalized) values.
-    #[arg(long)]
-    attacker: PathBuf,
-    /// Quasi-identifiers: COLUMN (same name in both tables) or RELEASE=ATTACKER, comma-separated.
-    #[arg(long, value_delimiter = ',', required = true)]
-    qi: Vec<String>,
-    /// Identity columns for scoring, COLUMN or RELEASE=ATTACKER (never used to match).
-    #[arg(long)]
-    id: Option<String>,
-    /// The release's person column (a pseudonym): candidates count persons, not records.
-    #[arg(long)]
-    person: Option<String>,
-    /// Spell a quasi-identifier alike on both sides before matching: RELEASE_COLUMN=date|sex|text
-    /// (repeatable).
-    #[arg(long)]
-    normalize: Vec<String>,
-    /// Folder of ARX hierarchy files named `*_<release column>.csv`.
-    #[arg(long)]
-    hierarchies: Option<PathBuf>,
-    /// A hierarchy file for one release column, as COLUMN=FILE (repeatable).
-    #[arg(long, value_parser = tokumei::parse_hierarchy_arg)]
-    hierarchy: Vec<(String, PathBuf)>,
-    /// Original records of the released persons (columns as the attacker's), for the
-    /// anonymeter-style estimates.
-    #[arg(long, requires_all = ["control", "sensitive"])]
-    original: Option<PathBuf>,
-    /// Records of the same population that were not released (the control set).
-    #[arg(long, requires_all = ["original", "sensitive"])]
-    control: Option<PathBuf>,
-    /// Sensitive column for attribute inference, COLUMN or RELEASE=ORIGINAL.
-    #[arg(long, requires_all = ["original", "control"])]
-    sensitive: Option<String>,
-    /// CSV field delimiter of every table.
-    #[arg(long, default_value = ",")]
-    delimiter: char,
-    /// CSV text encoding of every table: utf-8, utf-8-bom or cp932.
-    #[arg(long, default_value = "utf-8")]
-    encoding: String,
-    /// Write the results as JSON to this file.
-    #[arg(long)]
-    json: Option<PathBuf>,
-    /// Write a self-contained HTML report to this file.
-    #[arg(long)]
-    html: Option<PathBuf>,
-}
-
-/// `tokumei anonymize …`
-#[derive(Debug, clap::Args)]
-struct AnonymizeArgs {
-    #[command(flatten)]
-    table: TableArgs,
-    /// Folder of ARX hierarchy files named `*_<column>.csv`.
-    #[arg(long)]
-    hierarchies: Option<PathBuf>,
-    /// A hierarchy file for one column, as COLUMN=FILE (repeatable; wins over --hierarchies).
-    #[arg(long, value_parser = tokumei::parse_hierarchy_arg)]
-    hierarchy: Vec<(String, PathBuf)>,
-    /// Minimum records per equivalence class (1 = no k-anonymity).
-    #[arg(long, default_value_t = 5)]
-    k: u32,
-    /// Sensitive column for ℓ-diversity and t-closeness.
-    #[arg(long)]
-    sensitive: Option<String>,
-    /// ℓ of ℓ-diversity of the sensitive column.
-    #[arg(long)]
-    l: Option<f64>,
-    /// ℓ-diversity variant: distinct, entropy or recursive (default distinct).
-    #[arg(long)]
-    l_variant: Option<String>,
-    /// c of recursive (c,ℓ)-diversity (default 3).
-    #[arg(long)]
-    c: Option<f64>,
-    /// t of t-closeness of the sensitive column.
-    #[arg(long)]
-    t: Option<f64>,
-    /// t-closeness ground distance: equal (categories) or ordered (numbers); default equal.
-    #[arg(long)]
-    t_distance: Option<String>,
-    /// Largest average re-identification risk (classes ÷ records).
-    #[arg(long)]
-    average_risk: Option<f64>,
-    /// Largest fraction of records that may be suppressed.
-    #[arg(long, default_value_t = 0.05)]
-    suppression: f64,
-    /// Metric to minimize: loss, precision, discernibility, aecs or entropy.
-    #[arg(long, default_value = "loss")]
-    metric: String,
-    /// Lattices up to this many nodes are searched for the provable optimum.
-    #[arg(long, default_value_t = 1 << 20)]
-    max_optimal_lattice: u64,
-    /// Columns to release as they are, comma-separated. Only the quasi-identifiers, the
-    /// sensitive column and these are released; every other column is dropped (and listed in
-    /// report.json).
-    #[arg(long, value_delimiter = ',')]
-    keep: Vec<String>,
-    /// Output folder (written atomically).
-    #[arg(long)]
-    out: PathBuf,
-}
-
-#[derive(Debug, Subcommand)]
-enum OptoutCommand {
-    /// Turn a plain opt-out list into a token list that holds no plain identifiers.
-    ///
-    /// Reads the config's opt-out list (as `[[opt-out]] path` describes it), computes each entry's
-    /// linkage keys with the config's key, and writes `line,insurance,name,local,my-number` rows of
-    /// keyed hashes. A provider hands the token list over instead of names and card numbers; the
-    /// producer's config reads it with `[[opt-out]] tokens = "…"`.
-    Hash {
-        /// Configuration file naming the list and the key.
-        #[arg(long)]
-        config: PathBuf,
-        /// Which `[[opt-out]]` list of the config (0 = the first).
-        #[arg(long, default_value_t = 0)]
-        list: usize,
-        /// Token list to write (never overwritten).
-        #[arg(long)]
-        out: PathBuf,
-    },
-}
+use args::{AnonymizeArgs, AttackArgs, Cli, Color, Command, OptoutCommand, RiskArgs};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -733,35 +348,27 @@ fn run_release(cli: &Cli, config: &Path, out: Option<PathBuf>) -> anyhow::Result
 }
 
 fn risk(cli: &Cli, args: &RiskArgs) -> anyhow::Result<ExitCode> {
-    let encoding = args.table.encoding()?;
-    let distance = match args.t_distance.as_str() {
-        "equal" => tokumei::risk::Distance::Equal,
-        "ordered" => tokumei::risk::Distance::Ordered,
-        other => anyhow::bail!("--t-distance: expected equal or ordered, got `{other}`"),
-    };
     anyhow::ensure!((0.0..=1.0).contains(&args.threshold), "--threshold must be between 0 and 1");
     anyhow::ensure!(args.dis_fraction > 0.0 && args.dis_fraction < 1.0, "--dis-fraction must be between 0 and 1");
     anyhow::ensure!(args.suda_max_size != Some(0), "--suda-max-size must be at least 1");
-    let suda = match args.suda2.as_str() {
-        "auto" => tokumei::SudaWhen::Auto,
-        "always" => tokumei::SudaWhen::Always,
-        "never" => tokumei::SudaWhen::Never,
-        other => anyhow::bail!("--suda2: expected auto, always or never, got `{other}`"),
-    };
     let input = tokumei::RiskInput {
         input: args.table.input.clone(),
-        delimiter: args.table.delimiter as u8,
-        encoding,
+        delimiter: args.table.delimiter,
+        encoding: args.table.encoding.into(),
         quasi_identifiers: args.table.qi.clone(),
         sensitive: args.sensitive.clone(),
         person: args.person.clone(),
-        options: tokumei::risk::RiskOptions { threshold: args.threshold, sensitive_values: 0, distance },
+        options: tokumei::risk::RiskOptions {
+            threshold: args.threshold,
+            sensitive_values: 0,
+            distance: args.t_distance.into(),
+        },
         population: args.population,
         population_table: args
             .population_table
             .as_ref()
             .map(|path| tokumei::PopulationTable { path: path.clone(), count: args.population_count.clone() }),
-        suda,
+        suda: args.suda2.into(),
         suda_options: tokumei::risk::SudaOptions { dis_fraction: args.dis_fraction, max_size: args.suda_max_size },
     };
     let assessment = tokumei::assess_risk(&input)?;
@@ -830,30 +437,15 @@ fn column_pair(arg: &str) -> (String, String) {
 }
 
 fn attack(cli: &Cli, args: &AttackArgs) -> anyhow::Result<ExitCode> {
-    let table = TableArgs {
-        input: args.release.clone(),
-        delimiter: args.delimiter,
-        encoding: args.encoding.clone(),
-        qi: args.qi.clone(),
-    };
     let input = tokumei::AttackInput {
         release: args.release.clone(),
         attacker: args.attacker.clone(),
-        delimiter: args.delimiter as u8,
-        encoding: table.encoding()?,
+        delimiter: args.delimiter,
+        encoding: args.encoding.into(),
         quasi_identifiers: args.qi.iter().map(|q| column_pair(q)).collect(),
         id: args.id.as_deref().map(column_pair),
         person: args.person.clone(),
-        normalize: args
-            .normalize
-            .iter()
-            .map(|n| {
-                let (column, kind) = n.split_once('=').unwrap_or((n.as_str(), ""));
-                tokumei::Normalize::parse(kind.trim())
-                    .map(|k| (column.trim().to_string(), k))
-                    .ok_or_else(|| anyhow::anyhow!("--normalize {n}: expected COLUMN=date, COLUMN=sex or COLUMN=text"))
-            })
-            .collect::<anyhow::Result<_>>()?,
+        normalize: args.normalize.clone(),
         hierarchies: args.hierarchies.clone(),
         hierarchy_files: args.hierarchy.clone(),
         anonymeter: match (&args.original, &args.control, &args.sensitive) {
@@ -895,29 +487,27 @@ fn attack(cli: &Cli, args: &AttackArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn anonymize(cli: &Cli, args: &AnonymizeArgs) -> anyhow::Result<ExitCode> {
-    let encoding = args.table.encoding()?;
-    let metric = tokumei::privacy::Metric::parse(&args.metric).ok_or_else(|| {
-        anyhow::anyhow!("--metric: expected loss, precision, discernibility, aecs or entropy, got `{}`", args.metric)
-    })?;
     let model = tokumei::privacy::PrivacyModel {
         k: args.k,
-        diversity: tokumei::config::diversity(args.l, args.l_variant.as_deref(), args.c).map_err(anyhow::Error::msg)?,
-        closeness: tokumei::config::closeness(args.t, args.t_distance.as_deref()).map_err(anyhow::Error::msg)?,
+        diversity: tokumei::config::diversity(args.l, args.l_variant.map(args::LVariant::name), args.c)
+            .map_err(anyhow::Error::msg)?,
+        closeness: tokumei::config::closeness(args.t, args.t_distance.map(args::TDistance::name))
+            .map_err(anyhow::Error::msg)?,
         average_risk: args.average_risk,
         max_suppression: args.suppression,
     }
     .validated()?;
     let options = tokumei::AnonymizeOptions {
         input: args.table.input.clone(),
-        delimiter: args.table.delimiter as u8,
-        encoding,
+        delimiter: args.table.delimiter,
+        encoding: args.table.encoding.into(),
         quasi_identifiers: args.table.qi.clone(),
         hierarchies: args.hierarchies.clone(),
         hierarchy_files: args.hierarchy.clone(),
         sensitive: args.sensitive.clone(),
         model,
         search: tokumei::privacy::SearchOptions {
-            metric,
+            metric: args.metric,
             max_optimal_lattice: args.max_optimal_lattice,
             ..Default::default()
         },
