@@ -141,3 +141,48 @@ fn built_in_ladders_are_configured_and_must_nest() {
         assert!(found.iter().any(|p| p.contains(expected)), "{bad}: {found:?}");
     }
 }
+
+/// What the privacy model reads is checked before any data is read: `tokumei check` reports a
+/// quasi-identifier with two ladders, level bounds for a column that is not one, and a sensitive
+/// column that is transformed or missing — all at once.
+#[test]
+fn privacy_columns_are_checked_before_any_data_is_read() {
+    let second = r#"
+[[input]]
+name = "u"
+path = "u.csv"
+column = [
+  { name = "birth_date", header = "生年月日", type = "date", role = "quasi-identifier", link = "birth-date" },
+  { name = "lab", header = "検査値", type = "decimal", role = "sensitive" },
+]
+"#;
+    let transforms = "[transform.\"t.birth_date\"]\nkind = \"date\"\nlevels = [\"month\", \"year\"]\n\n\
+                      [transform.\"u.birth_date\"]\nkind = \"date\"\nlevels = [\"year\"]\n\n\
+                      [transform.lab]\nkind = \"interval\"\nwidths = [5, 10]\nbottom = 0\ntop = 200\n\n\
+                      [privacy]\nsensitive = \"lab\"\nl = 2\nlevels = { note = [0, 1] }\n";
+    let found = problems(&format!("{BASE}{second}\n{transforms}"));
+    let has = |parts: &[&str]| found.iter().any(|p| parts.iter().all(|part| p.contains(part)));
+    assert!(has(&["quasi-identifier `birth_date`", "different transforms"]), "{found:#?}");
+    assert!(has(&["privacy.levels", "`note`", "not a quasi-identifier"]), "{found:#?}");
+    assert!(has(&["privacy.sensitive", "`lab` is transformed in table `t`"]), "{found:#?}");
+    assert!(has(&["privacy.sensitive", "`lab` is transformed in table `u`"]), "{found:#?}");
+    assert_eq!(found.len(), 4, "{found:#?}");
+    // One ladder in both tables, bounds for a quasi-identifier, lab kept: valid, and the plan
+    // names the model's columns.
+    let fixed = transforms
+        .replace("levels = [\"year\"]", "levels = [\"month\", \"year\"]")
+        .replace("levels = { note = [0, 1] }", "levels = { birth_date = [0, 1] }")
+        .replace("kind = \"interval\"\nwidths = [5, 10]\nbottom = 0\ntop = 200", "kind = \"keep\"");
+    let text = format!("{BASE}{second}\n{fixed}");
+    assert!(problems(&text).is_empty(), "{:#?}", problems(&text));
+    let plan = Plan::from_toml(&text, Path::new("/x/c.toml")).unwrap();
+    let names: Vec<String> = plan.quasi_identifiers().into_iter().map(|q| q.name).collect();
+    assert_eq!(names, ["birth_date"]);
+    // A sensitive column no table has.
+    let missing = format!("{BASE}\n[transform.lab]\nkind = \"keep\"\n\n[privacy]\nsensitive = \"diagnosis\"\nl = 2\n");
+    assert!(
+        problems(&missing).iter().any(|p| p.contains("names `diagnosis`, which no table has")),
+        "{:?}",
+        problems(&missing)
+    );
+}

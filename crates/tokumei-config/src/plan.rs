@@ -342,6 +342,66 @@ impl Plan {
     pub fn table(&self, name: &str) -> Option<&TablePlan> {
         self.tables.iter().find(|t| t.source.table == name)
     }
+
+    /// The quasi-identifiers persons are classed by: columns with the quasi-identifier role that
+    /// are kept or generalized, and direct identifiers released generalized (an address cut back
+    /// to its prefecture is a quasi-identifier), each once, in table and column order. A valid
+    /// plan gives a name one ladder in every table.
+    pub fn quasi_identifiers(&self) -> Vec<ModelColumn> {
+        model_columns(&self.tables, ModelRole::QuasiIdentifier).0
+    }
+
+    /// The event columns (role `event`, kept or generalized): each record's are one of its
+    /// person's items.
+    pub fn event_columns(&self) -> Vec<ModelColumn> {
+        model_columns(&self.tables, ModelRole::Event).0
+    }
+}
+
+/// A column the privacy model reads, with the ladder it is released on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelColumn {
+    /// Canonical name (one column in each table that has it).
+    pub name: String,
+    /// Its ladder (`Identity` when kept as is).
+    pub ladder: Generalizer,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ModelRole {
+    QuasiIdentifier,
+    Event,
+}
+
+/// The columns of `tables` the privacy model reads in `role`, and the names given different
+/// ladders in different tables.
+fn model_columns(tables: &[TablePlan], role: ModelRole) -> (Vec<ModelColumn>, Vec<String>) {
+    let mut columns: Vec<ModelColumn> = Vec::new();
+    let mut conflicts = Vec::new();
+    for table in tables {
+        for column in &table.columns {
+            let wanted = match role {
+                ModelRole::QuasiIdentifier => column.role == Role::QuasiIdentifier,
+                ModelRole::Event => column.role == Role::Event,
+            };
+            let ladder = match (&column.transform, column.role) {
+                (Transform::Keep, _) if wanted => Generalizer::Identity,
+                (Transform::Generalize(g), _) if wanted => g.clone(),
+                (Transform::Generalize(g), Role::DirectIdentifier) if role == ModelRole::QuasiIdentifier => g.clone(),
+                _ => continue,
+            };
+            match columns.iter().find(|c| c.name == column.name) {
+                Some(existing) if existing.ladder != ladder => {
+                    if !conflicts.contains(&column.name) {
+                        conflicts.push(column.name.clone());
+                    }
+                }
+                Some(_) => {}
+                None => columns.push(ModelColumn { name: column.name.clone(), ladder }),
+            }
+        }
+    }
+    (columns, conflicts)
 }
 
 struct Validator {
@@ -462,6 +522,9 @@ impl Validator {
             }
         }
         let opt_outs = wire.opt_out.iter().enumerate().filter_map(|(i, o)| self.opt_out(i, o, &names)).collect();
+        if let Some(privacy) = &privacy {
+            self.model_columns(&tables, privacy);
+        }
         Plan {
             config_path: path.to_path_buf(),
             profile: release.profile,
@@ -477,6 +540,48 @@ impl Validator {
             privacy,
             conflict_rule: wire.linkage.as_ref().and_then(|l| l.conflict).unwrap_or_default(),
             file_mode,
+        }
+    }
+
+    /// What the privacy model reads must be consistent before any data is read: one ladder per
+    /// quasi-identifier and event name, level bounds only for quasi-identifiers, and a sensitive
+    /// column that exists and is released as it is.
+    fn model_columns(&mut self, tables: &[TablePlan], privacy: &PrivacyPlan) {
+        for (role, what) in [(ModelRole::QuasiIdentifier, "quasi-identifier"), (ModelRole::Event, "event column")] {
+            for name in model_columns(tables, role).1 {
+                self.problem(
+                    format!("column `{name}`"),
+                    format!(
+                        "{what} `{name}` has different transforms in different tables; persons could not be classed \
+                         consistently"
+                    ),
+                );
+            }
+        }
+        let quasi_identifiers = model_columns(tables, ModelRole::QuasiIdentifier).0;
+        for name in privacy.levels.keys() {
+            if !quasi_identifiers.iter().any(|q| &q.name == name) {
+                self.problem("privacy.levels", format!("names `{name}`, which is not a quasi-identifier"));
+            }
+        }
+        let Some(sensitive) = &privacy.sensitive else { return };
+        let mut found = false;
+        for table in tables {
+            let Some(column) = table.columns.iter().find(|c| &c.name == sensitive) else { continue };
+            found = true;
+            if !matches!(column.transform, Transform::Keep) {
+                self.problem(
+                    "privacy.sensitive",
+                    format!(
+                        "`{sensitive}` is transformed in table `{}` ({:?}); ℓ-diversity and t-closeness hold only for \
+                         values released as they are, so give it `kind = \"keep\"`",
+                        table.source.table, column.transform
+                    ),
+                );
+            }
+        }
+        if !found {
+            self.problem("privacy.sensitive", format!("names `{sensitive}`, which no table has"));
         }
     }
 

@@ -638,23 +638,20 @@ pub fn run(plan: &Plan, options: &RunOptions) -> Result<RunOutcome, PipelineErro
     let mut levels = BTreeMap::new();
     let mut target_met = true;
     if let Some(settings) = &plan.privacy {
-        let specs = privacy::qi_specs(plan)?;
+        let specs = plan.quasi_identifiers();
         let frames: Vec<(StagedTable, Vec<String>)> = plan
             .tables
             .iter()
             .zip(&after_opt_out)
             .map(|(t, f)| (f.clone(), t.columns.iter().map(|c| c.name.clone()).collect()))
             .collect();
-        if let Some(sensitive) = &settings.sensitive {
-            privacy::check_sensitive_is_kept(plan, sensitive)?;
-        }
         let present = privacy::Present::new(persons.len(), &row_person, &|table, p| opted_out[table][p as usize]);
         let rows = privacy::person_rows(&specs, settings.sensitive.as_deref(), &settings.levels, &frames, &present)?;
         let (histogram, person_entry) = rows.histogram()?;
         let solution = tokumei_privacy::search(&histogram, &rows.qis, &settings.model, &settings.search)?;
         // Items: within each class of released persons, any m of a person's records' events; the
         // relational levels and the item levels are chosen together.
-        let event_specs = privacy::event_specs(plan)?;
+        let event_specs = plan.event_columns();
         let (solution, items) = if event_specs.is_empty() {
             (solution, None)
         } else {
@@ -799,8 +796,8 @@ pub fn run(plan: &Plan, options: &RunOptions) -> Result<RunOutcome, PipelineErro
     if let Some(settings) = &plan.privacy {
         partial.timings.stage("guarantee check");
         // The guarantee, measured on the files about to be released.
-        let qis: Vec<String> = privacy::qi_specs(plan)?.into_iter().map(|s| s.name).collect();
-        let events: Vec<String> = privacy::event_specs(plan)?.into_iter().map(|s| s.name).collect();
+        let qis: Vec<String> = plan.quasi_identifiers().into_iter().map(|s| s.name).collect();
+        let events: Vec<String> = plan.event_columns().into_iter().map(|s| s.name).collect();
         let files: Vec<PathBuf> =
             plan.tables.iter().map(|t| release.path(&format!("{}.parquet", t.source.table))).collect();
         let released: Vec<guarantee::ReleasedTable<'_>> = plan

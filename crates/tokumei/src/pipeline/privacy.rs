@@ -8,64 +8,21 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use polars::prelude::*;
-use tokumei_config::{Plan, PrivacyPlan, Transform};
+use tokumei_config::PrivacyPlan;
 use tokumei_core::ROW_COLUMN;
-use tokumei_core::Role;
 use tokumei_privacy::{
     CodedRows, Histogram, ItemModel, ItemSolution, ItemTable, NULL_CODE, QuasiIdentifier, Solution, entry_classes,
     search, search_items,
 };
 use tokumei_report::JointReport;
-use tokumei_transform::{Generalizer, Value};
+use tokumei_transform::Value;
 
 use super::staging::StagedTable;
 use super::{PERSON_INDEX, PipelineError};
 
-/// A quasi-identifier shared by the tables that have it.
-#[derive(Debug, Clone)]
-pub(crate) struct QiSpec {
-    pub name: String,
-    pub ladder: Generalizer,
-}
-
-/// The quasi-identifiers of a plan: columns with the quasi-identifier role that are kept or
-/// generalized, and direct identifiers that are released generalized (an address cut back to its
-/// prefecture is a quasi-identifier). A name used in several tables must have the same ladder in
-/// all of them.
-pub(crate) fn qi_specs(plan: &Plan) -> Result<Vec<QiSpec>, PipelineError> {
-    specs_of(plan, |role| matches!(role, Role::QuasiIdentifier), "quasi-identifier")
-}
-
-/// The event columns of a plan (role `event`, kept or generalized): each record's are one of
-/// its person's items.
-pub(crate) fn event_specs(plan: &Plan) -> Result<Vec<QiSpec>, PipelineError> {
-    specs_of(plan, |role| role == Role::Event, "event column")
-}
-
-fn specs_of(plan: &Plan, wanted: impl Fn(Role) -> bool, what: &str) -> Result<Vec<QiSpec>, PipelineError> {
-    let mut specs: Vec<QiSpec> = Vec::new();
-    for table in &plan.tables {
-        for column in &table.columns {
-            let ladder = match (column.role, &column.transform) {
-                (role, Transform::Keep) if wanted(role) => Generalizer::Identity,
-                (role, Transform::Generalize(g)) if wanted(role) => g.clone(),
-                (Role::DirectIdentifier, Transform::Generalize(g)) if what == "quasi-identifier" => g.clone(),
-                _ => continue,
-            };
-            match specs.iter().find(|s| s.name == column.name) {
-                Some(existing) if existing.ladder != ladder => {
-                    return Err(PipelineError::Config(format!(
-                        "{what} `{}` has different transforms in different tables; persons could not be classed consistently",
-                        column.name
-                    )));
-                }
-                Some(_) => {}
-                None => specs.push(QiSpec { name: column.name.clone(), ladder }),
-            }
-        }
-    }
-    Ok(specs)
-}
+/// A quasi-identifier or event column shared by the tables that have it, with its ladder (the
+/// plan validator made sure each name has one).
+pub(crate) type QiSpec = tokumei_config::ModelColumn;
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 enum Key {
@@ -214,22 +171,6 @@ impl Present {
     }
 }
 
-/// ℓ-diversity and t-closeness are checked on the sensitive values the engine sees, so those must
-/// be the released values: the sensitive column must be kept as is wherever it is released.
-pub(crate) fn check_sensitive_is_kept(plan: &Plan, sensitive: &str) -> Result<(), PipelineError> {
-    for table in &plan.tables {
-        if let Some(column) = table.columns.iter().find(|c| c.name == sensitive)
-            && !matches!(column.transform, Transform::Keep)
-        {
-            return Err(PipelineError::Config(format!(
-                "privacy.sensitive `{sensitive}` is transformed in table `{}` ({:?}); ℓ-diversity and t-closeness hold only for values released as they are, so give it `kind = \"keep\"`",
-                table.source.table, column.transform
-            )));
-        }
-    }
-    Ok(())
-}
-
 /// The privacy engine's input for a run: quasi-identifiers with their ladders, and one coded row
 /// per distinct (person, quasi-identifier tuple, sensitive value) with its record count.
 pub(crate) struct PersonRows {
@@ -265,18 +206,6 @@ pub(crate) fn person_rows(
     frames: &[(StagedTable, Vec<String>)],
     present: &Present,
 ) -> Result<PersonRows, PipelineError> {
-    for name in levels.keys() {
-        if !specs.iter().any(|s| &s.name == name) {
-            return Err(PipelineError::Config(format!(
-                "privacy.levels names `{name}`, which is not a quasi-identifier"
-            )));
-        }
-    }
-    if let Some(name) = sensitive
-        && !frames.iter().any(|(_, columns)| columns.iter().any(|c| c == name))
-    {
-        return Err(PipelineError::Config(format!("privacy.sensitive names `{name}`, which no table has")));
-    }
     let width = specs.len();
     let mut dictionaries: Vec<HashMap<Key, u32>> = vec![HashMap::new(); width];
     let mut values: Vec<Vec<Key>> = vec![Vec::new(); width];
