@@ -313,7 +313,7 @@ fn every_anonymized_class_has_at_least_k_persons() {
 }
 
 /// ℓ-diversity over persons in a run: every released class of persons shows at least ℓ distinct
-/// diagnoses, checked from the released files; a transformed sensitive column is refused.
+/// diagnoses, checked from the released files; a transformed sensitive column is a config error.
 #[test]
 fn l_diversity_holds_for_every_released_class_of_persons() {
     let ws = Workspace::generate(2_000, 9);
@@ -322,8 +322,9 @@ fn l_diversity_holds_for_every_released_class_of_persons() {
     let diverse = text.replace("[privacy]\nk = 5\n", "[privacy]\nk = 5\nsensitive = \"icd10\"\nl = 3\n");
     assert_ne!(diverse, text);
     std::fs::write(&config, &diverse).unwrap();
-    let err = tokumei::run(&ws.plan("anonymized"), &tokumei::RunOptions::default()).unwrap_err();
-    assert!(err.to_string().contains("privacy.sensitive `icd10` is transformed"), "{err}");
+    // Refused when the config is read, before any data is.
+    let err = tokumei::config::Plan::load(&config).unwrap_err();
+    assert!(err.to_string().contains("privacy.sensitive: `icd10` is transformed"), "{err}");
     let kept = diverse.replace("[transform.icd10]\nkind = \"rare-code\"", "[transform.icd10]\nkind = \"keep\"");
     assert_ne!(kept, diverse);
     // Persons seen only in tables without diagnoses form classes whose only value is "missing":

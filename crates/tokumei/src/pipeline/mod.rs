@@ -11,7 +11,9 @@ mod leftovers;
 mod linkage_quality;
 mod output;
 mod privacy;
+mod records;
 mod staging;
+mod steps;
 
 pub use leftovers::clean as clean_leftovers;
 pub use linkage_quality::{LinkageQuality, evaluate_linkage};
@@ -45,22 +47,20 @@ pub fn hash_opt_out_list(plan: &Plan, index: usize) -> Result<(String, u64), Pip
     Ok((staging::token_list(&read.entries), read.stats.rows_quarantined))
 }
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use polars::prelude::*;
-use tokumei_config::{KeySource, OptOutList, Plan, Profile, TablePlan, Transform};
+use tokumei_config::{KeySource, OptOutList, Plan, Profile, TablePlan};
 use tokumei_core::{ROW_COLUMN, collect_streaming};
-use tokumei_link::{KeyError, KeyKind, Linker, MasterKey, OptOutMatch, ReleaseKeys, match_opt_outs};
-use tokumei_report::{
-    GuaranteeSection, InputFile, ItemsSection, ListMatching, OptOutListReport, OptOutSection, OutputFile,
-    PrivacySection, Release, RunReport, Stages, TableAccount, digest_file,
-};
+use tokumei_link::{KeyError, KeyKind, MasterKey, ReleaseKeys};
+use tokumei_report::{Release, RunReport};
 use tokumei_transform::PseudonymKey;
 
 use staging::StagedTable;
+use steps::{Run, Step, Stop};
 
 /// Internal column: dense person index of a row.
 pub(crate) const PERSON_INDEX: &str = "__person";
@@ -412,48 +412,6 @@ fn distinct_staged(table: &StagedTable, column: &str) -> PolarsResult<HashSet<St
     Ok(df.column(column)?.str()?.iter().flatten().map(str::to_string).collect())
 }
 
-/// A refused run's report so far: what is known when the refusal comes.
-struct Partial<'a> {
-    plan: &'a Plan,
-    out: &'a Path,
-    stages: Stages,
-    accounting: Vec<TableAccount>,
-    warnings: Vec<String>,
-    timings: Timings,
-}
-
-impl Partial<'_> {
-    fn report(&self, status: String) -> Result<RunReport, PipelineError> {
-        Ok(RunReport {
-            tokumei_version: env!("CARGO_PKG_VERSION").into(),
-            profile: format!("{:?}", self.plan.profile).to_lowercase(),
-            label: self.plan.label.clone(),
-            date: self.plan.date.to_string(),
-            status,
-            warnings: self.warnings.clone(),
-            inputs: input_digests(self.plan)?,
-            accounting: self.accounting.clone(),
-            transforms: Vec::new(),
-            stages: self.stages.clone(),
-            outputs: Vec::new(),
-        })
-    }
-
-    /// Ends the run with `refusal`: nothing released, the report written to `<out>.refused/`.
-    fn refuse(mut self, refusal: Refusal) -> Result<RunOutcome, PipelineError> {
-        let report = self.report(format!("refused: {refusal}"))?;
-        let refusal_report = Some(destination::write_refusal(self.out, &report)?);
-        Ok(RunOutcome {
-            status: Status::Refused(refusal),
-            report,
-            out: None,
-            refusal_report,
-            warnings: self.warnings,
-            timings: self.timings.finish(),
-        })
-    }
-}
-
 /// The refusal for an opt-out list with entries that could not be read, if any.
 fn opt_out_unreadable(path: &str, read: &staging::OptOutRead) -> Option<Refusal> {
     (read.stats.rows_quarantined > 0).then(|| Refusal::OptOutUnreadable {
@@ -484,541 +442,26 @@ fn ingest_gate(table: &TablePlan, stats: &tokumei_ingest::IngestStats) -> Option
     })
 }
 
-/// Runs `plan`.
+/// Runs `plan`: the steps in order, each taking what the one before produced. A step that finds
+/// a reason not to release stops the run there: nothing is written, and the report as far as the
+/// run got goes to `<out>.refused/`.
 pub fn run(plan: &Plan, options: &RunOptions) -> Result<RunOutcome, PipelineError> {
-    let out = options.out.clone().unwrap_or_else(|| plan.out.clone());
-    destination::check(plan, &out)?;
-    let master = load_key(&plan.key)?;
-    let parent =
-        out.parent().filter(|p| !p.as_os_str().is_empty()).map_or_else(|| PathBuf::from("."), Path::to_path_buf);
-    std::fs::create_dir_all(&parent)?;
-    // Runs killed outright left their scratch folders here: remove them first.
-    let leftovers = leftovers::clean(&parent)?;
-    // The work folder: 0700, marked so that a crash leaves something the next run recognizes.
-    let work = tempfile::Builder::new().prefix(".tokumei-work-").tempdir_in(&parent)?;
-    tokumei_report::mark_leftover(work.path())?;
-    let mut partial = Partial {
-        plan,
-        out: &out,
-        stages: Stages::default(),
-        accounting: Vec::new(),
-        warnings: Vec::new(),
-        timings: Timings::default(),
+    let mut run = Run::begin(plan, options)?;
+    let steps = |run: &mut Run<'_>| -> Step<steps::Written> {
+        let lists = run.read_opt_out_lists()?;
+        let staged = run.stage(&lists)?;
+        let linked = run.link(staged)?;
+        let opted_out = run.apply_opt_outs(linked, lists)?;
+        let outcome = run.privacy(&opted_out)?;
+        let written = run.write(&opted_out, &outcome)?;
+        run.verify(&written, &opted_out)?;
+        Ok(written)
     };
-    if !leftovers.is_empty() {
-        partial.warnings.push(format!(
-            "removed {} folder(s) left by interrupted tokumei runs in {} (work files, partial releases)",
-            leftovers.len(),
-            parent.display()
-        ));
+    match steps(&mut run) {
+        Ok(written) => run.release(written),
+        Err(Stop::Refused(refusal)) => run.refuse(refusal),
+        Err(Stop::Failed(error)) => Err(error),
     }
-
-    partial.timings.stage("opt-out lists");
-    // Opt-out lists first: an entry that gives only a card needs the linker to note who holds it.
-    let keys = ReleaseKeys::derive(&master, &plan.label);
-    let link = keys.link();
-    let mut opt_out_reads = Vec::new();
-    for list in &plan.opt_outs {
-        let read = staging::read_opt_outs(list, &link)?;
-        if let Some(refusal) = opt_out_unreadable(&list.path().display().to_string(), &read) {
-            partial.stages.opt_out = Some(OptOutSection {
-                lists: vec![OptOutListReport {
-                    path: list.path().display().to_string(),
-                    matching: None,
-                    quarantined_entries: read.stats.rows_quarantined,
-                    quarantine: read.stats.quarantine,
-                }],
-                ..OptOutSection::default()
-            });
-            return partial.refuse(refusal);
-        }
-        opt_out_reads.push(read);
-    }
-
-    partial.timings.stage("ingest and linkage keys");
-    // Ingest → staged Parquet, feeding the linker.
-    let tokens = keys.submission_tokens();
-    let hashes = staging::RowHashes::new(&keys);
-    let stage_key = Arc::new(encrypted::StageKey::random()?);
-    let mut linker = Linker::new(plan.tables.len(), plan.conflict_rule);
-    linker.watch_cards(staging::watched_cards(&opt_out_reads));
-    let stager = staging::Stager {
-        profile: plan.profile,
-        link: &link,
-        tokens: &tokens,
-        hashes: &hashes,
-        work: Some((work.path(), &stage_key)),
-        bucket_bytes: options.bucket_bytes.unwrap_or(staging::BUCKET_BYTES).max(1),
-    };
-    let mut staged = Vec::new();
-    for (i, table) in plan.tables.iter().enumerate() {
-        let progress = bar(options, format!("reading {}", table.source.table));
-        let result = stager.stage(i, table, &mut linker, &progress)?;
-        progress.finish_and_clear();
-        staged.push(result);
-    }
-    partial.stages.ingest =
-        Some(plan.tables.iter().zip(&staged).map(|(t, s)| (t.source.table.clone(), s.stats.clone())).collect());
-    for (table, s) in plan.tables.iter().zip(&staged) {
-        if let Some(refusal) = ingest_gate(table, &s.stats) {
-            return partial.refuse(refusal);
-        }
-        if s.stats.rows_quarantined > 0 {
-            partial.warnings.push(format!(
-                "input `{}`: {} of {} rows quarantined ({}; see the report's Ingest section)",
-                table.source.table,
-                s.stats.rows_quarantined,
-                s.stats.rows_read,
-                percent(s.stats.rows_quarantined, s.stats.rows_read)
-            ));
-        }
-    }
-
-    partial.timings.stage("linkage and opt-out");
-    let mut persons = linker.finish();
-    let matches: Vec<OptOutMatch> = opt_out_reads.iter().map(|read| match_opt_outs(&read.entries, &persons)).collect();
-    partial.stages.linkage = Some(persons.stats.clone());
-    let unresolved = plan.opt_outs.iter().zip(&matches).find(|(_, m)| !m.unresolved.is_empty());
-    if let Some((list, m)) = unresolved {
-        let refusal =
-            Refusal::OptOutUnresolved { list: list.path().display().to_string(), entries: m.unresolved.clone() };
-        partial.stages.opt_out =
-            Some(OptOutSection { lists: opt_out_lists(plan, &matches, &opt_out_reads), ..OptOutSection::default() });
-        return partial.refuse(refusal);
-    }
-    for (list, m) in plan.opt_outs.iter().zip(&matches) {
-        if !m.unmatched_lines.is_empty() {
-            partial.warnings.push(format!(
-                "opt-out list {}: {} of {} entries match nobody in this data (allowed; lines in the report's Opt-out \
-                 section)",
-                list.path().display(),
-                m.unmatched_lines.len(),
-                m.entries
-            ));
-        }
-        if m.card_only_entries > 0 {
-            partial.warnings.push(format!(
-                "opt-out list {}: {} entries give only an insurance card; every holder of those cards was removed \
-                 ({} persons)",
-                list.path().display(),
-                m.card_only_entries,
-                m.card_only_persons
-            ));
-        }
-    }
-    // Per table: the persons whose rows an opt-out removes there (a provider-scoped list covers
-    // its tables only).
-    let mut opted_out = vec![vec![false; persons.len()]; plan.tables.len()];
-    for (list, m) in plan.opt_outs.iter().zip(&matches) {
-        for (table, flags) in plan.tables.iter().zip(&mut opted_out) {
-            if list.covers(&table.source.table) {
-                for &p in &m.persons {
-                    flags[p as usize] = true;
-                }
-            }
-        }
-    }
-    let opted_out: Vec<Arc<Vec<bool>>> = opted_out.into_iter().map(Arc::new).collect();
-    // Shared with the row-level expressions; moved, not copied (one u32 per row).
-    let row_person: Vec<Arc<Vec<u32>>> = std::mem::take(&mut persons.row_person).into_iter().map(Arc::new).collect();
-    // Per table: the staged rows (decrypted a bucket at a time) with their person index.
-    let base: Vec<StagedTable> = staged
-        .iter()
-        .zip(&row_person)
-        .map(|(s, rows)| StagedTable::new(s, stage_key.clone()).with_column(person_of_row(rows.clone())))
-        .collect();
-    let after_opt_out: Vec<StagedTable> =
-        base.iter().zip(&opted_out).map(|(f, o)| f.filter(person_kept(o.clone()))).collect();
-
-    partial.timings.stage("privacy model");
-    // Privacy model.
-    let mut suppressed = vec![false; persons.len()];
-    // Per table: records whose items (event cells) are suppressed, by source row.
-    let mut item_suppressed: Vec<Option<Arc<Vec<bool>>>> = vec![None; plan.tables.len()];
-    let mut levels = BTreeMap::new();
-    let mut target_met = true;
-    if let Some(settings) = &plan.privacy {
-        let specs = plan.quasi_identifiers();
-        let frames: Vec<(StagedTable, Vec<String>)> = plan
-            .tables
-            .iter()
-            .zip(&after_opt_out)
-            .map(|(t, f)| (f.clone(), t.columns.iter().map(|c| c.name.clone()).collect()))
-            .collect();
-        let present = privacy::Present::new(persons.len(), &row_person, &|table, p| opted_out[table][p as usize]);
-        let rows = privacy::person_rows(&specs, settings.sensitive.as_deref(), &settings.levels, &frames, &present)?;
-        let (histogram, person_entry) = rows.histogram()?;
-        let solution = tokumei_privacy::search(&histogram, &rows.qis, &settings.model, &settings.search)?;
-        // Items: within each class of released persons, any m of a person's records' events; the
-        // relational levels and the item levels are chosen together.
-        let event_specs = plan.event_columns();
-        let (solution, items) = if event_specs.is_empty() {
-            (solution, None)
-        } else {
-            let events = privacy::event_rows(&event_specs, &frames, &present)?;
-            let joint = privacy::JointSearch {
-                histogram: &histogram,
-                qis: &rows.qis,
-                person_entry: &person_entry,
-                events: &events,
-                settings,
-            }
-            .run(solution)?;
-            (joint.solution, Some((joint.items, joint.report, events)))
-        };
-        let suppressed_entries: std::collections::HashSet<u32> = solution.suppressed_entries.iter().copied().collect();
-        for (c, entry) in person_entry.iter().enumerate() {
-            if suppressed_entries.contains(entry) {
-                suppressed[present.persons[c] as usize] = true;
-            }
-        }
-        target_met = solution.target_met;
-        levels = solution.levels.clone();
-        let mut items_section = None;
-        if let Some((items, joint, events)) = items {
-            target_met &= items.target_met;
-            levels.extend(items.levels.clone());
-            for ((table, source_rows), flags) in events.rows.iter().zip(&items.suppressed) {
-                let mut by_row = vec![false; staged[*table].stats.rows_accepted as usize];
-                for (&row, &gone) in source_rows.iter().zip(flags) {
-                    by_row[row as usize] = gone;
-                }
-                item_suppressed[*table] = Some(Arc::new(by_row));
-            }
-            let names: BTreeMap<String, String> = events
-                .columns
-                .iter()
-                .zip(&items.level_vector)
-                .map(|(c, &l)| (c.name.clone(), c.level_names[l].clone()))
-                .collect();
-            items_section = Some(ItemsSection { solution: items, level_names: names, joint });
-        }
-        partial.stages.risk = Some(tokumei_risk::class_risk(&solution.class_size_distribution));
-        partial.stages.privacy = Some(PrivacySection {
-            solution,
-            k: settings.model.k,
-            max_suppression: settings.model.max_suppression,
-            sensitive: settings.sensitive.clone(),
-            suppression_reason: "the person's equivalence class fails the privacy model".into(),
-            items: items_section,
-            guarantee: None,
-        });
-    }
-    // Per table: opted out there, or suppressed.
-    let removed: Vec<Arc<Vec<bool>>> =
-        opted_out.iter().map(|o| Arc::new(o.iter().zip(&suppressed).map(|(o, s)| *o || *s).collect())).collect();
-
-    // Accounting from the person index (checked against the written files below).
-    partial.accounting = account(plan, &staged, &row_person, &opted_out, &suppressed);
-    partial.stages.opt_out =
-        Some(opt_out_report(plan, &row_person, &matches, &opt_out_reads, &opted_out, &partial.accounting));
-    if !target_met {
-        return partial.refuse(Refusal::PrivacyTargetUnmet);
-    }
-
-    partial.timings.stage("transform and write");
-    // Transform and write.
-    let release = Release::begin_with_mode(&out, plan.file_mode)?;
-    let pseudonyms = PseudonymKey::new(keys.person_pseudonym().bytes());
-    let representatives = Arc::new(persons.representative.clone());
-    let releaser = output::Releaser {
-        profile: plan.profile,
-        label: &plan.label,
-        master: &master,
-        levels: &levels,
-        person_pseudonym: person_pseudonym(pseudonyms.clone(), representatives),
-    };
-    let mut transforms = Vec::new();
-    for (i, table) in plan.tables.iter().enumerate() {
-        let name = &table.source.table;
-        let progress = bar(options, format!("writing {name}"));
-        progress.tick();
-        let kept = person_kept(removed[i].clone());
-        let released = base[i].filter(kept);
-        let select = releaser.columns(table, &released, item_suppressed[i].clone(), &mut transforms)?;
-        // Values a transform could not read became null: counted, warned about, and limited.
-        let rows = partial.accounting[i].written;
-        for (column, values) in output::unreadable_values(table, &released, &levels)? {
-            let refusal = Refusal::TransformFailed {
-                table: name.clone(),
-                column: column.clone(),
-                values,
-                rows,
-                limit: table.max_quarantine,
-            };
-            if values as f64 > table.max_quarantine * rows as f64 {
-                return partial.refuse(refusal);
-            }
-            partial.warnings.push(format!(
-                "table `{name}`, column `{column}`: its transform could not read {values} of {rows} values ({}); they \
-                 are released empty",
-                percent(values, rows)
-            ));
-            if let Some(t) = transforms.iter_mut().find(|t| &t.table == name && t.column == column) {
-                t.detail.push_str(&format!("; {values} values unreadable → empty"));
-            }
-        }
-        // Bucket by bucket, each in shuffle order: one bucket in memory at a time. Each part is
-        // scanned for free text and identifiers on its way out.
-        let mut scans = output::ReleaseScan::new(table);
-        let parts = (0..released.bucket_count()).map(|b| {
-            released
-                .bucket(b)
-                .and_then(|bucket| {
-                    bucket
-                        .sort_by_exprs([col(ORDER_COLUMN), col(ROW_COLUMN)], SortMultipleOptions::default())
-                        .select(select.clone())
-                        .collect()
-                })
-                .inspect(|part| {
-                    scans.add(part);
-                    progress.inc(part.height() as u64);
-                })
-        });
-        release.write_parquet_parts(&format!("{name}.parquet"), parts)?;
-        progress.finish_and_clear();
-        for (column, findings, reason) in scans.findings() {
-            match reason {
-                None => {
-                    drop(release);
-                    return partial.refuse(Refusal::Released { table: name.clone(), column, findings });
-                }
-                Some(_) => {
-                    let what: Vec<&str> = findings.iter().map(|f| f.describe()).collect();
-                    if let Some(t) = transforms.iter_mut().find(|t| &t.table == name && t.column == column) {
-                        t.detail.push_str(&format!("; holds {}, released by its reason", what.join(", ")));
-                    }
-                }
-            }
-        }
-    }
-
-    if let Some(settings) = &plan.privacy {
-        partial.timings.stage("guarantee check");
-        // The guarantee, measured on the files about to be released.
-        let qis: Vec<String> = plan.quasi_identifiers().into_iter().map(|s| s.name).collect();
-        let events: Vec<String> = plan.event_columns().into_iter().map(|s| s.name).collect();
-        let files: Vec<PathBuf> =
-            plan.tables.iter().map(|t| release.path(&format!("{}.parquet", t.source.table))).collect();
-        let released: Vec<guarantee::ReleasedTable<'_>> = plan
-            .tables
-            .iter()
-            .zip(&files)
-            .map(|(t, file)| {
-                let has = |name: &String| t.columns.iter().any(|c| &c.name == name && c.transform != Transform::Drop);
-                guarantee::ReleasedTable {
-                    file,
-                    quasi_identifiers: qis.iter().filter(|q| has(q)).map(String::as_str).collect(),
-                    events: events.iter().filter(|e| has(e)).map(String::as_str).collect(),
-                }
-            })
-            .collect();
-        let m = if events.is_empty() { 0 } else { settings.m };
-        let measured = guarantee::measure(&released, &qis, m)?;
-        let (english, japanese) = guarantee::statement(settings.model.k, m, &qis, &events);
-        let meets = measured.meets(u64::from(settings.model.k));
-        let (min_class, min_item_support) = (measured.min_class, measured.min_item_support);
-        if let Some(section) = &mut partial.stages.privacy {
-            section.guarantee = Some(GuaranteeSection {
-                k: settings.model.k,
-                m,
-                quasi_identifiers: qis,
-                events,
-                measured,
-                statement: english,
-                statement_ja: japanese,
-                not_covered: "Sensitive values (diagnoses, drugs, lab values) are not hidden by k and m: they are \
-                    protected by rare-code and top/bottom coding, and by ℓ-diversity or t-closeness where configured."
-                    .into(),
-            });
-        }
-        if !meets {
-            drop(release);
-            return partial.refuse(Refusal::GuaranteeNotMet { k: settings.model.k, m, min_class, min_item_support });
-        }
-    }
-
-    partial.timings.stage("final opt-out check");
-    // Second opt-out pass, on the files about to be released.
-    let leaked = final_opt_out_check(plan, &release, &pseudonyms, &persons.representative, &base, &opted_out)?;
-    if leaked {
-        drop(release);
-        return partial.refuse(Refusal::OptOutCheckFailed);
-    }
-
-    partial.timings.stage("accounting and report");
-    let mut report = partial.report(String::new())?;
-    report.transforms = transforms;
-    // Count what was written; the accounting must agree exactly.
-    for (table, account) in plan.tables.iter().zip(&mut report.accounting) {
-        let file = format!("{}.parquet", table.source.table);
-        let rows = scan(&release.path(&file))?
-            .select([len()])
-            .collect()?
-            .column("len")?
-            .cast(&DataType::UInt64)?
-            .u64()?
-            .get(0)
-            .unwrap_or(0);
-        if rows != account.written || !account.balanced() {
-            return Err(PipelineError::Accounting(account.table.clone()));
-        }
-        report.outputs.push(OutputFile { file: file.clone(), rows: Some(rows), blake3: release.digest(&file)? });
-    }
-    if plan.profile == Profile::Submission {
-        let record = provision_record(plan, &report);
-        release.write_text(
-            "provision_record.json",
-            &(serde_json::to_string_pretty(&record).map_err(tokumei_report::Error::Json)? + "\n"),
-        )?;
-        report.outputs.push(OutputFile {
-            file: "provision_record.json".into(),
-            rows: None,
-            blake3: release.digest("provision_record.json")?,
-        });
-    }
-    report.status = "released".into();
-    release.write_text("report.json", &report.to_json().map_err(tokumei_report::Error::Json)?)?;
-    release.write_text("report.md", &report.to_markdown())?;
-    release.write_text("report.html", &report.to_html())?;
-    let out = release.commit()?;
-    destination::remove_refusal(&out);
-    Ok(RunOutcome {
-        status: Status::Released,
-        report,
-        out: Some(out),
-        refusal_report: None,
-        warnings: partial.warnings,
-        timings: partial.timings.finish(),
-    })
-}
-
-/// Rows and persons per table, from the person index: every row is opted out, suppressed or
-/// written (quarantined rows never reached the index).
-fn account(
-    plan: &Plan,
-    staged: &[staging::Staged],
-    row_person: &[Arc<Vec<u32>>],
-    opted_out: &[Arc<Vec<bool>>],
-    suppressed: &[bool],
-) -> Vec<TableAccount> {
-    let mut accounting = Vec::new();
-    for (((table, s), rows), opted_out) in plan.tables.iter().zip(staged).zip(row_person).zip(opted_out) {
-        let mut a = TableAccount {
-            table: table.source.table.clone(),
-            rows_read: s.stats.rows_read,
-            quarantined: s.stats.rows_quarantined,
-            ..Default::default()
-        };
-        let mut seen = vec![false; suppressed.len()];
-        for &p in rows.iter() {
-            let first = !std::mem::replace(&mut seen[p as usize], true);
-            a.persons_in += u64::from(first);
-            if opted_out[p as usize] {
-                a.opted_out += 1;
-                a.persons_opted_out += u64::from(first);
-            } else if suppressed[p as usize] {
-                a.suppressed += 1;
-                a.persons_suppressed += u64::from(first);
-            } else {
-                a.written += 1;
-                a.persons_written += u64::from(first);
-            }
-        }
-        accounting.push(a);
-    }
-
-    accounting
-}
-
-/// The lists part of the report's `opt_out` section: per list what matched, by line numbers
-/// only.
-fn opt_out_lists(plan: &Plan, matches: &[OptOutMatch], reads: &[staging::OptOutRead]) -> Vec<OptOutListReport> {
-    plan.opt_outs
-        .iter()
-        .zip(matches)
-        .zip(reads)
-        .map(|((list, m), read)| OptOutListReport {
-            path: list.path().display().to_string(),
-            matching: Some(ListMatching {
-                kind: match list.list {
-                    OptOutList::Plain { .. } => "plain",
-                    OptOutList::Tokens(_) => "tokens",
-                }
-                .into(),
-                scope: match &list.tables {
-                    None => "person".to_string(),
-                    Some(t) => format!("provider: {}", t.join(", ")),
-                },
-                matched: m.clone(),
-                requests_from: read.request_dates.map(|(from, _)| from.to_string()),
-                requests_to: read.request_dates.map(|(_, to)| to.to_string()),
-            }),
-            quarantined_entries: read.stats.rows_quarantined,
-            quarantine: read.stats.quarantine.clone(),
-        })
-        .collect()
-}
-
-/// The report's `opt_out` section: per list what matched, by line numbers only.
-fn opt_out_report(
-    plan: &Plan,
-    row_person: &[Arc<Vec<u32>>],
-    matches: &[OptOutMatch],
-    reads: &[staging::OptOutRead],
-    opted_out: &[Arc<Vec<bool>>],
-    accounting: &[TableAccount],
-) -> OptOutSection {
-    // Rows removed per table and key kind: a row counts under every kind its person was matched by.
-    let mut by_kind = BTreeMap::new();
-    for (table, (rows, flags)) in plan.tables.iter().zip(row_person.iter().zip(opted_out)) {
-        let mut kinds = BTreeMap::new();
-        for kind in tokumei_link::KeyKind::ALL {
-            let mut matched = vec![false; flags.len()];
-            for list in matches {
-                for &p in list.persons_by_kind.get(&kind).into_iter().flatten() {
-                    matched[p as usize] = true;
-                }
-            }
-            let n = rows.iter().filter(|&&p| flags[p as usize] && matched[p as usize]).count() as u64;
-            if n > 0 {
-                kinds.insert(kind.name().to_string(), n);
-            }
-        }
-        by_kind.insert(table.source.table.clone(), kinds);
-    }
-    let removed_anywhere =
-        (0..opted_out.first().map_or(0, |o| o.len())).filter(|&p| opted_out.iter().any(|o| o[p])).count() as u64;
-    OptOutSection {
-        lists: opt_out_lists(plan, matches, reads),
-        rows_removed_by_key_kind: Some(by_kind),
-        persons_removed: Some(removed_anywhere),
-        rows_removed: Some(accounting.iter().map(|a| (a.table.clone(), a.opted_out)).collect()),
-    }
-}
-
-/// blake3 of the config, every input and every opt-out list.
-fn input_digests(plan: &Plan) -> Result<Vec<InputFile>, PipelineError> {
-    let mut inputs = vec![InputFile {
-        kind: "config".into(),
-        path: plan.config_path.display().to_string(),
-        blake3: digest_file(&plan.config_path)?,
-    }];
-    for table in &plan.tables {
-        inputs.push(InputFile {
-            kind: format!("input:{}", table.source.table),
-            path: table.source.path.display().to_string(),
-            blake3: digest_file(&table.source.path)?,
-        });
-    }
-    for list in &plan.opt_outs {
-        inputs.push(InputFile {
-            kind: "opt-out".into(),
-            path: list.path().display().to_string(),
-            blake3: digest_file(list.path())?,
-        });
-    }
-    Ok(inputs)
 }
 
 /// The second opt-out pass: reads the identity columns of the files about to be released and
@@ -1029,7 +472,7 @@ fn final_opt_out_check(
     release: &Release,
     pseudonyms: &PseudonymKey,
     representatives: &[u128],
-    base: &[StagedTable],
+    base: &[&StagedTable],
     opted_out: &[Arc<Vec<bool>>],
 ) -> Result<bool, PipelineError> {
     let identity_columns: Vec<&str> = match plan.profile {
@@ -1060,34 +503,4 @@ fn final_opt_out_check(
         }
     }
     Ok(leaked)
-}
-
-/// 提供記録: what was provided, when, to whom.
-fn provision_record(plan: &Plan, report: &RunReport) -> serde_json::Value {
-    let items: BTreeMap<&str, Vec<&str>> = plan
-        .tables
-        .iter()
-        .map(|t| {
-            let names = report
-                .transforms
-                .iter()
-                .filter(|c| c.table == t.source.table && c.transform != "drop")
-                .map(|c| c.column.as_str())
-                .collect();
-            (t.source.table.as_str(), names)
-        })
-        .collect();
-    serde_json::json!({
-        "record": "提供記録 (provision record)",
-        "date": plan.date.to_string(),
-        "provider": plan.provider,
-        "recipient": plan.recipient,
-        "release_label": plan.label,
-        "items": items,
-        "tables": report.accounting.iter().map(|a| serde_json::json!({
-            "table": a.table, "rows": a.written, "persons": a.persons_written,
-        })).collect::<Vec<_>>(),
-        "opt_out_persons_excluded": report.stages.opt_out.as_ref().and_then(|o| o.persons_removed),
-        "retain_until_at_least": format!("{}-{:02}-{:02}", plan.date.year + 3, plan.date.month, plan.date.day),
-    })
 }
