@@ -20,7 +20,9 @@
 
 use std::io::BufRead;
 
-use crate::{Field, FormatError, NationalStats, ReadError, RowRef, Table, field, table};
+use std::borrow::Cow;
+
+use crate::{Field, FormatError, NationalStats, ReadError, RowRef, Table, field};
 
 /// The two receipt kinds tokumei reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,18 +55,98 @@ impl Kind {
     }
 }
 
-/// Where a column's value is taken from.
-#[derive(Debug, Clone, Copy)]
-enum Src {
+/// Where a column's value is taken from. One declaration per column — header, origin (for docs
+/// and messages) and this — drives the reader, `docs/formats.md` and the synthetic writer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Src {
     /// The facility code: 都道府県 + 点数表 + 7-digit code of the IR/YK record (10 digits, the
     /// form used in OIDs and in the CSV exports).
     FacilityCode,
     /// The claim month of the IR/YK record.
     ClaimMonth,
-    /// A field of the receipt's first record of this type.
+    /// A field of the receipt's first record of this type (the patient columns).
     Rec(&'static str, usize),
     /// Three fields of the RE record joined (prefecture + 点数表 + code of the prescriber).
     ReCode,
+    /// A field of the row's own record of this type.
+    Field(&'static str, usize),
+    /// A month-and-day field of the row's record of this type, completed from the receipt's
+    /// month (see `day_in`).
+    MonthDay(&'static str, usize),
+    /// The day of service: the receipt's month + the number of the 算定日 flag.
+    ServiceDate,
+    /// The count in that 算定日 flag.
+    ServiceCount,
+    /// The row's record type (field 0).
+    RecordType,
+    /// A comment's code (see [`comment_pairs`]).
+    CommentCode,
+    /// A comment's text.
+    CommentText,
+}
+
+/// How a table's rows come from the records of one receipt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unit {
+    /// One row per receipt, from its first record of this type.
+    Receipt(&'static str),
+    /// One row per record of this type.
+    Each(&'static str),
+    /// One row per day of service of each record of this type, its 算定日 flags starting at this
+    /// field (one row with neither when no flag is set).
+    ServiceDays(&'static str, usize),
+    /// One row per comment (code and text) of any record.
+    Comments,
+    /// One row per drug (IY) × dispensing (CZ) of each prescription (SH).
+    Dispensing,
+}
+
+/// One UKE table: its rows, and where each column comes from.
+#[derive(Debug, Clone, Copy)]
+pub struct Layout {
+    /// The table (name, row, headers with origins).
+    pub table: Table,
+    /// The receipt kind it belongs to.
+    pub kind: Kind,
+    /// How its rows come from a receipt.
+    pub unit: Unit,
+    /// The patient columns every row carries, then the table's own.
+    pub columns: &'static [(Field, Src)],
+}
+
+impl Layout {
+    /// The layout of table `name`.
+    pub fn of(name: &str) -> Option<&'static Layout> {
+        LAYOUTS.iter().find(|l| l.table.name == name)
+    }
+
+    /// Where this table reads `header`: its source.
+    pub fn source(&self, header: &str) -> Option<Src> {
+        self.columns.iter().find(|(f, _)| f.header == header).map(|&(_, src)| src)
+    }
+
+    /// Whether the table reads records of this type (the receipt's patient records included).
+    fn reads(&self, record: &str) -> bool {
+        let own = |src: &Src| matches!(src, Src::Rec(r, _) | Src::Field(r, _) | Src::MonthDay(r, _) if *r == record);
+        let unit = match self.unit {
+            Unit::Receipt(r) | Unit::Each(r) | Unit::ServiceDays(r, _) => r == record,
+            Unit::Comments => !comment_pairs(self.kind, record).is_empty(),
+            Unit::Dispensing => matches!(record, "SH" | "CZ" | "IY"),
+        };
+        unit || matches!(record, "RE" | "HO" | "KO" | "SN") || self.columns.iter().any(|(_, src)| own(src))
+    }
+}
+
+/// The (code, text) field pairs of the comments a record of this type carries.
+pub fn comment_pairs(kind: Kind, record: &str) -> &'static [(usize, usize)] {
+    match (kind, record) {
+        (Kind::Medical, "CO") => &[(3, 4)],
+        (Kind::Medical, "SJ") => &[(1, 2)],
+        (Kind::Medical, "SI" | "IY") => &[(7, 8), (9, 10), (11, 12)],
+        (Kind::Medical, "TO") => &[(11, 12), (13, 14), (15, 16)],
+        (Kind::Dispensing, "CO" | "TK") => &[(1, 2)],
+        _ => &[],
+    }
 }
 
 const MEDICAL_CONTEXT: [(Field, Src); 19] = [
@@ -124,69 +206,200 @@ fn min_fields(kind: Kind, record: &str) -> usize {
     }
 }
 
-/// The header fields of a context list.
-const fn fields_of<const N: usize>(context: &[(Field, Src); N]) -> [Field; N] {
+/// `context` then `detail`, as one array of columns.
+const fn columns<const N: usize>(context: &[(Field, Src)], detail: &[(Field, Src)]) -> [(Field, Src); N] {
+    assert!(context.len() + detail.len() == N, "N must be the sum of the lengths");
+    let mut out = [(field("", ""), Src::RecordType); N];
+    let mut i = 0;
+    while i < context.len() {
+        out[i] = context[i];
+        i += 1;
+    }
+    let mut j = 0;
+    while j < detail.len() {
+        out[i + j] = detail[j];
+        j += 1;
+    }
+    out
+}
+
+/// The headers of a column list.
+const fn headers<const N: usize>(columns: &[(Field, Src); N]) -> [Field; N] {
     let mut out = [field("", ""); N];
     let mut i = 0;
     while i < N {
-        out[i] = context[i].0;
+        out[i] = columns[i].0;
         i += 1;
     }
     out
 }
 
-const MEDICAL: [Field; 19] = fields_of(&MEDICAL_CONTEXT);
-const DISPENSING: [Field; 19] = fields_of(&DISPENSING_CONTEXT);
+/// A UKE table: the receipt kind's patient columns, then `(header, origin, source)` per column.
+macro_rules! layout {
+    ($name:literal, $row:literal, $kind:expr, $unit:expr, [$(($header:literal, $origin:literal, $src:expr)),* $(,)?]) => {{
+        const CONTEXT: &[(Field, Src)] = match $kind {
+            Kind::Medical => &MEDICAL_CONTEXT,
+            Kind::Dispensing => &DISPENSING_CONTEXT,
+        };
+        const DETAIL: &[(Field, Src)] = &[$((field($header, $origin), $src)),*];
+        const COLUMNS: [(Field, Src); CONTEXT.len() + DETAIL.len()] = columns(CONTEXT, DETAIL);
+        const FIELDS: [Field; COLUMNS.len()] = headers(&COLUMNS);
+        Layout { table: Table { name: $name, row: $row, fields: &FIELDS }, kind: $kind, unit: $unit, columns: &COLUMNS }
+    }};
+}
 
-/// The tables UKE files offer; the first six are for 医科 files, the rest for 調剤 files.
-pub const TABLES: &[Table] = &[
-    table!("receipts", "receipt (医科)", MEDICAL, ["診療実日数" => "HO field 4", "合計点数" => "HO field 5"]),
-    table!("diagnoses", "SY record", MEDICAL, [
-        "傷病名コード" => "SY field 1", "診療開始日" => "SY field 2", "転帰区分" => "SY field 3",
-        "修飾語コード" => "SY field 4", "傷病名称" => "SY field 5", "主傷病" => "SY field 6",
-    ]),
-    table!("procedures", "day of service of an SI record", MEDICAL, [
-        "診療識別" => "SI field 1", "負担区分" => "SI field 2", "診療行為コード" => "SI field 3",
-        "数量データ" => "SI field 4", "点数" => "SI field 5", "回数" => "SI field 6",
-        "実施日" => "SI fields 13–43 (算定日) with RE field 3", "日別回数" => "SI fields 13–43 (算定日)",
-    ]),
-    table!("drugs", "day of service of an IY record", MEDICAL, [
-        "診療識別" => "IY field 1", "負担区分" => "IY field 2", "医薬品コード" => "IY field 3",
-        "使用量" => "IY field 4", "点数" => "IY field 5", "回数" => "IY field 6",
-        "実施日" => "IY fields 13–43 (算定日) with RE field 3", "日別回数" => "IY fields 13–43 (算定日)",
-    ]),
-    table!("devices", "day of service of a TO record", MEDICAL, [
-        "診療識別" => "TO field 1", "負担区分" => "TO field 2", "特定器材コード" => "TO field 3",
-        "使用量" => "TO field 4", "点数" => "TO field 5", "回数" => "TO field 6", "単位コード" => "TO field 7",
-        "単価" => "TO field 8", "商品名" => "TO field 10",
-        "実施日" => "TO fields 17–47 (算定日) with RE field 3", "日別回数" => "TO fields 17–47 (算定日)",
-    ]),
-    table!("comments", "CO or SJ record, or a comment in an SI/IY/TO record", MEDICAL, [
-        "レコード識別" => "field 0", "コメントコード" => "CO field 3, SJ field 1, SI/IY fields 7/9/11, TO 11/13/15",
-        "文字データ" => "CO field 4, SJ field 2, SI/IY fields 8/10/12, TO 12/14/16",
-    ]),
-    table!("dispensing-receipts", "receipt (調剤)", DISPENSING, [
-        "処方箋受付回数" => "HO field 4", "合計点数" => "HO field 5",
-    ]),
-    table!("dispensing", "drug (IY) of a dispensing (CZ) of a prescription (SH)", DISPENSING, [
-        "Rp番号" => "SH field 1", "剤形コード" => "SH field 2", "用法コード" => "SH field 3",
-        "医師番号" => "CZ field 1", "処方日" => "CZ field 2", "調剤日" => "CZ field 3", "調剤日数" => "CZ field 5",
-        "点数" => "CZ field 13", "負担区分" => "IY field 1", "医薬品コード" => "IY field 2", "数量" => "IY field 3",
-        "1回用量" => "IY field 9",
-    ]),
-    table!("dispensing-devices", "TO record (調剤)", DISPENSING, [
-        "負担区分" => "TO field 1", "特定器材コード" => "TO field 2", "使用量" => "TO field 3",
-        "単位コード" => "TO field 4", "単価" => "TO field 5",
-    ]),
-    table!("dispensing-comments", "CO or TK record (調剤)", DISPENSING, [
-        "レコード識別" => "field 0", "コメントコード" => "CO/TK field 1", "文字データ" => "CO/TK field 2",
-    ]),
+use Src::{CommentCode, CommentText, MonthDay, RecordType, ServiceCount, ServiceDate};
+
+/// Every UKE table; the first six are for 医科 files, the rest for 調剤 files.
+pub const LAYOUTS: [Layout; 10] = [
+    layout!(
+        "receipts",
+        "receipt (医科)",
+        Kind::Medical,
+        Unit::Receipt("HO"),
+        [("診療実日数", "HO field 4", Src::Field("HO", 4)), ("合計点数", "HO field 5", Src::Field("HO", 5)),]
+    ),
+    layout!(
+        "diagnoses",
+        "SY record",
+        Kind::Medical,
+        Unit::Each("SY"),
+        [
+            ("傷病名コード", "SY field 1", Src::Field("SY", 1)),
+            ("診療開始日", "SY field 2", Src::Field("SY", 2)),
+            ("転帰区分", "SY field 3", Src::Field("SY", 3)),
+            ("修飾語コード", "SY field 4", Src::Field("SY", 4)),
+            ("傷病名称", "SY field 5", Src::Field("SY", 5)),
+            ("主傷病", "SY field 6", Src::Field("SY", 6)),
+        ]
+    ),
+    layout!(
+        "procedures",
+        "day of service of an SI record",
+        Kind::Medical,
+        Unit::ServiceDays("SI", 13),
+        [
+            ("診療識別", "SI field 1", Src::Field("SI", 1)),
+            ("負担区分", "SI field 2", Src::Field("SI", 2)),
+            ("診療行為コード", "SI field 3", Src::Field("SI", 3)),
+            ("数量データ", "SI field 4", Src::Field("SI", 4)),
+            ("点数", "SI field 5", Src::Field("SI", 5)),
+            ("回数", "SI field 6", Src::Field("SI", 6)),
+            ("実施日", "SI fields 13–43 (算定日) with RE field 3", ServiceDate),
+            ("日別回数", "SI fields 13–43 (算定日)", ServiceCount),
+        ]
+    ),
+    layout!(
+        "drugs",
+        "day of service of an IY record",
+        Kind::Medical,
+        Unit::ServiceDays("IY", 13),
+        [
+            ("診療識別", "IY field 1", Src::Field("IY", 1)),
+            ("負担区分", "IY field 2", Src::Field("IY", 2)),
+            ("医薬品コード", "IY field 3", Src::Field("IY", 3)),
+            ("使用量", "IY field 4", Src::Field("IY", 4)),
+            ("点数", "IY field 5", Src::Field("IY", 5)),
+            ("回数", "IY field 6", Src::Field("IY", 6)),
+            ("実施日", "IY fields 13–43 (算定日) with RE field 3", ServiceDate),
+            ("日別回数", "IY fields 13–43 (算定日)", ServiceCount),
+        ]
+    ),
+    layout!(
+        "devices",
+        "day of service of a TO record",
+        Kind::Medical,
+        Unit::ServiceDays("TO", 17),
+        [
+            ("診療識別", "TO field 1", Src::Field("TO", 1)),
+            ("負担区分", "TO field 2", Src::Field("TO", 2)),
+            ("特定器材コード", "TO field 3", Src::Field("TO", 3)),
+            ("使用量", "TO field 4", Src::Field("TO", 4)),
+            ("点数", "TO field 5", Src::Field("TO", 5)),
+            ("回数", "TO field 6", Src::Field("TO", 6)),
+            ("単位コード", "TO field 7", Src::Field("TO", 7)),
+            ("単価", "TO field 8", Src::Field("TO", 8)),
+            ("商品名", "TO field 10", Src::Field("TO", 10)),
+            ("実施日", "TO fields 17–47 (算定日) with RE field 3", ServiceDate),
+            ("日別回数", "TO fields 17–47 (算定日)", ServiceCount),
+        ]
+    ),
+    layout!(
+        "comments",
+        "CO or SJ record, or a comment in an SI/IY/TO record",
+        Kind::Medical,
+        Unit::Comments,
+        [
+            ("レコード識別", "field 0", RecordType),
+            ("コメントコード", "CO field 3, SJ field 1, SI/IY fields 7/9/11, TO 11/13/15", CommentCode),
+            ("文字データ", "CO field 4, SJ field 2, SI/IY fields 8/10/12, TO 12/14/16", CommentText),
+        ]
+    ),
+    layout!(
+        "dispensing-receipts",
+        "receipt (調剤)",
+        Kind::Dispensing,
+        Unit::Receipt("HO"),
+        [("処方箋受付回数", "HO field 4", Src::Field("HO", 4)), ("合計点数", "HO field 5", Src::Field("HO", 5)),]
+    ),
+    layout!(
+        "dispensing",
+        "drug (IY) of a dispensing (CZ) of a prescription (SH)",
+        Kind::Dispensing,
+        Unit::Dispensing,
+        [
+            ("Rp番号", "SH field 1", Src::Field("SH", 1)),
+            ("剤形コード", "SH field 2", Src::Field("SH", 2)),
+            ("用法コード", "SH field 3", Src::Field("SH", 3)),
+            ("医師番号", "CZ field 1", Src::Field("CZ", 1)),
+            ("処方日", "CZ field 2", MonthDay("CZ", 2)),
+            ("調剤日", "CZ field 3", MonthDay("CZ", 3)),
+            ("調剤日数", "CZ field 5", Src::Field("CZ", 5)),
+            ("点数", "CZ field 13", Src::Field("CZ", 13)),
+            ("負担区分", "IY field 1", Src::Field("IY", 1)),
+            ("医薬品コード", "IY field 2", Src::Field("IY", 2)),
+            ("数量", "IY field 3", Src::Field("IY", 3)),
+            ("1回用量", "IY field 9", Src::Field("IY", 9)),
+        ]
+    ),
+    layout!(
+        "dispensing-devices",
+        "TO record (調剤)",
+        Kind::Dispensing,
+        Unit::Each("TO"),
+        [
+            ("負担区分", "TO field 1", Src::Field("TO", 1)),
+            ("特定器材コード", "TO field 2", Src::Field("TO", 2)),
+            ("使用量", "TO field 3", Src::Field("TO", 3)),
+            ("単位コード", "TO field 4", Src::Field("TO", 4)),
+            ("単価", "TO field 5", Src::Field("TO", 5)),
+        ]
+    ),
+    layout!(
+        "dispensing-comments",
+        "CO or TK record (調剤)",
+        Kind::Dispensing,
+        Unit::Comments,
+        [
+            ("レコード識別", "field 0", RecordType),
+            ("コメントコード", "CO/TK field 1", CommentCode),
+            ("文字データ", "CO/TK field 2", CommentText),
+        ]
+    ),
 ];
 
-/// The receipt kind a table belongs to.
-fn kind_of(table: &Table) -> Kind {
-    if table.name.starts_with("dispensing") { Kind::Dispensing } else { Kind::Medical }
+const fn tables<const N: usize>(layouts: &[Layout; N]) -> [Table; N] {
+    let mut out = [Table { name: "", row: "", fields: &[] }; N];
+    let mut i = 0;
+    while i < N {
+        out[i] = layouts[i].table;
+        i += 1;
+    }
+    out
 }
+
+/// The tables UKE files offer; the first six are for 医科 files, the rest for 調剤 files.
+pub const TABLES: &[Table] = &tables(&LAYOUTS);
 
 /// Whether `path` looks like a UKE file (`*.UKE`, any case).
 pub fn is_uke_file(path: &std::path::Path) -> bool {
@@ -261,7 +474,15 @@ pub fn parse<R: BufRead, E>(
     table: &Table,
     mut on_row: impl FnMut(RowRef<'_>) -> Result<(), E>,
 ) -> Result<NationalStats, ReadError<E>> {
-    let wanted = kind_of(table);
+    let Some(layout) = Layout::of(table.name) else {
+        return Err(FormatError {
+            file: file.to_string(),
+            at: "table".into(),
+            message: format!("`{}` is not a UKE table", table.name),
+        }
+        .into());
+    };
+    let wanted = layout.kind;
     let mut stats = NationalStats { files: 1, ..NationalStats::default() };
     let mut kind: Option<Kind> = None;
     let mut facility = Facility::default();
@@ -297,7 +518,7 @@ pub fn parse<R: BufRead, E>(
         match record {
             "IR" | "YK" => {
                 if open {
-                    emit(&receipt, &facility, wanted, table, file, &mut stats, &mut on_row)?;
+                    emit(&receipt, &facility, layout, file, &mut stats, &mut on_row)?;
                     open = false;
                 }
                 let this = if record == "IR" { Kind::Medical } else { Kind::Dispensing };
@@ -337,7 +558,7 @@ pub fn parse<R: BufRead, E>(
             }
             "RE" | "GO" => {
                 if open {
-                    emit(&receipt, &facility, wanted, table, file, &mut stats, &mut on_row)?;
+                    emit(&receipt, &facility, layout, file, &mut stats, &mut on_row)?;
                     open = false;
                 }
                 if kind.is_none() {
@@ -368,7 +589,7 @@ pub fn parse<R: BufRead, E>(
         }
     }
     if open {
-        emit(&receipt, &facility, wanted, table, file, &mut stats, &mut on_row)?;
+        emit(&receipt, &facility, layout, file, &mut stats, &mut on_row)?;
     }
     if kind.is_none() && line > 0 {
         return Err(error(1, "no IR (医科) or YK (調剤) record: not a UKE receipt file".into()).into());
@@ -376,16 +597,16 @@ pub fn parse<R: BufRead, E>(
     Ok(stats)
 }
 
-/// Hands on the rows `table` takes from one receipt.
+/// Hands on the rows `layout` takes from one receipt.
 fn emit<E>(
     receipt: &Receipt,
     facility: &Facility,
-    kind: Kind,
-    table: &Table,
+    layout: &Layout,
     file: &str,
     stats: &mut NationalStats,
     on_row: &mut impl FnMut(RowRef<'_>) -> Result<(), E>,
 ) -> Result<(), ReadError<E>> {
+    let kind = layout.kind;
     let re = &receipt.records[0];
     for record in &receipt.records {
         let name = std::str::from_utf8(&record.kind).unwrap_or("?");
@@ -406,8 +627,9 @@ fn emit<E>(
     let version_at = if kind == Kind::Medical { 19 } else { 38 };
     NationalStats::count(&mut stats.versions, receipt.field(re, version_at).unwrap_or("unstated"));
 
-    // The receipt's patient fields, shared by every row.
-    let context: &[(Field, Src)] = if kind == Kind::Medical { &MEDICAL_CONTEXT } else { &DISPENSING_CONTEXT };
+    // The receipt's patient columns, shared by every row; then the table's own.
+    let context = if kind == Kind::Medical { MEDICAL_CONTEXT.len() } else { DISPENSING_CONTEXT.len() };
+    let (patient, detail) = layout.columns.split_at(context);
     let prescriber: Option<String> = match kind {
         Kind::Dispensing => {
             let parts: Vec<&str> = (9..12).filter_map(|i| receipt.field(re, i)).collect();
@@ -415,9 +637,9 @@ fn emit<E>(
         }
         Kind::Medical => None,
     };
-    let mut base: Vec<Option<&str>> = Vec::with_capacity(table.fields.len());
-    let mut base_lines: Vec<u64> = Vec::with_capacity(table.fields.len());
-    for (_, src) in context {
+    let mut base: Vec<Option<&str>> = Vec::with_capacity(layout.columns.len());
+    let mut base_lines: Vec<u64> = Vec::with_capacity(layout.columns.len());
+    for (_, src) in patient {
         let (value, line) = match *src {
             Src::FacilityCode => (facility.code.as_deref(), facility.line),
             Src::ClaimMonth => (facility.claim_month.as_deref(), facility.line),
@@ -426,6 +648,7 @@ fn emit<E>(
                 Some(r) => (receipt.field(r, i), r.line),
                 None => (None, re.line),
             },
+            other => unreachable!("{other:?} is not a patient column's source"),
         };
         base.push(value);
         base_lines.push(line);
@@ -433,31 +656,16 @@ fn emit<E>(
     let month = receipt.field(re, 3);
     let mut rows = Rows { base: &base, base_lines: &base_lines, file, on_row };
     let records = &receipt.records;
-    match table.name {
-        "receipts" | "dispensing-receipts" => {
-            let ho = receipt.first("HO");
-            let line = ho.map_or(re.line, |r| r.line);
-            let f = |i| ho.and_then(|r| receipt.field(r, i));
-            rows.emit(&[(f(4), line), (f(5), line)])?;
-        }
-        "diagnoses" => {
-            for r in records.iter().filter(|r| &r.kind == b"SY") {
-                let f = |i| (receipt.field(r, i), r.line);
-                rows.emit(&[f(1), f(2), f(3), f(4), f(5), f(6)])?;
+    let mut emit_at = |at: &At<'_>| rows.emit(&at.cells(receipt, detail, month));
+    match layout.unit {
+        Unit::Receipt(kind) => emit_at(&At::new(receipt.first(kind).into_iter().collect(), re.line))?,
+        Unit::Each(kind) => {
+            for r in records.iter().filter(|r| r.kind == kind.as_bytes()[..2]) {
+                emit_at(&At::new(vec![r], r.line))?;
             }
         }
-        "procedures" | "drugs" | "devices" => {
-            let (kind, days_from) = match table.name {
-                "procedures" => (b"SI", 13),
-                "drugs" => (b"IY", 13),
-                _ => (b"TO", 17),
-            };
-            for r in records.iter().filter(|r| &r.kind == kind) {
-                let f = |i| (receipt.field(r, i), r.line);
-                let mut detail = vec![f(1), f(2), f(3), f(4), f(5), f(6)];
-                if kind == b"TO" {
-                    detail.extend([f(7), f(8), f(10)]);
-                }
+        Unit::ServiceDays(kind, days_from) => {
+            for r in records.iter().filter(|r| r.kind == kind.as_bytes()[..2]) {
                 let mut any = false;
                 for day in 1..=31usize {
                     let Some(count) = receipt.field(r, days_from + day - 1) else { continue };
@@ -466,38 +674,26 @@ fn emit<E>(
                     }
                     any = true;
                     let date = month.map(|m| format!("{}{day:02}", m.trim()));
-                    let mut cells = detail.clone();
-                    cells.extend([(date.as_deref(), r.line), (Some(count), r.line)]);
-                    rows.emit(&cells)?;
+                    emit_at(&At { day: Some((date, count)), ..At::new(vec![r], r.line) })?;
                 }
                 if !any {
-                    let mut cells = detail.clone();
-                    cells.extend([(None, r.line), (None, r.line)]);
-                    rows.emit(&cells)?;
+                    emit_at(&At::new(vec![r], r.line))?;
                 }
             }
         }
-        "comments" | "dispensing-comments" => {
+        Unit::Comments => {
             for r in records {
-                let f = |i| receipt.field(r, i);
-                let pairs: &[(usize, usize)] = match (kind, &r.kind) {
-                    (Kind::Medical, b"CO") => &[(3, 4)],
-                    (Kind::Medical, b"SJ") => &[(1, 2)],
-                    (Kind::Medical, b"SI" | b"IY") => &[(7, 8), (9, 10), (11, 12)],
-                    (Kind::Medical, b"TO") => &[(11, 12), (13, 14), (15, 16)],
-                    (Kind::Dispensing, b"CO" | b"TK") => &[(1, 2)],
-                    _ => &[],
-                };
                 let name = std::str::from_utf8(&r.kind).unwrap_or("?");
-                for &(code, text) in pairs {
-                    if f(code).is_none() && f(text).is_none() {
+                for &(code, text) in comment_pairs(kind, name) {
+                    let (code, text) = (receipt.field(r, code), receipt.field(r, text));
+                    if code.is_none() && text.is_none() {
                         continue;
                     }
-                    rows.emit(&[(Some(name), r.line), (f(code), r.line), (f(text), r.line)])?;
+                    emit_at(&At { comment: Some((code, text)), ..At::new(vec![r], r.line) })?;
                 }
             }
         }
-        "dispensing" => {
+        Unit::Dispensing => {
             // Each SH opens a prescription; its CZ records are the dispensings (several in a month
             // when dispensed in parts), its IY records the drugs: a row per dispensing × drug.
             let mut start = 0;
@@ -511,62 +707,70 @@ fn emit<E>(
                 let sh = &records[start];
                 let rp = &records[start..end];
                 for cz in rp.iter().filter(|r| &r.kind == b"CZ") {
-                    let prescribed = day_in(receipt.field(cz, 2), month);
-                    let dispensed = day_in(receipt.field(cz, 3), month);
                     for iy in rp.iter().filter(|r| &r.kind == b"IY") {
-                        let s = |i| (receipt.field(sh, i), sh.line);
-                        let c = |i| (receipt.field(cz, i), cz.line);
-                        let y = |i| (receipt.field(iy, i), iy.line);
-                        rows.emit(&[
-                            s(1),
-                            s(2),
-                            s(3),
-                            c(1),
-                            (prescribed.as_deref(), cz.line),
-                            (dispensed.as_deref(), cz.line),
-                            c(5),
-                            c(13),
-                            y(1),
-                            y(2),
-                            y(3),
-                            y(9),
-                        ])?;
+                        emit_at(&At::new(vec![sh, cz, iy], sh.line))?;
                     }
                 }
                 start = end;
             }
         }
-        "dispensing-devices" => {
-            for r in records.iter().filter(|r| &r.kind == b"TO") {
-                let f = |i| (receipt.field(r, i), r.line);
-                rows.emit(&[f(1), f(2), f(3), f(4), f(5)])?;
-            }
-        }
-        other => unreachable!("table `{other}` is listed in TABLES"),
     }
     for r in records {
         let name = std::str::from_utf8(&r.kind).unwrap_or("?");
-        if !uses(table.name, name) {
+        if !layout.reads(name) {
             NationalStats::count(&mut stats.skipped, name);
         }
     }
     Ok(())
 }
 
-/// Whether a table reads records of this type (beyond the receipt's patient records).
-fn uses(table: &str, record: &str) -> bool {
-    matches!(
-        (table, record),
-        (_, "RE" | "HO" | "KO" | "SN")
-            | ("diagnoses", "SY")
-            | ("procedures", "SI")
-            | ("drugs", "IY")
-            | ("devices", "TO")
-            | ("comments", "CO" | "SJ" | "SI" | "IY" | "TO")
-            | ("dispensing", "SH" | "CZ" | "IY")
-            | ("dispensing-devices", "TO")
-            | ("dispensing-comments", "CO" | "TK")
-    )
+/// What one row is taken from: its records (one, or SH + CZ + IY), and its day of service or
+/// comment.
+struct At<'r> {
+    records: Vec<&'r Record>,
+    /// The line a column names when its record is missing.
+    line: u64,
+    day: Option<(Option<String>, &'r str)>,
+    comment: Option<(Option<&'r str>, Option<&'r str>)>,
+}
+
+impl<'r> At<'r> {
+    fn new(records: Vec<&'r Record>, line: u64) -> At<'r> {
+        At { records, line, day: None, comment: None }
+    }
+
+    /// The row's own columns, each with the line of its record.
+    fn cells<'a>(
+        &'a self,
+        receipt: &'a Receipt,
+        detail: &[(Field, Src)],
+        month: Option<&str>,
+    ) -> Vec<(Option<Cow<'a, str>>, u64)> {
+        let record = |kind: &str| self.records.iter().find(|r| r.kind == kind.as_bytes()[..2]).copied();
+        let own = self.records.first().map_or(self.line, |r| r.line);
+        let text = |kind: &'a [u8; 2]| std::str::from_utf8(kind).ok().map(Cow::Borrowed);
+        detail
+            .iter()
+            .map(|&(_, src)| match src {
+                Src::Field(kind, i) => match record(kind) {
+                    Some(r) => (receipt.field(r, i).map(Cow::Borrowed), r.line),
+                    None => (None, self.line),
+                },
+                Src::MonthDay(kind, i) => match record(kind) {
+                    Some(r) => (day_in(receipt.field(r, i), month).map(Cow::Owned), r.line),
+                    None => (None, self.line),
+                },
+                Src::ServiceDate => (self.day.as_ref().and_then(|(d, _)| d.as_deref()).map(Cow::Borrowed), own),
+                Src::ServiceCount => (self.day.as_ref().map(|&(_, c)| Cow::Borrowed(c)), own),
+                Src::RecordType => (self.records.first().and_then(|r| text(&r.kind)), own),
+                Src::CommentCode => (self.comment.and_then(|(c, _)| c).map(Cow::Borrowed), own),
+                Src::CommentText => (self.comment.and_then(|(_, t)| t).map(Cow::Borrowed), own),
+                Src::FacilityCode | Src::ClaimMonth | Src::Rec(..) | Src::ReCode => {
+                    unreachable!("{src:?} is a patient column's source")
+                }
+            })
+            .collect()
+    }
 }
 
 /// A CZ date (処方月日, 調剤月日) as written:
@@ -626,14 +830,86 @@ impl<F, E> Rows<'_, F>
 where
     F: FnMut(RowRef<'_>) -> Result<(), E>,
 {
-    fn emit(&mut self, detail: &[(Option<&str>, u64)]) -> Result<(), ReadError<E>> {
+    fn emit(&mut self, detail: &[(Option<Cow<'_, str>>, u64)]) -> Result<(), ReadError<E>> {
         let mut cells: Vec<Option<&str>> = Vec::with_capacity(self.base.len() + detail.len());
         cells.extend_from_slice(self.base);
-        cells.extend(detail.iter().map(|d| d.0));
+        cells.extend(detail.iter().map(|d| d.0.as_deref()));
         let mut records = Vec::with_capacity(cells.len());
         records.extend_from_slice(self.base_lines);
         records.extend(detail.iter().map(|d| d.1));
         (self.on_row)(RowRef { file: Some(self.file), cells: &cells, records: &records }).map_err(ReadError::Sink)
+    }
+}
+
+/// Builds a UKE record for a writer of UKE files (the synthetic data): each value goes where the
+/// reader takes it from, by the same declarations.
+#[derive(Debug, Clone)]
+pub struct RecordBuilder {
+    record: &'static str,
+    fields: Vec<String>,
+}
+
+impl RecordBuilder {
+    /// A record of type `record` with `width` fields (field 0 is the type).
+    pub fn new(record: &'static str, width: usize) -> RecordBuilder {
+        let mut fields = vec![String::new(); width.max(1)];
+        fields[0] = record.to_string();
+        RecordBuilder { record, fields }
+    }
+
+    /// Puts `value` in the field `table` reads `header` from.
+    ///
+    /// # Panics
+    /// When `table` does not read `header` from a field of this record type, or the record is
+    /// too narrow for it: the writer and the layout disagree (a bug, caught by its tests).
+    pub fn set(self, table: &str, header: &str, value: &str) -> RecordBuilder {
+        let layout = Layout::of(table).unwrap_or_else(|| panic!("no UKE table `{table}`"));
+        let position = match layout.source(header) {
+            Some(Src::Rec(record, i) | Src::Field(record, i) | Src::MonthDay(record, i)) if record == self.record => i,
+            other => panic!("table `{table}` does not read `{header}` from a {} field ({other:?})", self.record),
+        };
+        self.other(position, value)
+    }
+
+    /// Puts `value` in the 算定日 flag of `day` (1–31) of a table whose rows are days of service.
+    ///
+    /// # Panics
+    /// When the table's rows are not days of service of this record type.
+    pub fn day(self, table: &str, day: u32, value: &str) -> RecordBuilder {
+        match Layout::of(table).map(|l| l.unit) {
+            Some(Unit::ServiceDays(record, from)) if record == self.record && (1..=31).contains(&day) => {
+                self.other(from + day as usize - 1, value)
+            }
+            other => panic!("table `{table}` has no 算定日 {day} in a {} record ({other:?})", self.record),
+        }
+    }
+
+    /// Puts a comment's code and text where the reader takes the first comment of this record.
+    ///
+    /// # Panics
+    /// When records of this type carry no comment in `kind` files.
+    pub fn comment(self, kind: Kind, code: &str, text: &str) -> RecordBuilder {
+        let &(at_code, at_text) = comment_pairs(kind, self.record)
+            .first()
+            .unwrap_or_else(|| panic!("no comment in a {} record", self.record));
+        self.other(at_code, code).other(at_text, text)
+    }
+
+    /// Puts `value` in field `position`, one no table reads.
+    ///
+    /// # Panics
+    /// When the record is narrower.
+    pub fn other(mut self, position: usize, value: &str) -> RecordBuilder {
+        let width = self.fields.len();
+        let field =
+            self.fields.get_mut(position).unwrap_or_else(|| panic!("field {position} of a {width}-field record"));
+        *field = value.to_string();
+        self
+    }
+
+    /// The fields, type first.
+    pub fn fields(&self) -> &[String] {
+        &self.fields
     }
 }
 
@@ -798,5 +1074,46 @@ mod tests {
 
         let (rows, _) = rows(&[], "diagnoses").unwrap();
         assert!(rows.is_empty());
+    }
+
+    #[test]
+    fn every_column_reads_a_record_its_rows_come_from() {
+        for layout in &LAYOUTS {
+            let context = if layout.kind == Kind::Medical { MEDICAL_CONTEXT.len() } else { DISPENSING_CONTEXT.len() };
+            let (patient, detail) = layout.columns.split_at(context);
+            for (field, src) in patient {
+                assert!(
+                    matches!(src, Src::Rec(..) | Src::ReCode | Src::FacilityCode | Src::ClaimMonth),
+                    "{}: {}",
+                    layout.table.name,
+                    field.header
+                );
+            }
+            for (field, src) in detail {
+                let fits = match (layout.unit, src) {
+                    (Unit::Receipt(r) | Unit::Each(r) | Unit::ServiceDays(r, _), Src::Field(k, _)) => r == *k,
+                    (Unit::Dispensing, Src::Field(k, _) | Src::MonthDay(k, _)) => ["SH", "CZ", "IY"].contains(k),
+                    (Unit::ServiceDays(..), Src::ServiceDate | Src::ServiceCount) => true,
+                    (Unit::Comments, Src::RecordType | Src::CommentCode | Src::CommentText) => true,
+                    _ => false,
+                };
+                assert!(fits, "{}: {} ({src:?}) is not in its rows' records", layout.table.name, field.header);
+            }
+            assert_eq!(layout.table.fields.len(), layout.columns.len());
+        }
+    }
+
+    #[test]
+    fn a_record_built_from_the_layout_reads_back() {
+        let sy = RecordBuilder::new("SY", 7)
+            .set("diagnoses", "傷病名コード", "8830052")
+            .set("diagnoses", "傷病名称", "高血圧症")
+            .fields()
+            .join(",");
+        assert_eq!(sy, "SY,8830052,,,,高血圧症,");
+        let si = RecordBuilder::new("SI", 44).day("procedures", 3, "1").fields().to_vec();
+        assert_eq!(si[15], "1", "算定日 1 is field 13");
+        let co = RecordBuilder::new("CO", 5).comment(Kind::Medical, "810000001", "メモ").fields().join(",");
+        assert_eq!(co, "CO,,,810000001,メモ");
     }
 }

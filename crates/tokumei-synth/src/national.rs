@@ -8,6 +8,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use tokumei_core::normalize::CivilDate;
+use tokumei_formats::uke::{Kind, RecordBuilder};
 
 use crate::spelling::{DateForm, write_date};
 use crate::writer::Error;
@@ -28,13 +29,10 @@ fn record(fields: &[&str]) -> String {
     fields.iter().map(|f| uke_text(f)).collect::<Vec<_>>().join(",")
 }
 
-/// Fields `0..n` with the given positions filled.
-fn sparse(n: usize, set: &[(usize, &str)]) -> String {
-    let mut fields = vec![""; n];
-    for &(i, v) in set {
-        fields[i] = v;
-    }
-    record(&fields)
+/// A record built from the reader's layout (see [`RecordBuilder`]), as a line.
+fn built(record: RecordBuilder) -> String {
+    let fields: Vec<&str> = record.fields().iter().map(String::as_str).collect();
+    self::record(&fields)
 }
 
 /// A patient's insurance card as a receipt carries it.
@@ -95,25 +93,44 @@ impl UkeFiles {
         let number = number.map_or_else(|| self.receipts.to_string(), str::to_string);
         let sex = if p.male { "1" } else { "2" };
         let birth = write_date(p.birth, DateForm::Receipt);
-        // Fields the two layouts share (receipt number, kind, month, name, sex, birth, 給付割合),
-        // then each layout's own: 医科 カルテ番号, spec version, kana; 調剤 the prescriber's
-        // facility and name, spec version, kana.
-        let mut fields: Vec<(usize, &str)> =
-            vec![(0, "RE"), (1, &number), (2, "1112"), (3, month), (4, p.name), (5, sex), (6, &birth), (7, "30")];
-        let re = if kind == "medical" {
-            fields.extend([(13, local), (19, "50704"), (36, p.kana)]);
-            sparse(38, &fields)
+        // Each layout's receipt table names the patient columns; 給付割合 (field 7) no table reads.
+        let (table, width, month_header, local_header) = if kind == "medical" {
+            ("receipts", 38, "診療年月", "カルテ番号等")
         } else {
-            let (pref, table, code) = (&prescriber[..2], &prescriber[2..3], &prescriber[3..]);
-            fields.extend([(9, pref), (10, table), (11, code), (14, local), (38, "50704"), (41, p.kana)]);
-            sparse(42, &fields)
+            ("dispensing-receipts", 42, "調剤年月", "処方医氏名")
         };
+        let mut re = RecordBuilder::new("RE", width)
+            .set(table, "レセプト番号", &number)
+            .set(table, "レセプト種別", "1112")
+            .set(table, month_header, month)
+            .set(table, "氏名", p.name)
+            .set(table, "性別", sex)
+            .set(table, "生年月日", &birth)
+            .other(7, "30")
+            .set(table, local_header, local)
+            .set(table, "記録条件仕様年月情報", "50704")
+            .set(table, "カナ氏名", p.kana);
+        if kind != "medical" {
+            // 処方医療機関コード: prefecture, 点数表 and code, which the reader joins.
+            re = re.other(9, &prescriber[..2]).other(10, &prescriber[2..3]).other(11, &prescriber[3..]);
+        }
         let c = &p.card;
-        format!(
-            "{re}\r\n{}\r\n{}\r\n",
-            record(&["HO", c.insurer, c.symbol, c.number, "1", "0"]),
-            record(&["SN", "1", "01", c.insurer, c.symbol, c.number, c.branch])
-        )
+        let visits = if kind == "medical" { "診療実日数" } else { "処方箋受付回数" };
+        let ho = RecordBuilder::new("HO", 6)
+            .set(table, "保険者番号", c.insurer)
+            .set(table, "被保険者証記号", c.symbol)
+            .set(table, "被保険者証番号", c.number)
+            .set(table, visits, "1")
+            .set(table, "合計点数", "0");
+        // SN repeats the card (fields 3–5, which the reader takes from HO) before its 枝番.
+        let sn = RecordBuilder::new("SN", 7)
+            .other(1, "1")
+            .other(2, "01")
+            .other(3, c.insurer)
+            .other(4, c.symbol)
+            .other(5, c.number)
+            .set(table, "枝番", c.branch);
+        format!("{}\r\n{}\r\n{}\r\n", built(re), built(ho), built(sn))
     }
 
     /// One 調剤 receipt: a prescription (SH + CZ + IY) per line.
@@ -132,14 +149,25 @@ impl UkeFiles {
         for (rp, line) in lines.iter().enumerate() {
             let date = write_date(line.date, DateForm::Receipt);
             let rp = (rp + 1).to_string();
-            text.push_str(&record(&["SH", &rp, "1", "", "", line.points]));
+            let table = "dispensing";
+            let sh = RecordBuilder::new("SH", 6).set(table, "Rp番号", &rp).set(table, "剤形コード", "1");
+            // SH field 5 (the prescription's points) and CZ field 4 (調剤数量) no table reads.
+            text.push_str(&built(sh.other(5, line.points)));
             text.push_str("\r\n");
-            text.push_str(&sparse(
-                14,
-                &[(0, "CZ"), (2, &date), (3, &date), (4, "1"), (5, &line.days.to_string()), (13, line.points)],
-            ));
+            let cz = RecordBuilder::new("CZ", 14)
+                .set(table, "処方日", &date)
+                .set(table, "調剤日", &date)
+                .other(4, "1")
+                .set(table, "調剤日数", &line.days.to_string())
+                .set(table, "点数", line.points);
+            text.push_str(&built(cz));
             text.push_str("\r\n");
-            text.push_str(&record(&["IY", "1", line.code, line.quantity]));
+            let iy = RecordBuilder::new("IY", 4).set(table, "負担区分", "1").set(table, "医薬品コード", line.code).set(
+                table,
+                "数量",
+                line.quantity,
+            );
+            text.push_str(&built(iy));
             text.push_str("\r\n");
         }
         let key = (format!("{}{:02}", first.date.year, first.date.month), pharmacy.to_string());
@@ -158,15 +186,29 @@ impl UkeFiles {
             let mut text = self.patient_records("medical", &month, p, patient_id, "", None);
             for v in &visits {
                 let date = write_date(v.date, DateForm::Receipt);
-                text.push_str(&record(&["SY", "0000999", &date, "", "", v.diagnosis, ""]));
+                let sy = RecordBuilder::new("SY", 7)
+                    .set("diagnoses", "傷病名コード", "0000999")
+                    .set("diagnoses", "診療開始日", &date)
+                    .set("diagnoses", "傷病名称", v.diagnosis);
+                text.push_str(&built(sy));
                 text.push_str("\r\n");
-                let mut si = vec!["SI", "12", "1", "112007410", "", "73", "1", "", "", "", "", "", ""];
-                let days: Vec<&str> = (1..=31).map(|d| if d == v.date.day { "1" } else { "" }).collect();
-                si.extend(days);
-                text.push_str(&record(&si));
+                let si = RecordBuilder::new("SI", 44)
+                    .set("procedures", "診療識別", "12")
+                    .set("procedures", "負担区分", "1")
+                    .set("procedures", "診療行為コード", "112007410")
+                    .set("procedures", "点数", "73")
+                    .set("procedures", "回数", "1")
+                    .day("procedures", v.date.day, "1");
+                text.push_str(&built(si));
                 text.push_str("\r\n");
                 if !v.note.is_empty() {
-                    text.push_str(&record(&["CO", "12", "1", "810000001", v.note]));
+                    // CO fields 1–2 (診療識別, 負担区分) no table reads.
+                    let co = RecordBuilder::new("CO", 5).other(1, "12").other(2, "1").comment(
+                        Kind::Medical,
+                        "810000001",
+                        v.note,
+                    );
+                    text.push_str(&built(co));
                     text.push_str("\r\n");
                 }
             }

@@ -408,7 +408,7 @@ impl JointSearch<'_> {
     /// Loss over every quasi-identifying column, relational and event alike (ARX's Loss, each
     /// column weighing the same), and whether both models hold: the joint search minimizes it,
     /// a met target first.
-    fn score(&self, solution: &Solution, items: &ItemSolution) -> (bool, f64) {
+    fn score(&self, solution: &Solution, items: &ItemSolution) -> Score {
         let (relational, events) = (self.qis.len() as f64, self.events.columns.len() as f64);
         let loss = solution.utility.get("loss").copied().unwrap_or(1.0);
         let combined = (relational * loss + events * items.loss) / (relational + events).max(1.0);
@@ -431,7 +431,8 @@ impl JointSearch<'_> {
         let searched = persons <= JOINT_MAX_PERSONS && self.settings.m > 0;
         while searched && evaluated < JOINT_CANDIDATES {
             let current = best.0.level_vector.clone();
-            let mut step: Option<(usize, (Solution, ItemSolution), (bool, f64))> = None;
+            // The best raise of this step: which quasi-identifier, the levels it gives, its score.
+            let mut step: Option<(usize, Candidate, Score)> = None;
             for (i, qi) in self.qis.iter().enumerate() {
                 if current[i] >= qi.bounds().1 || evaluated >= JOINT_CANDIDATES {
                     continue;
@@ -471,7 +472,13 @@ impl JointSearch<'_> {
     }
 }
 
+/// Relational levels with the item levels chosen within them.
+type Candidate = (Solution, ItemSolution);
+/// Whether a target is unmet (so `false` sorts first), and the loss over all quasi-identifying
+/// columns.
+type Score = (bool, f64);
+
 /// Whether score `a` beats `b`: a met target first, then a lower loss (by more than rounding).
-fn better(a: (bool, f64), b: (bool, f64)) -> bool {
+fn better(a: Score, b: Score) -> bool {
     (a.0, a.1 + 1e-12) < (b.0, b.1)
 }
