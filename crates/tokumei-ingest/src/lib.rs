@@ -51,10 +51,12 @@
 
 mod cell;
 mod decode;
+pub mod flat;
 pub mod national;
 mod reader;
 mod source;
 
 pub use cell::CellProblem;
+pub use flat::{FlatTable, FlatTableError};
 pub use reader::{Error, IngestStats, LINE_COLUMN, QuarantineGroup, Quarantined, Result, read_headers, read_source};
 pub use source::{ColumnSpec, Format, Source, TextEncoding};

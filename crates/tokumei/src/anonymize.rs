@@ -5,8 +5,8 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
-use tokumei_core::ValueType;
-use tokumei_ingest::{ColumnSpec, Format, Source, TextEncoding, read_headers, read_source};
+use tokumei_ingest::flat::text_column;
+use tokumei_ingest::{FlatTable, TextEncoding};
 use tokumei_privacy::{CodedRows, NULL_CODE, PrivacyModel, QuasiIdentifier, SearchOptions, Solution};
 use tokumei_report::Release;
 use tokumei_transform::{HierarchyError, HierarchyTable};
@@ -82,86 +82,24 @@ fn hierarchy_path(options: &AnonymizeOptions, column: &str) -> Result<PathBuf, P
     })
 }
 
-/// A whole flat table, every column as text: CSV (with `delimiter` and `encoding`), or Parquet
-/// when the file name ends in `.parquet`.
-pub(crate) fn read_table(path: &Path, delimiter: u8, encoding: TextEncoding) -> Result<DataFrame, PipelineError> {
-    read_table_columns(path, delimiter, encoding, None)
-}
-
-/// As [`read_table`], keeping only `columns` (when given; the rest is never held in memory). A
-/// column the file does not have is an error naming it.
-pub(crate) fn read_table_columns(
+/// A whole flat table, every column as text (see [`FlatTable::read`]).
+pub(crate) fn read_table(
     path: &Path,
     delimiter: u8,
     encoding: TextEncoding,
     columns: Option<&[&str]>,
 ) -> Result<DataFrame, PipelineError> {
-    let parquet = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("parquet"));
-    let mut source = Source {
-        table: "input".into(),
-        path: path.to_path_buf(),
-        format: if parquet { Format::Parquet } else { Format::Csv },
-        encoding,
-        delimiter,
-        columns: Vec::new(),
-        batch_rows: 64 * 1024,
-        extract: None,
-        max_cell_bytes: tokumei_config::MAX_CELL_BYTES,
-    };
-    let mut headers = read_headers(&source)?;
-    if let Some(wanted) = columns {
-        let mut kept = Vec::new();
-        for w in wanted {
-            if !headers.iter().any(|h| h == w) {
-                return Err(PipelineError::Config(format!("{}: no column `{w}`", path.display())));
-            }
-            if !kept.iter().any(|k: &String| k == w) {
-                kept.push(w.to_string());
-            }
-        }
-        headers = kept;
-    }
-    source.columns = headers
-        .iter()
-        .map(|h| ColumnSpec { name: h.clone(), header: h.clone(), value_type: ValueType::Text, multiline: false })
-        .collect();
-    let mut frame: Option<DataFrame> = None;
-    let stats = read_source(&source, |batch| {
-        let batch = batch.select(headers.iter().map(|h| PlSmallStr::from(h.as_str())))?;
-        match frame.as_mut() {
-            Some(f) => {
-                f.vstack_mut(&batch)?;
-            }
-            None => frame = Some(batch),
-        }
-        Ok(())
-    })?;
-    // A row left out would change every count: the table is rejected instead.
-    if let Some(q) = stats.quarantine.first() {
-        return Err(PipelineError::Input(format!(
-            "{}, line {}, column `{}`: expected {} ({} row(s) like this; nothing is read from a table with such rows)",
-            path.display(),
-            q.line,
-            q.column,
-            q.problem.expected(),
-            stats.rows_quarantined
-        )));
-    }
-    Ok(frame.unwrap_or_default())
+    Ok(FlatTable::read(path, delimiter, encoding, columns, tokumei_config::MAX_CELL_BYTES)?.frame)
 }
 
 /// Reads the table, searches the lattice, writes `released.csv` and `report.json`.
 pub fn anonymize(options: &AnonymizeOptions) -> Result<AnonymizeOutcome, PipelineError> {
-    let frame = read_table(&options.input, options.delimiter, options.encoding)?;
+    let frame = read_table(&options.input, options.delimiter, options.encoding, None)?;
     let mut qis = Vec::new();
     let mut row_codes: Vec<Vec<u32>> = Vec::new();
     let mut tables = Vec::new();
     for column in &options.quasi_identifiers {
-        let values = frame
-            .column(column)
-            .map_err(|_| PipelineError::Config(format!("{}: no column `{column}`", options.input.display())))?
-            .str()?
-            .clone();
+        let values = text_column(&frame, column, &options.input)?;
         let path = hierarchy_path(options, column)?;
         let table = HierarchyTable::from_arx_csv(&path, ';').map_err(|e| PipelineError::Config(e.to_string()))?;
         // The domain is the hierarchy's values, as in ARX (so the Loss of a value counts the
@@ -222,8 +160,8 @@ pub fn anonymize(options: &AnonymizeOptions) -> Result<AnonymizeOutcome, Pipelin
     report["input_blake3"] = tokumei_report::digest_file(&options.input)?.into();
     // Released columns: the quasi-identifiers, the sensitive column and those kept; in file order.
     for column in &options.keep {
-        if frame.column(column).is_err() {
-            return Err(PipelineError::Config(format!("--keep: {}: no column `{column}`", options.input.display())));
+        if let Err(e) = text_column(&frame, column, &options.input) {
+            return Err(PipelineError::Config(format!("--keep: {e}")));
         }
     }
     let released_columns: Vec<String> = frame
@@ -309,11 +247,7 @@ fn encode_text(utf8: Vec<u8>, encoding: TextEncoding) -> Result<Vec<u8>, Pipelin
 /// Codes of the sensitive column in value order (numeric when every value is a number, else
 /// by text; a missing value is a value of its own, last), and the dictionary size.
 pub(crate) fn sensitive_codes(frame: &DataFrame, column: &str, input: &Path) -> Result<(Vec<u32>, u32), PipelineError> {
-    let values = frame
-        .column(column)
-        .map_err(|_| PipelineError::Config(format!("{}: no sensitive column `{column}`", input.display())))?
-        .str()?
-        .clone();
+    let values = text_column(frame, column, input)?;
     let mut distinct: Vec<Option<&str>> = values.iter().collect();
     distinct.sort_unstable();
     distinct.dedup();

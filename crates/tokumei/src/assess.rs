@@ -13,7 +13,7 @@ use tokumei_risk::{
 };
 
 use crate::PipelineError;
-use crate::anonymize::{read_table_columns, sensitive_codes};
+use crate::anonymize::{read_table, sensitive_codes};
 
 /// What to measure.
 #[derive(Debug, Clone)]
@@ -110,11 +110,7 @@ pub struct RiskAssessment {
 
 /// Codes of a text column (missing → [`NULL_CODE`]); equal values get equal codes.
 fn codes(frame: &DataFrame, column: &str, input: &Path) -> Result<Vec<u32>, PipelineError> {
-    let values = frame
-        .column(column)
-        .map_err(|_| PipelineError::Config(format!("{}: no column `{column}`", input.display())))?
-        .cast(&DataType::String)?;
-    let values = values.str()?;
+    let values = tokumei_ingest::flat::text_column(frame, column, input)?;
     let mut dictionary: HashMap<&str, u32> = HashMap::new();
     Ok(values
         .iter()
@@ -179,7 +175,7 @@ pub fn assess_risk(input: &RiskInput) -> Result<RiskAssessment, PipelineError> {
     let mut wanted: Vec<&str> = input.quasi_identifiers.iter().map(String::as_str).collect();
     wanted.extend(input.sensitive.as_deref());
     wanted.extend(input.person.as_deref());
-    let frame = read_table_columns(&input.input, input.delimiter, input.encoding, Some(&wanted))?;
+    let frame = read_table(&input.input, input.delimiter, input.encoding, Some(&wanted))?;
     let columns: Vec<Vec<u32>> =
         input.quasi_identifiers.iter().map(|q| codes(&frame, q, &input.input)).collect::<Result<_, _>>()?;
     let units = input.person.as_ref().map(|p| codes(&frame, p, &input.input)).transpose()?;
@@ -231,7 +227,7 @@ fn population_class_sizes(
     let qis: Vec<&str> = input.quasi_identifiers.iter().map(String::as_str).collect();
     let mut wanted = qis.clone();
     wanted.extend(table.count.as_deref());
-    let population = read_table_columns(&table.path, input.delimiter, input.encoding, Some(&wanted))?;
+    let population = read_table(&table.path, input.delimiter, input.encoding, Some(&wanted))?;
     let text = |frame: &DataFrame, column: &str| -> Result<Vec<Option<String>>, PipelineError> {
         Ok(frame
             .column(column)?

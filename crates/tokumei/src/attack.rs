@@ -124,11 +124,8 @@ pub struct AttackReport {
 }
 
 fn text_column(frame: &DataFrame, column: &str, file: &Path) -> Result<Vec<Option<String>>, PipelineError> {
-    let values = frame
-        .column(column)
-        .map_err(|_| PipelineError::Config(format!("{}: no column `{column}`", file.display())))?
-        .cast(&DataType::String)?;
-    Ok(values.str()?.iter().map(|v| v.map(|s| s.trim().to_string())).collect())
+    let values = tokumei_ingest::flat::text_column(frame, column, file)?;
+    Ok(values.iter().map(|v| v.map(|s| s.trim().to_string())).collect())
 }
 
 /// One quasi-identifier's generalization of raw values to the release's level.
@@ -187,12 +184,12 @@ impl Dictionary {
 
 /// Reads the tables and runs the attacks.
 pub fn attack(input: &AttackInput) -> Result<AttackReport, PipelineError> {
-    let release = read_table(&input.release, input.delimiter, input.encoding)?;
-    let attacker = read_table(&input.attacker, input.delimiter, input.encoding)?;
+    let release = read_table(&input.release, input.delimiter, input.encoding, None)?;
+    let attacker = read_table(&input.attacker, input.delimiter, input.encoding, None)?;
     let others = match &input.anonymeter {
         Some(a) => Some((
-            read_table(&a.original, input.delimiter, input.encoding)?,
-            read_table(&a.control, input.delimiter, input.encoding)?,
+            read_table(&a.original, input.delimiter, input.encoding, None)?,
+            read_table(&a.control, input.delimiter, input.encoding, None)?,
         )),
         None => None,
     };

@@ -116,6 +116,9 @@ pub enum PipelineError {
         /// Line.
         line: u64,
     },
+    /// A flat table (anonymize, risk, attack) could not be read as asked.
+    #[error(transparent)]
+    FlatTable(#[from] tokumei_ingest::FlatTableError),
     /// Rows do not add up: a bug; no release is written.
     #[error("internal error: rows of table `{0}` do not add up; no release written")]
     Accounting(String),
