@@ -26,6 +26,7 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod dictionary;
 mod hierarchy;
 mod histogram;
 mod items;
@@ -34,6 +35,7 @@ mod model;
 mod rollup;
 mod search;
 
+pub use dictionary::{Dictionary, Key};
 pub use hierarchy::QuasiIdentifier;
 pub use histogram::{CodedRows, Entry, Histogram, HistogramSource, NULL_CODE};
 pub use items::{EXACT_LATTICE, ItemModel, ItemSolution, ItemTable, MAX_M, search_items};

@@ -1,13 +1,12 @@
 //! `tokumei anonymize`: any single table, k-anonymized at the optimal generalization of its
 //! quasi-identifiers, with hierarchies in ARX's file format.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
 use tokumei_ingest::flat::text_column;
 use tokumei_ingest::{FlatTable, TextEncoding};
-use tokumei_privacy::{CodedRows, NULL_CODE, PrivacyModel, QuasiIdentifier, SearchOptions, Solution};
+use tokumei_privacy::{CodedRows, Dictionary, NULL_CODE, PrivacyModel, QuasiIdentifier, SearchOptions, Solution};
 use tokumei_report::Release;
 use tokumei_transform::{HierarchyError, HierarchyTable};
 
@@ -105,14 +104,14 @@ pub fn anonymize(options: &AnonymizeOptions) -> Result<AnonymizeOutcome, Pipelin
         // The domain is the hierarchy's values, as in ARX (so the Loss of a value counts the
         // hierarchy's leaves under it, not only those the data happens to hold).
         let base: Vec<&str> = table.values().iter().map(String::as_str).collect();
-        let dictionary: HashMap<&str, u32> = base.iter().enumerate().map(|(i, v)| (*v, i as u32)).collect();
+        let dictionary = Dictionary::of_domain(base.iter().copied());
         let mut codes = Vec::with_capacity(values.len());
         for (row, value) in values.iter().enumerate() {
             let Some(value) = value else {
                 codes.push(NULL_CODE);
                 continue;
             };
-            let Some(&code) = dictionary.get(value) else {
+            let Some(code) = dictionary.get(&value) else {
                 let e = HierarchyError::MissingValue { column: column.clone(), path: table.path.clone(), row: row + 1 };
                 return Err(PipelineError::Config(e.to_string()));
             };
@@ -120,14 +119,8 @@ pub fn anonymize(options: &AnonymizeOptions) -> Result<AnonymizeOutcome, Pipelin
         }
         let lookup = (0..table.levels())
             .map(|level| {
-                let mut labels: HashMap<&str, u32> = HashMap::new();
-                base.iter()
-                    .map(|v| {
-                        let label = table.label(v, level).unwrap_or_default();
-                        let next = labels.len() as u32;
-                        *labels.entry(label).or_insert(next)
-                    })
-                    .collect()
+                let mut labels: Dictionary<&str> = Dictionary::default();
+                base.iter().map(|v| labels.code(table.label(v, level).unwrap_or_default())).collect()
             })
             .collect();
         let level_names = (0..table.levels()).map(|l| format!("level {l}")).collect();
@@ -248,19 +241,6 @@ fn encode_text(utf8: Vec<u8>, encoding: TextEncoding) -> Result<Vec<u8>, Pipelin
 /// by text; a missing value is a value of its own, last), and the dictionary size.
 pub(crate) fn sensitive_codes(frame: &DataFrame, column: &str, input: &Path) -> Result<(Vec<u32>, u32), PipelineError> {
     let values = text_column(frame, column, input)?;
-    let mut distinct: Vec<Option<&str>> = values.iter().collect();
-    distinct.sort_unstable();
-    distinct.dedup();
-    let numeric = distinct.iter().flatten().all(|v| v.trim().parse::<f64>().is_ok());
-    let number = |v: &str| v.trim().parse::<f64>().unwrap_or(f64::NAN);
-    distinct.sort_by(|a, b| match (a, b) {
-        (None, None) => std::cmp::Ordering::Equal,
-        (None, _) => std::cmp::Ordering::Greater,
-        (_, None) => std::cmp::Ordering::Less,
-        (Some(a), Some(b)) if numeric => number(a).total_cmp(&number(b)).then(a.cmp(b)),
-        (Some(a), Some(b)) => a.cmp(b),
-    });
-    let index: HashMap<Option<&str>, u32> = distinct.iter().enumerate().map(|(i, v)| (*v, i as u32)).collect();
-    let codes = values.iter().map(|v| index[&v]).collect();
-    Ok((codes, distinct.len() as u32))
+    let values: Vec<Option<&str>> = values.iter().collect();
+    Ok(tokumei_privacy::dictionary::ordered_text_codes(&values))
 }

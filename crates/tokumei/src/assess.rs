@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use polars::prelude::*;
 use serde::Serialize;
 use tokumei_ingest::TextEncoding;
-use tokumei_privacy::{CodedRows, NULL_CODE, QuasiIdentifier, roll_up};
+use tokumei_privacy::{CodedRows, Dictionary, NULL_CODE, QuasiIdentifier, roll_up};
 use tokumei_risk::{
     Class, PopulationUniqueness, RiskOptions, RiskReport, Suda2, SudaOptions, measure, population_uniqueness, suda2,
 };
@@ -111,17 +111,8 @@ pub struct RiskAssessment {
 /// Codes of a text column (missing → [`NULL_CODE`]); equal values get equal codes.
 fn codes(frame: &DataFrame, column: &str, input: &Path) -> Result<Vec<u32>, PipelineError> {
     let values = tokumei_ingest::flat::text_column(frame, column, input)?;
-    let mut dictionary: HashMap<&str, u32> = HashMap::new();
-    Ok(values
-        .iter()
-        .map(|v| match v {
-            None => NULL_CODE,
-            Some(v) => {
-                let next = dictionary.len() as u32;
-                *dictionary.entry(v).or_insert(next)
-            }
-        })
-        .collect())
+    let mut dictionary: Dictionary<&str> = Dictionary::default();
+    Ok(values.iter().map(|v| dictionary.code_or_null(v)).collect())
 }
 
 /// Every class-based measure of dictionary-coded columns (one per quasi-identifier, named by

@@ -5,12 +5,12 @@
 //! are scored. With the released persons' original records, a control set and a sensitive
 //! column, singling-out and attribute-inference risks are estimated in the manner of anonymeter.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
 use serde::Serialize;
 use tokumei_ingest::TextEncoding;
+use tokumei_privacy::Dictionary;
 use tokumei_risk::attack::{Estimate, Linkage, NO_ID, WILDCARD, attribute_inference, link, singling_out};
 use tokumei_transform::HierarchyTable;
 
@@ -171,17 +171,6 @@ impl Generalize {
     }
 }
 
-/// A shared dictionary per quasi-identifier, so release and attacker codes agree.
-#[derive(Default)]
-struct Dictionary(HashMap<String, u32>);
-
-impl Dictionary {
-    fn code(&mut self, value: &str) -> u32 {
-        let next = self.0.len() as u32;
-        *self.0.entry(value.to_string()).or_insert(next)
-    }
-}
-
 /// Reads the tables and runs the attacks.
 pub fn attack(input: &AttackInput) -> Result<AttackReport, PipelineError> {
     let release = read_table(&input.release, input.delimiter, input.encoding, None)?;
@@ -213,7 +202,7 @@ pub fn attack(input: &AttackInput) -> Result<AttackReport, PipelineError> {
             .map(|path| HierarchyTable::from_arx_csv(&path, ';').map_err(|e| PipelineError::Config(e.to_string())))
             .transpose()?;
         let generalize = Generalize::detect(table, &release_values, release_column)?;
-        let mut dictionary = Dictionary::default();
+        let mut dictionary: Dictionary<String> = Dictionary::default();
         let mut suppressed = 0u64;
         release_codes.push(
             release_values
@@ -223,7 +212,7 @@ pub fn attack(input: &AttackInput) -> Result<AttackReport, PipelineError> {
                         suppressed += 1;
                         WILDCARD
                     }
-                    v => dictionary.code(v.unwrap_or("")),
+                    v => dictionary.code(v.unwrap_or("").to_string()),
                 })
                 .collect::<Vec<u32>>(),
         );
@@ -232,7 +221,7 @@ pub fn attack(input: &AttackInput) -> Result<AttackReport, PipelineError> {
             Ok(spell(text_column(frame, attacker_column, file)?)
                 .iter()
                 .map(|v| match generalize.apply(v.as_deref().unwrap_or("")) {
-                    Some(label) => dictionary.code(label),
+                    Some(label) => dictionary.code(label.to_string()),
                     None => {
                         if count {
                             unknown_values += 1;
@@ -257,11 +246,11 @@ pub fn attack(input: &AttackInput) -> Result<AttackReport, PipelineError> {
     }
     let ids = match &input.id {
         Some((release_column, attacker_column)) => {
-            let mut dictionary = Dictionary::default();
+            let mut dictionary: Dictionary<String> = Dictionary::default();
             let mut coded = |frame: &DataFrame, column: &str, file: &Path| -> Result<Vec<u32>, PipelineError> {
                 Ok(text_column(frame, column, file)?
                     .iter()
-                    .map(|v| v.as_deref().filter(|v| !v.is_empty()).map_or(NO_ID, |v| dictionary.code(v)))
+                    .map(|v| v.as_deref().filter(|v| !v.is_empty()).map_or(NO_ID, |v| dictionary.code(v.to_string())))
                     .collect())
             };
             Some((
@@ -273,11 +262,11 @@ pub fn attack(input: &AttackInput) -> Result<AttackReport, PipelineError> {
     };
     let persons = match &input.person {
         Some(column) => {
-            let mut dictionary = Dictionary::default();
+            let mut dictionary: Dictionary<String> = Dictionary::default();
             Some(
                 text_column(&release, column, &input.release)?
                     .iter()
-                    .map(|v| dictionary.code(v.as_deref().unwrap_or("")))
+                    .map(|v| dictionary.code(v.as_deref().unwrap_or("").to_string()))
                     .collect::<Vec<u32>>(),
             )
         }
@@ -296,11 +285,11 @@ pub fn attack(input: &AttackInput) -> Result<AttackReport, PipelineError> {
             let take = |codes: &[Vec<u32>]| codes.iter().map(|c| c[..n].to_vec()).collect::<Vec<_>>();
             let (original_n, control_n) = (take(&original_codes), take(&control_codes));
             let singling = singling_out(&release_codes, &original_n, &control_n);
-            let mut dictionary = Dictionary::default();
+            let mut dictionary: Dictionary<String> = Dictionary::default();
             let mut sensitive = |frame: &DataFrame, column: &str, file: &Path| -> Result<Vec<u32>, PipelineError> {
                 Ok(text_column(frame, column, file)?
                     .iter()
-                    .map(|v| dictionary.code(v.as_deref().unwrap_or("")))
+                    .map(|v| dictionary.code(v.as_deref().unwrap_or("").to_string()))
                     .collect())
             };
             let release_s = sensitive(&release, &a.sensitive.0, &input.release)?;

@@ -10,9 +10,10 @@ use std::sync::Arc;
 use polars::prelude::*;
 use tokumei_config::PrivacyPlan;
 use tokumei_core::ROW_COLUMN;
+use tokumei_privacy::dictionary::renumber;
 use tokumei_privacy::{
-    CodedRows, Histogram, ItemModel, ItemSolution, ItemTable, NULL_CODE, QuasiIdentifier, Solution, entry_classes,
-    search, search_items,
+    CodedRows, Dictionary, Histogram, ItemModel, ItemSolution, ItemTable, Key, NULL_CODE, QuasiIdentifier, Solution,
+    entry_classes, search, search_items,
 };
 use tokumei_report::JointReport;
 use tokumei_transform::Value;
@@ -24,82 +25,25 @@ use super::{PERSON_INDEX, PipelineError};
 /// plan validator made sure each name has one).
 pub(crate) type QiSpec = tokumei_config::ModelColumn;
 
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-enum Key {
-    Text(String),
-    Int(i64),
-    Date(i32),
-    Float(u64),
-    Missing,
-}
-
-impl Key {
-    fn of(value: &AnyValue<'_>) -> Option<Key> {
-        match Value::from_any(value) {
-            Value::Null => None,
-            Value::Text(s) => Some(Key::Text(s.to_string())),
-            Value::Int(i) => Some(Key::Int(i)),
-            Value::Date(d) => Some(Key::Date(d)),
-            Value::Float(x) => Some(Key::Float(x.to_bits())),
-        }
-    }
-
-    /// Orders values: numbers by value, dates by day, text by code point, missing last.
-    fn cmp_value(&self, other: &Key) -> std::cmp::Ordering {
-        let number = |k: &Key| match k {
-            Key::Int(i) => Some(*i as f64),
-            Key::Float(bits) => Some(f64::from_bits(*bits)),
-            _ => None,
-        };
-        match (number(self), number(other)) {
-            (Some(a), Some(b)) => a.total_cmp(&b),
-            _ => match (self, other) {
-                (Key::Date(a), Key::Date(b)) => a.cmp(b),
-                (Key::Text(a), Key::Text(b)) => a.cmp(b),
-                (Key::Missing, Key::Missing) => std::cmp::Ordering::Equal,
-                (Key::Missing, _) => std::cmp::Ordering::Greater,
-                (_, Key::Missing) => std::cmp::Ordering::Less,
-                _ => self.rank().cmp(&other.rank()),
-            },
-        }
-    }
-
-    fn rank(&self) -> u8 {
-        match self {
-            Key::Int(_) | Key::Float(_) => 0,
-            Key::Date(_) => 1,
-            Key::Text(_) => 2,
-            Key::Missing => 3,
-        }
-    }
-
-    fn value(&self) -> Value<'_> {
-        match self {
-            Key::Missing => Value::Null,
-            Key::Text(s) => Value::Text(s),
-            Key::Int(i) => Value::Int(*i),
-            Key::Date(d) => Value::Date(*d),
-            Key::Float(bits) => Value::Float(f64::from_bits(*bits)),
-        }
+/// The engine's key of a typed cell (`None`: missing).
+fn key_of(value: &AnyValue<'_>) -> Option<Key> {
+    match Value::from_any(value) {
+        Value::Null => None,
+        Value::Text(s) => Some(Key::Text(s.to_string())),
+        Value::Int(i) => Some(Key::Int(i)),
+        Value::Date(d) => Some(Key::Date(d)),
+        Value::Float(x) => Some(Key::Float(x.to_bits())),
     }
 }
 
-/// Sorts `base` (distinct values) in value order; returns each old code's new code.
-fn value_order(base: &mut Vec<Key>) -> Vec<u32> {
-    let mut order: Vec<u32> = (0..base.len() as u32).collect();
-    order.sort_by(|&a, &b| base[a as usize].cmp_value(&base[b as usize]));
-    let mut rank = vec![0u32; order.len()];
-    for (r, &code) in order.iter().enumerate() {
-        rank[code as usize] = r as u32;
-    }
-    *base = order.iter().map(|&c| base[c as usize].clone()).collect();
-    rank
-}
-
-/// Replaces every code by its new code (`NULL_CODE` stays).
-fn renumber(codes: &mut [u32], rank: &[u32]) {
-    for code in codes.iter_mut().filter(|c| **c != NULL_CODE) {
-        *code = rank[*code as usize];
+/// The typed value of a key, for the ladders.
+fn value_of(key: &Key) -> Value<'_> {
+    match key {
+        Key::Missing => Value::Null,
+        Key::Text(s) | Key::Number(_, s) => Value::Text(s),
+        Key::Int(i) => Value::Int(*i),
+        Key::Date(d) => Value::Date(*d),
+        Key::Float(bits) => Value::Float(f64::from_bits(*bits)),
     }
 }
 
@@ -114,7 +58,7 @@ fn ladder_lookup(spec: &QiSpec, base: &[Key]) -> QuasiIdentifier {
             let mut readable = true;
             (0..levels_count)
                 .map(|level| {
-                    let label = spec.ladder.label(key.value(), level);
+                    let label = spec.ladder.label(value_of(key), level);
                     readable &= label.is_some() || level + 1 == levels_count;
                     if readable || level + 1 == levels_count { label } else { None }
                 })
@@ -135,17 +79,6 @@ fn ladder_lookup(spec: &QiSpec, base: &[Key]) -> QuasiIdentifier {
         .collect();
     let names = (0..levels_count).map(|l| spec.ladder.describe(l)).collect();
     QuasiIdentifier::new(spec.name.clone(), lookup, names)
-}
-
-/// Dictionary-encodes one value into `dictionary`/`values` (missing → `NULL_CODE`).
-fn encode(value: Option<Key>, dictionary: &mut HashMap<Key, u32>, values: &mut Vec<Key>) -> u32 {
-    value.map_or(NULL_CODE, |key| {
-        let next = values.len() as u32;
-        *dictionary.entry(key.clone()).or_insert_with(|| {
-            values.push(key);
-            next
-        })
-    })
 }
 
 /// Persons present after opt-out, compacted: `compact[person]` or `u32::MAX`.
@@ -207,10 +140,8 @@ pub(crate) fn person_rows(
     present: &Present,
 ) -> Result<PersonRows, PipelineError> {
     let width = specs.len();
-    let mut dictionaries: Vec<HashMap<Key, u32>> = vec![HashMap::new(); width];
-    let mut values: Vec<Vec<Key>> = vec![Vec::new(); width];
-    let mut sensitive_dictionary: HashMap<Key, u32> = HashMap::new();
-    let mut sensitive_values: Vec<Key> = Vec::new();
+    let mut dictionaries: Vec<Dictionary<Key>> = vec![Dictionary::default(); width];
+    let mut sensitive_dictionary: Dictionary<Key> = Dictionary::default();
     let mut out = PersonRows {
         qis: Vec::new(),
         columns: vec![Vec::new(); width],
@@ -248,7 +179,7 @@ pub(crate) fn person_rows(
             }
             for (qi, column) in out.columns.iter_mut().enumerate() {
                 let code = match qi_columns.iter().position(|(i, _)| *i == qi) {
-                    Some(at) => encode(Key::of(&cells[at].get(row)?), &mut dictionaries[qi], &mut values[qi]),
+                    Some(at) => dictionaries[qi].code_or_null(key_of(&cells[at].get(row)?)),
                     None => NULL_CODE,
                 };
                 column.push(code);
@@ -258,28 +189,26 @@ pub(crate) fn person_rows(
             if sensitive.is_some() {
                 // A missing sensitive value is a value of its own ("unknown").
                 let key = match &sensitive_cells {
-                    Some(cells) => Key::of(&cells.get(row)?),
+                    Some(cells) => key_of(&cells.get(row)?),
                     None => None,
                 };
-                let next = sensitive_values.len() as u32;
-                let code = *sensitive_dictionary.entry(key.clone().unwrap_or(Key::Missing)).or_insert_with(|| {
-                    sensitive_values.push(key.unwrap_or(Key::Missing));
-                    next
-                });
-                sensitive_codes.push(code);
+                sensitive_codes.push(sensitive_dictionary.code(key.unwrap_or(Key::Missing)));
             }
         }
     }
     // Codes in value order, whatever order the aggregation returned rows in: the same inputs
     // give the same histogram, so the same floating-point sums and the same tie-breaks.
-    for (qi, base) in values.iter_mut().enumerate() {
-        renumber(&mut out.columns[qi], &value_order(base));
+    let mut values: Vec<Vec<Key>> = Vec::with_capacity(width);
+    for (qi, dictionary) in dictionaries.into_iter().enumerate() {
+        let (base, rank) = dictionary.into_value_order();
+        renumber(&mut out.columns[qi], &rank);
+        values.push(base);
     }
     if sensitive.is_some() {
         // Codes in value order, for ordered t-closeness.
-        let rank = value_order(&mut sensitive_values);
+        let (base, rank) = sensitive_dictionary.into_value_order();
         renumber(&mut sensitive_codes, &rank);
-        out.sensitive = Some((sensitive_codes, sensitive_values.len() as u32));
+        out.sensitive = Some((sensitive_codes, base.len() as u32));
     }
     out.qis = specs
         .iter()
@@ -313,8 +242,7 @@ pub(crate) fn event_rows(
     frames: &[(StagedTable, Vec<String>)],
     present: &Present,
 ) -> Result<EventRows, PipelineError> {
-    let mut dictionaries: Vec<HashMap<Key, u32>> = vec![HashMap::new(); specs.len()];
-    let mut values: Vec<Vec<Key>> = vec![Vec::new(); specs.len()];
+    let mut dictionaries: Vec<Dictionary<Key>> = vec![Dictionary::default(); specs.len()];
     let mut tables = Vec::new();
     let mut source_rows = Vec::new();
     for (t, (frame, columns)) in frames.iter().enumerate() {
@@ -337,7 +265,7 @@ pub(crate) fn event_rows(
             let column = rows.column(&specs[i].name)?;
             let mut coded = Vec::with_capacity(rows.height());
             for r in 0..rows.height() {
-                coded.push(encode(Key::of(&column.get(r)?), &mut dictionaries[i], &mut values[i]));
+                coded.push(dictionaries[i].code_or_null(key_of(&column.get(r)?)));
             }
             codes.push(coded);
         }
@@ -345,8 +273,10 @@ pub(crate) fn event_rows(
         source_rows.push((t, row_ids));
     }
     // Codes in value order, in every table holding the column: deterministic item ids.
-    for (i, base) in values.iter_mut().enumerate() {
-        let rank = value_order(base);
+    let mut values: Vec<Vec<Key>> = Vec::with_capacity(specs.len());
+    for (i, dictionary) in dictionaries.into_iter().enumerate() {
+        let (base, rank) = dictionary.into_value_order();
+        values.push(base);
         for table in &mut tables {
             if let Some(at) = table.columns.iter().position(|&c| c == i) {
                 renumber(&mut table.codes[at], &rank);
