@@ -185,3 +185,45 @@ fn anonymize_refuses_to_release_identifiers_even_when_kept() {
     assert!(!out.exists(), "nothing written");
     assert!(!stderr.as_bytes().windows(12).any(|w| w.iter().all(u8::is_ascii_digit)), "no value shown: {stderr}");
 }
+
+/// Each researcher's command says what went wrong as its own error type, which a caller (or a
+/// test) can match, not a string.
+#[test]
+fn commands_fail_with_their_own_error_types() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("t.csv");
+    std::fs::write(&csv, "age,sex,zip\n30,1,100\n31,2,101\n").unwrap();
+    let options = tokumei::AnonymizeOptions {
+        input: csv.clone(),
+        delimiter: b',',
+        encoding: tokumei::ingest::TextEncoding::Utf8,
+        quasi_identifiers: vec!["age".into()],
+        hierarchies: None,
+        hierarchy_files: Vec::new(),
+        sensitive: None,
+        model: tokumei::privacy::PrivacyModel {
+            k: 2,
+            diversity: None,
+            closeness: None,
+            average_risk: None,
+            max_suppression: 0.0,
+        },
+        search: Default::default(),
+        keep: Vec::new(),
+        out: dir.path().join("out"),
+    };
+    match tokumei::anonymize(&options) {
+        Err(tokumei::AnonymizeError::NoHierarchy(column)) => assert_eq!(column, "age"),
+        other => panic!("{other:?}"),
+    }
+    let options = tokumei::AnonymizeOptions { quasi_identifiers: vec!["height".into()], ..options };
+    match tokumei::anonymize(&options) {
+        Err(tokumei::AnonymizeError::Table(tokumei::ingest::FlatTableError::NoColumn {
+            column, available, ..
+        })) => {
+            assert_eq!(column, "height");
+            assert_eq!(available, ["age", "sex", "zip"]);
+        }
+        other => panic!("{other:?}"),
+    }
+}

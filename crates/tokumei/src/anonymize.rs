@@ -5,12 +5,50 @@ use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
 use tokumei_ingest::flat::text_column;
-use tokumei_ingest::{FlatTable, TextEncoding};
+use tokumei_ingest::{FlatTable, FlatTableError, TextEncoding};
 use tokumei_privacy::{CodedRows, Dictionary, NULL_CODE, PrivacyModel, QuasiIdentifier, SearchOptions, Solution};
 use tokumei_report::Release;
 use tokumei_transform::{HierarchyError, HierarchyTable};
 
-use crate::PipelineError;
+/// Why `tokumei anonymize` (or the hierarchy lookup `attack` shares) stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum AnonymizeError {
+    /// A quasi-identifier without a hierarchy file.
+    #[error(
+        "no hierarchy for quasi-identifier `{0}` (use --hierarchies DIR with a file *_{0}.csv, or --hierarchy {0}=FILE)"
+    )]
+    NoHierarchy(String),
+    /// A hierarchy file that cannot be used (unreadable, not nested, missing a value of the data).
+    #[error(transparent)]
+    Hierarchy(#[from] HierarchyError),
+    /// ℓ or t without a sensitive column, or the other way round.
+    #[error("--l and --t need --sensitive, and --sensitive needs --l or --t")]
+    SensitiveWithoutModel,
+    /// A `--keep` column the table does not have.
+    #[error("--keep: {0}")]
+    Keep(FlatTableError),
+    /// The table could not be read as asked.
+    #[error(transparent)]
+    Table(#[from] FlatTableError),
+    /// The released table holds a character cp932 cannot.
+    #[error("released.csv, line {line}: a character cp932 cannot hold; use --encoding utf-8-bom")]
+    NotCp932 {
+        /// The line of the released table.
+        line: usize,
+    },
+    /// The privacy engine rejected its input.
+    #[error(transparent)]
+    Privacy(#[from] tokumei_privacy::Error),
+    /// Writing the release.
+    #[error(transparent)]
+    Report(#[from] tokumei_report::Error),
+    /// A data-frame operation failed.
+    #[error("data processing: {0}")]
+    Polars(#[from] PolarsError),
+    /// Reading a hierarchy folder.
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+}
 
 /// What to anonymize and how.
 #[derive(Debug, Clone)]
@@ -59,7 +97,7 @@ pub(crate) fn find_hierarchy(
     files: &[(String, PathBuf)],
     dir: Option<&Path>,
     column: &str,
-) -> Result<Option<PathBuf>, PipelineError> {
+) -> Result<Option<PathBuf>, std::io::Error> {
     if let Some((_, path)) = files.iter().find(|(c, _)| c == column) {
         return Ok(Some(path.clone()));
     }
@@ -73,12 +111,9 @@ pub(crate) fn find_hierarchy(
     Ok(found.into_iter().next())
 }
 
-fn hierarchy_path(options: &AnonymizeOptions, column: &str) -> Result<PathBuf, PipelineError> {
-    find_hierarchy(&options.hierarchy_files, options.hierarchies.as_deref(), column)?.ok_or_else(|| {
-        PipelineError::Config(format!(
-            "no hierarchy for quasi-identifier `{column}` (use --hierarchies DIR with a file *_{column}.csv, or --hierarchy {column}=FILE)"
-        ))
-    })
+fn hierarchy_path(options: &AnonymizeOptions, column: &str) -> Result<PathBuf, AnonymizeError> {
+    find_hierarchy(&options.hierarchy_files, options.hierarchies.as_deref(), column)?
+        .ok_or_else(|| AnonymizeError::NoHierarchy(column.to_string()))
 }
 
 /// A whole flat table, every column as text (see [`FlatTable::read`]).
@@ -87,12 +122,12 @@ pub(crate) fn read_table(
     delimiter: u8,
     encoding: TextEncoding,
     columns: Option<&[&str]>,
-) -> Result<DataFrame, PipelineError> {
+) -> Result<DataFrame, FlatTableError> {
     Ok(FlatTable::read(path, delimiter, encoding, columns, tokumei_config::MAX_CELL_BYTES)?.frame)
 }
 
 /// Reads the table, searches the lattice, writes `released.csv` and `report.json`.
-pub fn anonymize(options: &AnonymizeOptions) -> Result<AnonymizeOutcome, PipelineError> {
+pub fn anonymize(options: &AnonymizeOptions) -> Result<AnonymizeOutcome, AnonymizeError> {
     let frame = read_table(&options.input, options.delimiter, options.encoding, None)?;
     let mut qis = Vec::new();
     let mut row_codes: Vec<Vec<u32>> = Vec::new();
@@ -100,7 +135,7 @@ pub fn anonymize(options: &AnonymizeOptions) -> Result<AnonymizeOutcome, Pipelin
     for column in &options.quasi_identifiers {
         let values = text_column(&frame, column, &options.input)?;
         let path = hierarchy_path(options, column)?;
-        let table = HierarchyTable::from_arx_csv(&path, ';').map_err(|e| PipelineError::Config(e.to_string()))?;
+        let table = HierarchyTable::from_arx_csv(&path, ';')?;
         // The domain is the hierarchy's values, as in ARX (so the Loss of a value counts the
         // hierarchy's leaves under it, not only those the data happens to hold).
         let base: Vec<&str> = table.values().iter().map(String::as_str).collect();
@@ -113,7 +148,7 @@ pub fn anonymize(options: &AnonymizeOptions) -> Result<AnonymizeOutcome, Pipelin
             };
             let Some(code) = dictionary.get(&value) else {
                 let e = HierarchyError::MissingValue { column: column.clone(), path: table.path.clone(), row: row + 1 };
-                return Err(PipelineError::Config(e.to_string()));
+                return Err(e.into());
             };
             codes.push(code);
         }
@@ -133,7 +168,7 @@ pub fn anonymize(options: &AnonymizeOptions) -> Result<AnonymizeOutcome, Pipelin
         None => None,
     };
     if options.model.needs_sensitive() != sensitive.is_some() {
-        return Err(PipelineError::Config("--l and --t need --sensitive, and --sensitive needs --l or --t".into()));
+        return Err(AnonymizeError::SensitiveWithoutModel);
     }
     // One pass builds the histogram of distinct tuples, remembering each row's entry.
     let rows = CodedRows {
@@ -154,7 +189,7 @@ pub fn anonymize(options: &AnonymizeOptions) -> Result<AnonymizeOutcome, Pipelin
     // Released columns: the quasi-identifiers, the sensitive column and those kept; in file order.
     for column in &options.keep {
         if let Err(e) = text_column(&frame, column, &options.input) {
-            return Err(PipelineError::Config(format!("--keep: {e}")));
+            return Err(AnonymizeError::Keep(e));
         }
     }
     let released_columns: Vec<String> = frame
@@ -218,19 +253,17 @@ pub fn anonymize(options: &AnonymizeOptions) -> Result<AnonymizeOutcome, Pipelin
 
 /// UTF-8 text in the encoding asked for: as is, with a byte-order mark (Excel reads UTF-8 with
 /// one), or cp932. A character cp932 cannot hold is an error, never a silent substitute.
-fn encode_text(utf8: Vec<u8>, encoding: TextEncoding) -> Result<Vec<u8>, PipelineError> {
+fn encode_text(utf8: Vec<u8>, encoding: TextEncoding) -> Result<Vec<u8>, AnonymizeError> {
     match encoding {
         TextEncoding::Utf8 => Ok(utf8),
         TextEncoding::Utf8Bom => Ok([&b"\xef\xbb\xbf"[..], &utf8].concat()),
         TextEncoding::Cp932 => {
-            let text =
-                String::from_utf8(utf8).map_err(|_| PipelineError::Input("the released table is not text".into()))?;
+            // CsvWriter writes UTF-8.
+            let text = String::from_utf8_lossy(&utf8);
             let (bytes, _, unmappable) = encoding_rs::SHIFT_JIS.encode(&text);
             if unmappable {
                 let line = text.lines().position(|l| encoding_rs::SHIFT_JIS.encode(l).2).map_or(0, |i| i + 1);
-                return Err(PipelineError::Input(format!(
-                    "released.csv, line {line}: a character cp932 cannot hold; use --encoding utf-8-bom"
-                )));
+                return Err(AnonymizeError::NotCp932 { line });
             }
             Ok(bytes.into_owned())
         }
@@ -239,7 +272,11 @@ fn encode_text(utf8: Vec<u8>, encoding: TextEncoding) -> Result<Vec<u8>, Pipelin
 
 /// Codes of the sensitive column in value order (numeric when every value is a number, else
 /// by text; a missing value is a value of its own, last), and the dictionary size.
-pub(crate) fn sensitive_codes(frame: &DataFrame, column: &str, input: &Path) -> Result<(Vec<u32>, u32), PipelineError> {
+pub(crate) fn sensitive_codes(
+    frame: &DataFrame,
+    column: &str,
+    input: &Path,
+) -> Result<(Vec<u32>, u32), FlatTableError> {
     let values = text_column(frame, column, input)?;
     let values: Vec<Option<&str>> = values.iter().collect();
     Ok(tokumei_privacy::dictionary::ordered_text_codes(&values))

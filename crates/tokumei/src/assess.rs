@@ -6,14 +6,68 @@ use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
 use serde::Serialize;
-use tokumei_ingest::TextEncoding;
+use tokumei_ingest::{FlatTableError, TextEncoding};
 use tokumei_privacy::{CodedRows, Dictionary, NULL_CODE, QuasiIdentifier, roll_up};
 use tokumei_risk::{
-    Class, PopulationUniqueness, RiskOptions, RiskReport, Suda2, SudaOptions, measure, population_uniqueness, suda2,
+    Class, PopulationUniqueness, RiskOptions, RiskReport, Suda2, SudaError, SudaOptions, measure,
+    population_uniqueness, suda2,
 };
 
-use crate::PipelineError;
 use crate::anonymize::{read_table, sensitive_codes};
+
+/// Why `tokumei risk` stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum RiskError {
+    /// The table could not be read as asked.
+    #[error(transparent)]
+    Table(#[from] FlatTableError),
+    /// A row without its person, with `--person`.
+    #[error("{}: the person column has empty cells; every row needs its person", .0.display())]
+    PersonMissing(PathBuf),
+    /// A population smaller than the table.
+    #[error("the population ({population}) must be at least the {rows} {unit} of the table")]
+    PopulationTooSmall {
+        /// `--population`.
+        population: f64,
+        /// Rows or persons of the table.
+        rows: u64,
+        /// `records` or `persons`.
+        unit: String,
+    },
+    /// `--population-table` with `--person`.
+    #[error("--population-table counts rows; it cannot be combined with --person")]
+    PopulationTableWithPerson,
+    /// A count of the population table that is not a whole number.
+    #[error("{}: row {row} of the count column `{column}` is not a whole number", path.display())]
+    NotACount {
+        /// The population table.
+        path: PathBuf,
+        /// Its row.
+        row: usize,
+        /// The count column.
+        column: String,
+    },
+    /// A population table that does not contain the sample.
+    #[error(
+        "{}: {short} classes of the table occur fewer times in the population table than in the table; the population must contain the sample",
+        path.display()
+    )]
+    PopulationShort {
+        /// The population table.
+        path: PathBuf,
+        /// Classes short.
+        short: u64,
+    },
+    /// SUDA2 rejected its input.
+    #[error(transparent)]
+    Suda(#[from] SudaError),
+    /// The privacy engine rejected its input.
+    #[error(transparent)]
+    Privacy(#[from] tokumei_privacy::Error),
+    /// A data-frame operation failed.
+    #[error("data processing: {0}")]
+    Polars(#[from] PolarsError),
+}
 
 /// What to measure.
 #[derive(Debug, Clone)]
@@ -109,7 +163,7 @@ pub struct RiskAssessment {
 }
 
 /// Codes of a text column (missing → [`NULL_CODE`]); equal values get equal codes.
-fn codes(frame: &DataFrame, column: &str, input: &Path) -> Result<Vec<u32>, PipelineError> {
+fn codes(frame: &DataFrame, column: &str, input: &Path) -> Result<Vec<u32>, RiskError> {
     let values = tokumei_ingest::flat::text_column(frame, column, input)?;
     let mut dictionary: Dictionary<&str> = Dictionary::default();
     Ok(values.iter().map(|v| dictionary.code_or_null(v)).collect())
@@ -124,7 +178,7 @@ pub fn measure_coded(
     units: Option<&[u32]>,
     sensitive: Option<&(Vec<u32>, u32)>,
     options: &RiskOptions,
-) -> Result<(RiskReport, BTreeMap<String, Contribution>), PipelineError> {
+) -> Result<(RiskReport, BTreeMap<String, Contribution>), RiskError> {
     let rows = CodedRows { columns, units, weights: None, sensitive: sensitive.map(|(c, n)| (c.as_slice(), *n)) };
     let (histogram, _) = rows.build()?;
     let classes: Vec<Class<'_>> =
@@ -161,7 +215,7 @@ pub fn measure_coded(
 }
 
 /// Reads the table and measures its risk.
-pub fn assess_risk(input: &RiskInput) -> Result<RiskAssessment, PipelineError> {
+pub fn assess_risk(input: &RiskInput) -> Result<RiskAssessment, RiskError> {
     // Only the columns measured are read: a wide table of tens of millions of rows stays small.
     let mut wanted: Vec<&str> = input.quasi_identifiers.iter().map(String::as_str).collect();
     wanted.extend(input.sensitive.as_deref());
@@ -171,10 +225,7 @@ pub fn assess_risk(input: &RiskInput) -> Result<RiskAssessment, PipelineError> {
         input.quasi_identifiers.iter().map(|q| codes(&frame, q, &input.input)).collect::<Result<_, _>>()?;
     let units = input.person.as_ref().map(|p| codes(&frame, p, &input.input)).transpose()?;
     if units.as_ref().is_some_and(|u| u.contains(&NULL_CODE)) {
-        return Err(PipelineError::Config(format!(
-            "{}: the person column has empty cells; every row needs its person",
-            input.input.display()
-        )));
+        return Err(RiskError::PersonMissing(input.input.clone()));
     }
     let sensitive = input.sensitive.as_ref().map(|s| sensitive_codes(&frame, s, &input.input)).transpose()?;
     let mut options = input.options.clone();
@@ -185,17 +236,12 @@ pub fn assess_risk(input: &RiskInput) -> Result<RiskAssessment, PipelineError> {
     if let Some(population) = input.population
         && (population.is_nan() || population < report.rows as f64)
     {
-        return Err(PipelineError::Config(format!(
-            "the population ({population}) must be at least the {} {unit} of the table",
-            report.rows
-        )));
+        return Err(RiskError::PopulationTooSmall { population, rows: report.rows, unit });
     }
     let mut report = report;
     if let Some(table) = &input.population_table {
         if input.person.is_some() {
-            return Err(PipelineError::Config(
-                "--population-table counts rows; it cannot be combined with --person".into(),
-            ));
+            return Err(RiskError::PopulationTableWithPerson);
         }
         let sizes = population_class_sizes(&frame, table, input)?;
         let (journalist, marketer) = tokumei_risk::with_population(&sizes, report.threshold);
@@ -214,12 +260,12 @@ fn population_class_sizes(
     sample: &DataFrame,
     table: &PopulationTable,
     input: &RiskInput,
-) -> Result<Vec<(u64, u64)>, PipelineError> {
+) -> Result<Vec<(u64, u64)>, RiskError> {
     let qis: Vec<&str> = input.quasi_identifiers.iter().map(String::as_str).collect();
     let mut wanted = qis.clone();
     wanted.extend(table.count.as_deref());
     let population = read_table(&table.path, input.delimiter, input.encoding, Some(&wanted))?;
-    let text = |frame: &DataFrame, column: &str| -> Result<Vec<Option<String>>, PipelineError> {
+    let text = |frame: &DataFrame, column: &str| -> Result<Vec<Option<String>>, RiskError> {
         Ok(frame
             .column(column)?
             .cast(&DataType::String)?
@@ -228,7 +274,7 @@ fn population_class_sizes(
             .map(|v| v.map(|s| s.trim().to_string()))
             .collect())
     };
-    let keys = |frame: &DataFrame| -> Result<Vec<Vec<Option<String>>>, PipelineError> {
+    let keys = |frame: &DataFrame| -> Result<Vec<Vec<Option<String>>>, RiskError> {
         let columns: Vec<Vec<Option<String>>> = qis.iter().map(|q| text(frame, q)).collect::<Result<_, _>>()?;
         Ok((0..frame.height()).map(|r| columns.iter().map(|c| c[r].clone()).collect()).collect())
     };
@@ -238,12 +284,10 @@ fn population_class_sizes(
             .iter()
             .enumerate()
             .map(|(i, v)| {
-                v.as_deref().and_then(|v| v.parse::<u64>().ok()).ok_or_else(|| {
-                    PipelineError::Config(format!(
-                        "{}: row {} of the count column `{column}` is not a whole number",
-                        table.path.display(),
-                        i + 1
-                    ))
+                v.as_deref().and_then(|v| v.parse::<u64>().ok()).ok_or_else(|| RiskError::NotACount {
+                    path: table.path.clone(),
+                    row: i + 1,
+                    column: column.clone(),
                 })
             })
             .collect::<Result<_, _>>()?,
@@ -268,17 +312,13 @@ fn population_class_sizes(
         })
         .collect();
     if short > 0 {
-        return Err(PipelineError::Config(format!(
-            "{}: {short} classes of the table occur fewer times in the population table than in the table; \
-             the population must contain the sample",
-            table.path.display()
-        )));
+        return Err(RiskError::PopulationShort { path: table.path.clone(), short });
     }
     Ok(sizes)
 }
 
 /// SUDA2 over the rows' quasi-identifier codes, as `input.suda` says.
-fn run_suda(columns: &[Vec<u32>], input: &RiskInput) -> Result<SudaOutcome, PipelineError> {
+fn run_suda(columns: &[Vec<u32>], input: &RiskInput) -> Result<SudaOutcome, RiskError> {
     let q = columns.len();
     let rows = columns.first().map_or(0, Vec::len);
     let work = 2f64.powi(q as i32) * rows as f64;
@@ -293,7 +333,7 @@ fn run_suda(columns: &[Vec<u32>], input: &RiskInput) -> Result<SudaOutcome, Pipe
         }
         _ => {}
     }
-    suda2(columns, &input.suda_options).map(SudaOutcome::Computed).map_err(|e| PipelineError::Config(e.to_string()))
+    Ok(SudaOutcome::Computed(suda2(columns, &input.suda_options)?))
 }
 
 /// Per-record SUDA2 results as CSV (`row,msus,suda_score,dis_score`; rows numbered from 1 in

@@ -9,13 +9,32 @@ use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
 use serde::Serialize;
-use tokumei_ingest::TextEncoding;
+use tokumei_ingest::{FlatTableError, TextEncoding};
 use tokumei_privacy::Dictionary;
 use tokumei_risk::attack::{Estimate, Linkage, NO_ID, WILDCARD, attribute_inference, link, singling_out};
-use tokumei_transform::HierarchyTable;
+use tokumei_transform::{HierarchyError, HierarchyTable};
 
-use crate::PipelineError;
 use crate::anonymize::{find_hierarchy, read_table};
+
+/// Why `tokumei attack` stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum AttackError {
+    /// A table could not be read as asked.
+    #[error(transparent)]
+    Table(#[from] FlatTableError),
+    /// A hierarchy file that cannot be used.
+    #[error(transparent)]
+    Hierarchy(#[from] HierarchyError),
+    /// The release's values of a column fit no one level of its hierarchy.
+    #[error("the release's values of `{0}` are not the labels of any one level of its hierarchy")]
+    NoLevel(String),
+    /// Reading a hierarchy folder.
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    /// A data-frame operation failed.
+    #[error("data processing: {0}")]
+    Polars(#[from] PolarsError),
+}
 
 /// What to attack with.
 #[derive(Debug, Clone)]
@@ -123,7 +142,7 @@ pub struct AttackReport {
     pub attribute_inference: Option<Estimate>,
 }
 
-fn text_column(frame: &DataFrame, column: &str, file: &Path) -> Result<Vec<Option<String>>, PipelineError> {
+fn text_column(frame: &DataFrame, column: &str, file: &Path) -> Result<Vec<Option<String>>, AttackError> {
     let values = tokumei_ingest::flat::text_column(frame, column, file)?;
     Ok(values.iter().map(|v| v.map(|s| s.trim().to_string())).collect())
 }
@@ -141,7 +160,7 @@ impl Generalize {
         table: Option<HierarchyTable>,
         release: &[Option<String>],
         column: &str,
-    ) -> Result<Generalize, PipelineError> {
+    ) -> Result<Generalize, AttackError> {
         let Some(table) = table else { return Ok(Generalize { table: None, level: 0 }) };
         let values: std::collections::HashSet<&str> =
             release.iter().flatten().map(String::as_str).filter(|v| *v != "*").collect();
@@ -158,9 +177,7 @@ impl Generalize {
                 return Ok(Generalize { table: Some(table), level });
             }
         }
-        Err(PipelineError::Config(format!(
-            "the release's values of `{column}` are not the labels of any one level of its hierarchy"
-        )))
+        Err(AttackError::NoLevel(column.to_string()))
     }
 
     fn apply<'a>(&'a self, raw: &'a str) -> Option<&'a str> {
@@ -172,7 +189,7 @@ impl Generalize {
 }
 
 /// Reads the tables and runs the attacks.
-pub fn attack(input: &AttackInput) -> Result<AttackReport, PipelineError> {
+pub fn attack(input: &AttackInput) -> Result<AttackReport, AttackError> {
     let release = read_table(&input.release, input.delimiter, input.encoding, None)?;
     let attacker = read_table(&input.attacker, input.delimiter, input.encoding, None)?;
     let others = match &input.anonymeter {
@@ -199,7 +216,7 @@ pub fn attack(input: &AttackInput) -> Result<AttackReport, PipelineError> {
         };
         let release_values = spell(text_column(&release, release_column, &input.release)?);
         let table = find_hierarchy(&input.hierarchy_files, input.hierarchies.as_deref(), release_column)?
-            .map(|path| HierarchyTable::from_arx_csv(&path, ';').map_err(|e| PipelineError::Config(e.to_string())))
+            .map(|path| HierarchyTable::from_arx_csv(&path, ';'))
             .transpose()?;
         let generalize = Generalize::detect(table, &release_values, release_column)?;
         let mut dictionary: Dictionary<String> = Dictionary::default();
@@ -217,7 +234,7 @@ pub fn attack(input: &AttackInput) -> Result<AttackReport, PipelineError> {
                 .collect::<Vec<u32>>(),
         );
         let mut unknown_values = 0u64;
-        let mut generalized = |frame: &DataFrame, file: &Path, count: bool| -> Result<Vec<u32>, PipelineError> {
+        let mut generalized = |frame: &DataFrame, file: &Path, count: bool| -> Result<Vec<u32>, AttackError> {
             Ok(spell(text_column(frame, attacker_column, file)?)
                 .iter()
                 .map(|v| match generalize.apply(v.as_deref().unwrap_or("")) {
@@ -247,7 +264,7 @@ pub fn attack(input: &AttackInput) -> Result<AttackReport, PipelineError> {
     let ids = match &input.id {
         Some((release_column, attacker_column)) => {
             let mut dictionary: Dictionary<String> = Dictionary::default();
-            let mut coded = |frame: &DataFrame, column: &str, file: &Path| -> Result<Vec<u32>, PipelineError> {
+            let mut coded = |frame: &DataFrame, column: &str, file: &Path| -> Result<Vec<u32>, AttackError> {
                 Ok(text_column(frame, column, file)?
                     .iter()
                     .map(|v| v.as_deref().filter(|v| !v.is_empty()).map_or(NO_ID, |v| dictionary.code(v.to_string())))
@@ -286,7 +303,7 @@ pub fn attack(input: &AttackInput) -> Result<AttackReport, PipelineError> {
             let (original_n, control_n) = (take(&original_codes), take(&control_codes));
             let singling = singling_out(&release_codes, &original_n, &control_n);
             let mut dictionary: Dictionary<String> = Dictionary::default();
-            let mut sensitive = |frame: &DataFrame, column: &str, file: &Path| -> Result<Vec<u32>, PipelineError> {
+            let mut sensitive = |frame: &DataFrame, column: &str, file: &Path| -> Result<Vec<u32>, AttackError> {
                 Ok(text_column(frame, column, file)?
                     .iter()
                     .map(|v| dictionary.code(v.as_deref().unwrap_or("").to_string()))

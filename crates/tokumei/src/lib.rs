@@ -47,12 +47,12 @@ mod assess;
 mod attack;
 mod pipeline;
 
-pub use anonymize::{AnonymizeOptions, AnonymizeOutcome, anonymize};
+pub use anonymize::{AnonymizeError, AnonymizeOptions, AnonymizeOutcome, anonymize};
 pub use assess::{
-    Contribution, PopulationTable, RiskAssessment, RiskInput, SUDA_AUTO_BUDGET, SudaOutcome, SudaWhen, assess_risk,
-    measure_coded, risk_html, suda_scores_csv,
+    Contribution, PopulationTable, RiskAssessment, RiskError, RiskInput, SUDA_AUTO_BUDGET, SudaOutcome, SudaWhen,
+    assess_risk, measure_coded, risk_html, suda_scores_csv,
 };
-pub use attack::{AnonymeterInput, AttackInput, AttackReport, Matching, Normalize, attack, attack_html};
+pub use attack::{AnonymeterInput, AttackError, AttackInput, AttackReport, Matching, Normalize, attack, attack_html};
 
 pub use pipeline::{
     LinkageQuality, PipelineError, Refusal, RunOptions, RunOutcome, Status, TOKEN_COLUMNS, clean_leftovers,

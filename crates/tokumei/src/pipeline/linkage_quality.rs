@@ -64,7 +64,7 @@ pub fn evaluate_linkage(plan: &Plan, truth: &Path) -> Result<LinkageQuality, Pip
     let text = std::fs::read_to_string(truth)?;
     for (n, line) in text.lines().enumerate().skip(1) {
         let fields: Vec<&str> = line.split(',').collect();
-        let bad = || PipelineError::Config(format!("{}, line {}: expected person,table,line", truth.display(), n + 1));
+        let bad = || PipelineError::TruthFile { path: truth.to_path_buf(), line: n + 1 };
         let [person, table, row_line] = fields[..] else { return Err(bad()) };
         let row_line: u64 = row_line.parse().map_err(|_| bad())?;
         let next = ids.len() as u32;

@@ -21,12 +21,9 @@ pub use linkage_quality::{LinkageQuality, evaluate_linkage};
 /// Reads opt-out list `index` of the plan (a plain list) and returns its token list: the same
 /// entries as keyed hashes, so a provider can hand over a list that holds no plain identifier.
 pub fn hash_opt_out_list(plan: &Plan, index: usize) -> Result<(String, u64), PipelineError> {
-    let list = plan
-        .opt_outs
-        .get(index)
-        .ok_or_else(|| PipelineError::Config(format!("the config has no opt-out list #{index}")))?;
+    let list = plan.opt_outs.get(index).ok_or(PipelineError::NoOptOutList(index))?;
     if matches!(list.list, OptOutList::Tokens(_)) {
-        return Err(PipelineError::Config(format!("opt-out list #{index} is already a token list")));
+        return Err(PipelineError::AlreadyTokens(index));
     }
     let master = load_key(&plan.key)?;
     let read = staging::read_opt_outs(list, &ReleaseKeys::derive(&master, &plan.label).link())?;
@@ -102,12 +99,20 @@ pub enum PipelineError {
     /// File system.
     #[error(transparent)]
     Io(#[from] std::io::Error),
-    /// A configuration problem found while running.
-    #[error("configuration: {0}")]
-    Config(String),
-    /// An input that cannot be used as it is (file, line, column and what was expected).
-    #[error("{0}")]
-    Input(String),
+    /// `optout hash --list N` names a list the config does not have.
+    #[error("the config has no opt-out list #{0}")]
+    NoOptOutList(usize),
+    /// `optout hash` on a list that is already a token list.
+    #[error("opt-out list #{0} is already a token list")]
+    AlreadyTokens(usize),
+    /// A truth file line that is not `person,table,line`.
+    #[error("{}, line {line}: expected person,table,line", path.display())]
+    TruthFile {
+        /// The truth file.
+        path: PathBuf,
+        /// Its line.
+        line: usize,
+    },
     /// A token list that is not one `tokumei optout hash` wrote.
     #[error("{path}, line {line}: not a token list line (expected {})", staging::TOKEN_LIST_HEADER)]
     TokenList {
