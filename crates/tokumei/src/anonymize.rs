@@ -6,8 +6,10 @@ use std::path::{Path, PathBuf};
 use polars::prelude::*;
 use tokumei_ingest::flat::text_column;
 use tokumei_ingest::{FlatTable, FlatTableError, TextEncoding};
-use tokumei_privacy::{CodedRows, Dictionary, NULL_CODE, PrivacyModel, QuasiIdentifier, SearchOptions, Solution};
+use tokumei_privacy::{CodedRows, PrivacyModel, SearchOptions, Solution};
 use tokumei_report::Release;
+
+use crate::coding;
 use tokumei_transform::{HierarchyError, HierarchyTable};
 
 /// Why `tokumei anonymize` (or the hierarchy lookup `attack` shares) stopped.
@@ -136,30 +138,8 @@ pub fn anonymize(options: &AnonymizeOptions) -> Result<AnonymizeOutcome, Anonymi
         let values = text_column(&frame, column, &options.input)?;
         let path = hierarchy_path(options, column)?;
         let table = HierarchyTable::from_arx_csv(&path, ';')?;
-        // The domain is the hierarchy's values, as in ARX (so the Loss of a value counts the
-        // hierarchy's leaves under it, not only those the data happens to hold).
-        let base: Vec<&str> = table.values().iter().map(String::as_str).collect();
-        let dictionary = Dictionary::of_domain(base.iter().copied());
-        let mut codes = Vec::with_capacity(values.len());
-        for (row, value) in values.iter().enumerate() {
-            let Some(value) = value else {
-                codes.push(NULL_CODE);
-                continue;
-            };
-            let Some(code) = dictionary.get(&value) else {
-                let e = HierarchyError::MissingValue { column: column.clone(), path: table.path.clone(), row: row + 1 };
-                return Err(e.into());
-            };
-            codes.push(code);
-        }
-        let lookup = (0..table.levels())
-            .map(|level| {
-                let mut labels: Dictionary<&str> = Dictionary::default();
-                base.iter().map(|v| labels.code(table.label(v, level).unwrap_or_default())).collect()
-            })
-            .collect();
-        let level_names = (0..table.levels()).map(|l| format!("level {l}")).collect();
-        qis.push(QuasiIdentifier::new(column.clone(), lookup, level_names));
+        let (qi, codes) = coding::hierarchy_qi(column, &table, &values)?;
+        qis.push(qi);
         row_codes.push(codes);
         tables.push(table);
     }

@@ -45,6 +45,7 @@
 mod anonymize;
 mod assess;
 mod attack;
+mod coding;
 mod pipeline;
 
 pub use anonymize::{AnonymizeError, AnonymizeOptions, AnonymizeOutcome, anonymize};

@@ -4,7 +4,7 @@
 //! dictionaries; every ladder level becomes a lookup table over those codes, so the search never
 //! touches rows.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use polars::prelude::*;
@@ -16,70 +16,14 @@ use tokumei_privacy::{
     entry_classes, search, search_items,
 };
 use tokumei_report::JointReport;
-use tokumei_transform::Value;
 
 use super::staging::StagedTable;
 use super::{PERSON_INDEX, PipelineError};
+use crate::coding;
 
 /// A quasi-identifier or event column shared by the tables that have it, with its ladder (the
 /// plan validator made sure each name has one).
 pub(crate) type QiSpec = tokumei_config::ModelColumn;
-
-/// The engine's key of a typed cell (`None`: missing).
-fn key_of(value: &AnyValue<'_>) -> Option<Key> {
-    match Value::from_any(value) {
-        Value::Null => None,
-        Value::Text(s) => Some(Key::Text(s.to_string())),
-        Value::Int(i) => Some(Key::Int(i)),
-        Value::Date(d) => Some(Key::Date(d)),
-        Value::Float(x) => Some(Key::Float(x.to_bits())),
-    }
-}
-
-/// The typed value of a key, for the ladders.
-fn value_of(key: &Key) -> Value<'_> {
-    match key {
-        Key::Missing => Value::Null,
-        Key::Text(s) | Key::Number(_, s) => Value::Text(s),
-        Key::Int(i) => Value::Int(*i),
-        Key::Date(d) => Value::Date(*d),
-        Key::Float(bits) => Value::Float(f64::from_bits(*bits)),
-    }
-}
-
-/// A column's ladder as the privacy engine sees it: per level, the generalized code of each
-/// base value. A value unreadable at one level stays unreadable above it (until `*`), so every
-/// level is a function of the one below, as the search requires.
-fn ladder_lookup(spec: &QiSpec, base: &[Key]) -> QuasiIdentifier {
-    let levels_count = spec.ladder.levels();
-    let labels: Vec<Vec<Option<String>>> = base
-        .iter()
-        .map(|key| {
-            let mut readable = true;
-            (0..levels_count)
-                .map(|level| {
-                    let label = spec.ladder.label(value_of(key), level);
-                    readable &= label.is_some() || level + 1 == levels_count;
-                    if readable || level + 1 == levels_count { label } else { None }
-                })
-                .collect()
-        })
-        .collect();
-    let lookup = (0..levels_count)
-        .map(|level| {
-            let mut codes: HashMap<&Option<String>, u32> = HashMap::new();
-            labels
-                .iter()
-                .map(|per_level| {
-                    let next = codes.len() as u32;
-                    *codes.entry(&per_level[level]).or_insert(next)
-                })
-                .collect()
-        })
-        .collect();
-    let names = (0..levels_count).map(|l| spec.ladder.describe(l)).collect();
-    QuasiIdentifier::new(spec.name.clone(), lookup, names)
-}
 
 /// Persons present after opt-out, compacted: `compact[person]` or `u32::MAX`.
 pub(crate) struct Present {
@@ -179,7 +123,7 @@ pub(crate) fn person_rows(
             }
             for (qi, column) in out.columns.iter_mut().enumerate() {
                 let code = match qi_columns.iter().position(|(i, _)| *i == qi) {
-                    Some(at) => dictionaries[qi].code_or_null(key_of(&cells[at].get(row)?)),
+                    Some(at) => dictionaries[qi].code_or_null(coding::key_of(&cells[at].get(row)?)),
                     None => NULL_CODE,
                 };
                 column.push(code);
@@ -189,7 +133,7 @@ pub(crate) fn person_rows(
             if sensitive.is_some() {
                 // A missing sensitive value is a value of its own ("unknown").
                 let key = match &sensitive_cells {
-                    Some(cells) => key_of(&cells.get(row)?),
+                    Some(cells) => coding::key_of(&cells.get(row)?),
                     None => None,
                 };
                 sensitive_codes.push(sensitive_dictionary.code(key.unwrap_or(Key::Missing)));
@@ -214,7 +158,7 @@ pub(crate) fn person_rows(
         .iter()
         .zip(&values)
         .map(|(spec, base)| {
-            let qi = ladder_lookup(spec, base);
+            let qi = coding::ladder_qi(&spec.name, &spec.ladder, base);
             match levels.get(&spec.name) {
                 Some(&(lo, hi)) => qi.with_bounds(lo, Some(hi)),
                 None => qi,
@@ -265,7 +209,7 @@ pub(crate) fn event_rows(
             let column = rows.column(&specs[i].name)?;
             let mut coded = Vec::with_capacity(rows.height());
             for r in 0..rows.height() {
-                coded.push(dictionaries[i].code_or_null(key_of(&column.get(r)?)));
+                coded.push(dictionaries[i].code_or_null(coding::key_of(&column.get(r)?)));
             }
             codes.push(coded);
         }
@@ -283,7 +227,8 @@ pub(crate) fn event_rows(
             }
         }
     }
-    let columns = specs.iter().zip(&values).map(|(spec, base)| ladder_lookup(spec, base)).collect();
+    let columns =
+        specs.iter().zip(&values).map(|(spec, base)| coding::ladder_qi(&spec.name, &spec.ladder, base)).collect();
     Ok(EventRows { columns, tables, rows: source_rows })
 }
 
