@@ -20,8 +20,8 @@ mod plan;
 mod wire;
 
 pub use plan::{
-    ColumnPlan, Error, KeySource, MAX_CELL_BYTES, MAX_QUARANTINE, ModelColumn, OptOutList, OptOutPlan, Plan,
-    PrivacyPlan, Problem, TablePlan, Transform, closeness, default_transform, diversity, privacy_plan,
+    ColumnPlan, Error, KeySource, MAX_CELL_BYTES, MAX_QUARANTINE, ModelColumn, ModelError, OptOutList, OptOutPlan,
+    Plan, PrivacyPlan, Problem, TablePlan, Transform, closeness, default_transform, diversity, privacy_plan,
 };
 pub use wire::{
     ColumnToml, ConfigToml, IngestToml, InputToml, KeyToml, LinkageToml, OptOutScope, OptOutToml, PrivacyToml, Profile,

@@ -221,8 +221,45 @@ pub struct PrivacyPlan {
     pub m: usize,
 }
 
+/// A privacy setting that cannot be used; each names the setting.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ModelError {
+    /// A metric name the search does not know.
+    #[error("unknown metric `{0}` (loss, precision, discernibility, aecs, entropy)")]
+    UnknownMetric(String),
+    /// A time budget that is not a positive number of seconds.
+    #[error("time-budget must be a positive number of seconds (got {0})")]
+    TimeBudget(f64),
+    /// The model's numbers are out of range.
+    #[error("{0}")]
+    Model(String),
+    /// ℓ or t without a sensitive column, or the other way round.
+    #[error("`l` and `t` need a `sensitive` column, and a `sensitive` column needs `l` or `t`")]
+    Sensitive,
+    /// m above what the item search can afford.
+    #[error(
+        "m = {0}: an attacker knowing more than 4 items is searched at a cost that grows as items^m; use at most 4"
+    )]
+    TooManyItems(usize),
+    /// An ℓ-diversity variant or c without l.
+    #[error("an ℓ-diversity variant or c without l")]
+    VariantWithoutL,
+    /// ℓ that must be whole and is not.
+    #[error("l must be a whole number ≥ 1 (got {0})")]
+    NotWhole(f64),
+    /// An ℓ-diversity variant this search does not know.
+    #[error("unknown ℓ-diversity variant `{0}` (distinct, entropy, recursive)")]
+    UnknownVariant(String),
+    /// A t-closeness distance without t.
+    #[error("a t-closeness distance without t")]
+    DistanceWithoutT,
+    /// A t-closeness distance this search does not know.
+    #[error("unknown t-closeness distance `{0}` (equal, ordered)")]
+    UnknownDistance(String),
+}
+
 /// The `[privacy]` section as a plan; an error names the bad setting.
-pub fn privacy_plan(wire: Option<&PrivacyToml>) -> Result<PrivacyPlan, String> {
+pub fn privacy_plan(wire: Option<&PrivacyToml>) -> Result<PrivacyPlan, ModelError> {
     let default = PrivacyToml {
         k: None,
         max_suppression: None,
@@ -243,14 +280,13 @@ pub fn privacy_plan(wire: Option<&PrivacyToml>) -> Result<PrivacyPlan, String> {
     let p = wire.unwrap_or(&default);
     let mut search = SearchOptions::default();
     if let Some(name) = &p.metric {
-        search.metric = Metric::parse(name)
-            .ok_or_else(|| format!("unknown metric `{name}` (loss, precision, discernibility, aecs, entropy)"))?;
+        search.metric = Metric::parse(name).ok_or_else(|| ModelError::UnknownMetric(name.clone()))?;
     }
     search.max_optimal_lattice = p.max_optimal_lattice.unwrap_or(search.max_optimal_lattice);
     search.node_budget = p.node_budget.unwrap_or(search.node_budget);
     if let Some(seconds) = p.time_budget {
         if !(seconds.is_finite() && seconds > 0.0) {
-            return Err(format!("time-budget must be a positive number of seconds (got {seconds})"));
+            return Err(ModelError::TimeBudget(seconds));
         }
         search.time_budget = Some(std::time::Duration::from_secs_f64(seconds));
     }
@@ -262,51 +298,43 @@ pub fn privacy_plan(wire: Option<&PrivacyToml>) -> Result<PrivacyPlan, String> {
         max_suppression: p.max_suppression.unwrap_or(0.05),
     }
     .validated()
-    .map_err(|e| e.to_string())?;
+    .map_err(|e| ModelError::Model(e.to_string()))?;
     if model.needs_sensitive() != p.sensitive.is_some() {
-        return Err("`l` and `t` need a `sensitive` column, and a `sensitive` column needs `l` or `t`".into());
+        return Err(ModelError::Sensitive);
     }
     let levels = p.levels.iter().map(|(c, &[lo, hi])| (c.clone(), (lo, hi))).collect();
     let m = p.m.unwrap_or(2);
     if m > 4 {
-        return Err(format!(
-            "m = {m}: an attacker knowing more than 4 items is searched at a cost that grows as items^m; use at most 4"
-        ));
+        return Err(ModelError::TooManyItems(m));
     }
     Ok(PrivacyPlan { model, sensitive: p.sensitive.clone(), search, levels, m })
 }
 
 /// ℓ-diversity from its settings (`l`, variant name, `c`).
-pub fn diversity(l: Option<f64>, variant: Option<&str>, c: Option<f64>) -> Result<Option<Diversity>, String> {
+pub fn diversity(l: Option<f64>, variant: Option<&str>, c: Option<f64>) -> Result<Option<Diversity>, ModelError> {
     let Some(l) = l else {
         return match variant.or(c.map(|_| "c")) {
-            Some(_) => Err("an ℓ-diversity variant or c without l".into()),
+            Some(_) => Err(ModelError::VariantWithoutL),
             None => Ok(None),
         };
     };
-    let whole = || {
-        if l.fract() == 0.0 && l >= 1.0 {
-            Ok(l as u32)
-        } else {
-            Err(format!("l must be a whole number ≥ 1 (got {l})"))
-        }
-    };
+    let whole = || if l.fract() == 0.0 && l >= 1.0 { Ok(l as u32) } else { Err(ModelError::NotWhole(l)) };
     match variant.unwrap_or("distinct") {
         "distinct" => Ok(Some(Diversity::Distinct { l: whole()? })),
         "entropy" => Ok(Some(Diversity::Entropy { l })),
         "recursive" => Ok(Some(Diversity::Recursive { c: c.unwrap_or(3.0), l: whole()? })),
-        other => Err(format!("unknown ℓ-diversity variant `{other}` (distinct, entropy, recursive)")),
+        other => Err(ModelError::UnknownVariant(other.to_string())),
     }
 }
 
 /// t-closeness from its settings (`t`, distance name).
-pub fn closeness(t: Option<f64>, distance: Option<&str>) -> Result<Option<Closeness>, String> {
+pub fn closeness(t: Option<f64>, distance: Option<&str>) -> Result<Option<Closeness>, ModelError> {
     match (t, distance.unwrap_or("equal")) {
-        (None, _) if distance.is_some() => Err("a t-closeness distance without t".into()),
+        (None, _) if distance.is_some() => Err(ModelError::DistanceWithoutT),
         (None, _) => Ok(None),
         (Some(t), "equal") => Ok(Some(Closeness::Equal { t })),
         (Some(t), "ordered") => Ok(Some(Closeness::Ordered { t })),
-        (Some(_), other) => Err(format!("unknown t-closeness distance `{other}` (equal, ordered)")),
+        (Some(_), other) => Err(ModelError::UnknownDistance(other.to_string())),
     }
 }
 
@@ -480,7 +508,7 @@ impl Validator {
             (Profile::Anonymized, p) => match privacy_plan(p.as_ref()) {
                 Ok(plan) => Some(plan),
                 Err(e) => {
-                    self.problem("privacy", e);
+                    self.problem("privacy", e.to_string());
                     None
                 }
             },
@@ -665,8 +693,8 @@ impl Validator {
                 self.problem(format!("{at}.extract"), format!("required for this format: one of {}", names.join(", ")));
             }
             (Some(name), false) => {
-                if let Err(message) = tokumei_ingest::national::table(format, name) {
-                    self.problem(format!("{at}.extract"), message);
+                if let Err(e) = tokumei_ingest::national::table(format, name) {
+                    self.problem(format!("{at}.extract"), e.to_string());
                 }
             }
             (None, true) => {}
@@ -936,7 +964,7 @@ impl Validator {
             TransformToml::Interval { widths, bottom, top } if needs(&[ValueType::Integer, ValueType::Decimal]) => {
                 let intervals = Intervals { widths: widths.clone(), bottom: *bottom, top: *top };
                 if let Err(e) = intervals.validate() {
-                    self.problem(at, e);
+                    self.problem(at, e.to_string());
                     return None;
                 }
                 Transform::Generalize(Generalizer::Interval(intervals))

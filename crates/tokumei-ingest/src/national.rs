@@ -15,13 +15,23 @@ pub fn tables(format: Format) -> &'static [Table] {
     }
 }
 
-/// The table `name` of `format`, or a message listing the ones there are.
-pub fn table(format: Format, name: &str) -> Result<&'static Table, String> {
+/// A table name the format does not offer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{name}` is not a table of this format (one of: {})", offered.join(", "))]
+pub struct UnknownTable {
+    /// The name asked for.
+    pub name: String,
+    /// The tables the format offers.
+    pub offered: Vec<&'static str>,
+}
+
+/// The table `name` of `format`, or an error listing the ones there are.
+pub fn table(format: Format, name: &str) -> Result<&'static Table, UnknownTable> {
     let offered = tables(format);
-    offered.iter().find(|t| t.name == name).ok_or_else(|| {
-        let names: Vec<&str> = offered.iter().map(|t| t.name).collect();
-        format!("`{name}` is not a table of this format (one of: {})", names.join(", "))
-    })
+    offered
+        .iter()
+        .find(|t| t.name == name)
+        .ok_or_else(|| UnknownTable { name: name.to_string(), offered: offered.iter().map(|t| t.name).collect() })
 }
 
 /// Files under `path` (or `path` itself) whose names satisfy `wanted`, in name order, so that a

@@ -495,7 +495,7 @@ fn national_table(source: &Source) -> Result<&'static national::Table> {
         let names: Vec<&str> = national::tables(source.format).iter().map(|t| t.name).collect();
         return Err(Error::Extract { path, message: format!("set `extract` to one of: {}", names.join(", ")) });
     };
-    national::table(source.format, name).map_err(|message| Error::Extract { path, message })
+    national::table(source.format, name).map_err(|e| Error::Extract { path, message: e.to_string() })
 }
 
 /// Reads a national-format source: every file under the path, in name order.

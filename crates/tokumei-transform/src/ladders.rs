@@ -242,23 +242,42 @@ pub struct Intervals {
     pub top: Option<f64>,
 }
 
+/// Why interval widths cannot make a ladder.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum IntervalError {
+    /// A width that is not a positive number.
+    #[error("interval widths must be positive numbers")]
+    NotPositive,
+    /// A width that does not nest the one before it.
+    #[error("interval width {width} is not a multiple of {of}")]
+    NotMultiple {
+        /// The width.
+        width: f64,
+        /// The width before it.
+        of: f64,
+    },
+    /// Bottom and top codes the wrong way round.
+    #[error("interval bottom must be below top")]
+    BottomNotBelowTop,
+}
+
 impl Intervals {
     /// Checks the widths: positive, finite, each a whole multiple of the previous one, and
     /// bottom < top.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), IntervalError> {
         if self.widths.iter().any(|w| !(w.is_finite() && *w > 0.0)) {
-            return Err("interval widths must be positive numbers".into());
+            return Err(IntervalError::NotPositive);
         }
         for pair in self.widths.windows(2) {
             let ratio = pair[1] / pair[0];
             if (ratio - ratio.round()).abs() > 1e-9 || ratio < 1.0 {
-                return Err(format!("interval width {} is not a multiple of {}", pair[1], pair[0]));
+                return Err(IntervalError::NotMultiple { width: pair[1], of: pair[0] });
             }
         }
         if let (Some(b), Some(t)) = (self.bottom, self.top)
             && b >= t
         {
-            return Err("interval bottom must be below top".into());
+            return Err(IntervalError::BottomNotBelowTop);
         }
         Ok(())
     }

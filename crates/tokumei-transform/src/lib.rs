@@ -30,7 +30,7 @@ pub use address::{AddressLevel, generalize_address};
 pub use age::AgeBands;
 pub use generalize::{Generalizer, SUPPRESSED_LABEL};
 pub use hierarchy_file::{HierarchyError, HierarchyTable};
-pub use ladders::{DateLevel, DrugLevel, FacilityLevel, Icd10Level, Intervals};
+pub use ladders::{DateLevel, DrugLevel, FacilityLevel, Icd10Level, IntervalError, Intervals};
 pub use pseudonym::PseudonymKey;
 pub use rare_code::{RareCodeMap, RareCodes, SUPPRESSED};
 pub use top_bottom::{Bounds, GroupBounds, TopBottom};

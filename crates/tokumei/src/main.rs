@@ -489,10 +489,8 @@ fn attack(cli: &Cli, args: &AttackArgs) -> anyhow::Result<ExitCode> {
 fn anonymize(cli: &Cli, args: &AnonymizeArgs) -> anyhow::Result<ExitCode> {
     let model = tokumei::privacy::PrivacyModel {
         k: args.k,
-        diversity: tokumei::config::diversity(args.l, args.l_variant.map(args::LVariant::name), args.c)
-            .map_err(anyhow::Error::msg)?,
-        closeness: tokumei::config::closeness(args.t, args.t_distance.map(args::TDistance::name))
-            .map_err(anyhow::Error::msg)?,
+        diversity: tokumei::config::diversity(args.l, args.l_variant.map(args::LVariant::name), args.c)?,
+        closeness: tokumei::config::closeness(args.t, args.t_distance.map(args::TDistance::name))?,
         average_risk: args.average_risk,
         max_suppression: args.suppression,
     }
