@@ -9,17 +9,24 @@ use tokumei_report::{InputFile, ListMatching, OptOutListReport, OptOutSection, R
 
 use super::PipelineError;
 use super::staging;
-use super::steps::OptedOut;
+
+/// One table's rows as the records count them: what ingest read, each accepted row's person, and
+/// per person whether an opt-out removed them from this table.
+pub(super) struct TableRows<'a> {
+    pub stats: &'a tokumei_ingest::IngestStats,
+    pub rows: &'a [u32],
+    pub opted_out: &'a [bool],
+}
 
 /// Rows and persons per table, from the person index: every row is opted out, suppressed or
 /// written (quarantined rows never reached the index).
-pub(super) fn account(plan: &Plan, opted: &OptedOut, suppressed: &[bool]) -> Vec<TableAccount> {
+pub(super) fn account(plan: &Plan, tables: &[TableRows<'_>], suppressed: &[bool]) -> Vec<TableAccount> {
     let mut accounting = Vec::new();
-    for (table, (s, rows, opted_out)) in plan.tables.iter().zip(opted.rows()) {
+    for (table, TableRows { stats: s, rows, opted_out }) in plan.tables.iter().zip(tables) {
         let mut a = TableAccount {
             table: table.source.table.clone(),
-            rows_read: s.stats.rows_read,
-            quarantined: s.stats.rows_quarantined,
+            rows_read: s.rows_read,
+            quarantined: s.rows_quarantined,
             ..Default::default()
         };
         let mut seen = vec![false; suppressed.len()];
@@ -77,11 +84,15 @@ pub(super) fn opt_out_lists(
 }
 
 /// The report's `opt_out` section: per list what matched, by line numbers only.
-pub(super) fn opt_out_report(plan: &Plan, opted: &OptedOut, accounting: &[TableAccount]) -> OptOutSection {
-    let (matches, reads) = opted.lists();
+pub(super) fn opt_out_report(
+    plan: &Plan,
+    tables: &[TableRows<'_>],
+    (matches, reads): (&[OptOutMatch], &[staging::OptOutRead]),
+    accounting: &[TableAccount],
+) -> OptOutSection {
     // Rows removed per table and key kind: a row counts under every kind its person was matched by.
     let mut by_kind = BTreeMap::new();
-    for (table, (_, rows, flags)) in plan.tables.iter().zip(opted.rows()) {
+    for (table, TableRows { rows, opted_out: flags, .. }) in plan.tables.iter().zip(tables) {
         let mut kinds = BTreeMap::new();
         for kind in tokumei_link::KeyKind::ALL {
             let mut matched = vec![false; flags.len()];
@@ -97,7 +108,8 @@ pub(super) fn opt_out_report(plan: &Plan, opted: &OptedOut, accounting: &[TableA
         }
         by_kind.insert(table.source.table.clone(), kinds);
     }
-    let removed_anywhere = (0..opted.persons()).filter(|&p| opted.rows().any(|(_, _, o)| o[p])).count() as u64;
+    let persons = tables.first().map_or(0, |t| t.opted_out.len());
+    let removed_anywhere = (0..persons).filter(|&p| tables.iter().any(|t| t.opted_out[p])).count() as u64;
     OptOutSection {
         lists: opt_out_lists(plan, matches, reads),
         rows_removed_by_key_kind: Some(by_kind),

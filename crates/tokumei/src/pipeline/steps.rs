@@ -386,8 +386,10 @@ impl<'a> Run<'a> {
             });
         }
         // Accounting from the person index (checked against the written files at the end).
-        self.accounting = records::account(plan, opted, &outcome.suppressed);
-        self.stages.opt_out = Some(records::opt_out_report(plan, opted, &self.accounting));
+        let tables = opted.table_rows();
+        self.accounting = records::account(plan, &tables, &outcome.suppressed);
+        self.stages.opt_out =
+            Some(records::opt_out_report(plan, &tables, (&opted.matches, &opted.lists.0), &self.accounting));
         if !target_met {
             return Err(Stop::Refused(Refusal::PrivacyTargetUnmet));
         }
@@ -628,18 +630,15 @@ impl<'a> Run<'a> {
 }
 
 impl OptedOut {
-    /// Per table: the person of each accepted row.
-    pub(super) fn rows(&self) -> impl Iterator<Item = (&staging::Staged, &Arc<Vec<u32>>, &Arc<Vec<bool>>)> {
-        self.tables.iter().map(|t| (&t.linked.staged, &t.linked.rows, &t.opted_out))
-    }
-
-    /// The opt-out lists' matches, with what reading each list found.
-    pub(super) fn lists(&self) -> (&[OptOutMatch], &[staging::OptOutRead]) {
-        (&self.matches, &self.lists.0)
-    }
-
-    /// Persons found by linkage.
-    pub(super) fn persons(&self) -> usize {
-        self.persons.len()
+    /// Per table: what ingest read, each row's person, and who opted out there.
+    fn table_rows(&self) -> Vec<records::TableRows<'_>> {
+        self.tables
+            .iter()
+            .map(|t| records::TableRows {
+                stats: &t.linked.staged.stats,
+                rows: &t.linked.rows,
+                opted_out: &t.opted_out,
+            })
+            .collect()
     }
 }
