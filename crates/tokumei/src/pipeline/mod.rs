@@ -455,18 +455,17 @@ fn ingest_gate(table: &TablePlan, stats: &tokumei_ingest::IngestStats) -> Option
 /// run got goes to `<out>.refused/`.
 pub fn run(plan: &Plan, options: &RunOptions) -> Result<RunOutcome, PipelineError> {
     let mut run = Run::begin(plan, options)?;
-    let steps = |run: &mut Run<'_>| -> Step<steps::Written> {
+    let steps = |run: &mut Run<'_>| -> Step<steps::Verified> {
         let lists = run.read_opt_out_lists()?;
         let staged = run.stage(&lists)?;
         let linked = run.link(staged)?;
         let opted_out = run.apply_opt_outs(linked, lists)?;
         let outcome = run.privacy(&opted_out)?;
         let written = run.write(&opted_out, &outcome)?;
-        run.verify(&written, &opted_out)?;
-        Ok(written)
+        run.verify(written, &opted_out)
     };
     match steps(&mut run) {
-        Ok(written) => run.release(written),
+        Ok(verified) => run.release(verified),
         Err(Stop::Refused(refusal)) => run.refuse(refusal),
         Err(Stop::Failed(error)) => Err(error),
     }

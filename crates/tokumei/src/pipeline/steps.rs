@@ -116,6 +116,9 @@ pub(super) struct Written {
     transforms: Vec<tokumei_report::ColumnTreatment>,
 }
 
+/// Step 7: a written release that passed the checks on its own files; only this can be released.
+pub(super) struct Verified(Written);
+
 impl<'a> Run<'a> {
     /// Checks the destination, loads the key, cleans what interrupted runs left and makes the
     /// work folder.
@@ -478,7 +481,7 @@ impl<'a> Run<'a> {
 
     /// On the files about to be released: the guarantee (anonymized releases), then opt-out a
     /// second time.
-    pub(super) fn verify(&mut self, written: &Written, opted: &OptedOut) -> Step<()> {
+    pub(super) fn verify(&mut self, written: Written, opted: &OptedOut) -> Step<Verified> {
         let plan = self.plan;
         if let Some(settings) = &plan.privacy {
             self.timings.stage("guarantee check");
@@ -543,15 +546,15 @@ impl<'a> Run<'a> {
         if leaked {
             return Err(Stop::Refused(Refusal::OptOutCheckFailed));
         }
-        Ok(())
+        Ok(Verified(written))
     }
 
     /// Counts what was written (the accounting must agree exactly), writes the provision record
     /// and the reports, and commits the release into place.
-    pub(super) fn release(mut self, written: Written) -> Result<RunOutcome, PipelineError> {
+    pub(super) fn release(mut self, verified: Verified) -> Result<RunOutcome, PipelineError> {
         self.timings.stage("accounting and report");
         let plan = self.plan;
-        let Written { release, transforms, .. } = written;
+        let Verified(Written { release, transforms, .. }) = verified;
         let mut report = self.report(String::new())?;
         report.transforms = transforms;
         for (table, account) in plan.tables.iter().zip(&mut report.accounting) {
