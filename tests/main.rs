@@ -15,5 +15,6 @@ mod guarantee;
 mod linkage;
 mod pinned;
 mod pipeline;
+mod producer;
 mod risk;
 mod seal;

@@ -194,6 +194,8 @@ pub struct Plan {
     pub provider: Option<String>,
     /// Key source.
     pub key: KeySource,
+    /// The certified producer's token key file (submission profile).
+    pub token_key: Option<PathBuf>,
     /// Tables.
     pub tables: Vec<TablePlan>,
     /// Opt-out lists.
@@ -504,6 +506,22 @@ impl Validator {
                 KeySource::Env(String::new())
             }
         };
+        let token_key = match (release.profile, &wire.key.token) {
+            (Profile::Submission, Some(file)) => Some(self.resolve(file)),
+            (Profile::Submission, None) => {
+                self.problem(
+                    "key.token",
+                    "required by the submission profile: the token key file your certified producer issued \
+                     (`tokumei keygen --token-key`), so that it can link your tokens with other providers'",
+                );
+                None
+            }
+            (_, Some(_)) => {
+                self.problem("key.token", "a token key keys a submission's tokens; this profile writes none");
+                None
+            }
+            (_, None) => None,
+        };
         let privacy = match (release.profile, &wire.privacy) {
             (Profile::Anonymized, p) => match privacy_plan(p.as_ref()) {
                 Ok(plan) => Some(plan),
@@ -563,6 +581,7 @@ impl Validator {
             recipient: release.recipient.clone(),
             provider: release.provider.clone(),
             key,
+            token_key,
             tables,
             opt_outs,
             privacy,

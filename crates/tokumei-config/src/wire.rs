@@ -99,6 +99,11 @@ pub struct KeyToml {
     pub file: Option<PathBuf>,
     /// Environment variable holding the key as 64 hex characters.
     pub env: Option<String>,
+    /// The token key file your certified producer issued (`tokumei keygen --token-key`), relative
+    /// to this file. Required by the `submission` profile and used by nothing else: the
+    /// submission's tokens are keyed with it, so that the producer can link them with other
+    /// providers' tokens. Example: `token = "keys/producer-token.key"`.
+    pub token: Option<PathBuf>,
 }
 
 /// `[[input]]`: one table.

@@ -84,6 +84,14 @@ impl MasterKey {
         format!("# {comment}\n{}\n", hex::encode(bytes))
     }
 
+    /// The key's fingerprint: 32 hex characters of a hash keyed with a key derived from it
+    /// (`tokumei v1 fingerprint`). Equal keys give equal fingerprints; the fingerprint tells
+    /// nothing about the key, so it may go in a report or a provision record.
+    pub fn fingerprint(&self) -> String {
+        let hash = blake3::keyed_hash(&self.derive("fingerprint"), b"tokumei key fingerprint");
+        hex::encode(&hash.as_bytes()[..16])
+    }
+
     /// A purpose key: `blake3::derive_key("tokumei v1 {purpose}", master)`. Only the key
     /// schedule ([`ReleaseKeys`]) names purposes.
     pub(crate) fn derive(&self, purpose: &str) -> [u8; 32] {
@@ -118,7 +126,7 @@ impl DerivedKey {
 /// | method | blake3 `derive_key` context (the master key as input) | keys |
 /// |---|---|---|
 /// | [`link`](Self::link) | `tokumei v1 link {K1…K4, K1b, card}`, `tokumei v1 link evidence` | linkage keys: persons across sources, opt-out matching, token lists |
-/// | [`submission_tokens`](Self::submission_tokens) | `tokumei v1 submission-token {kind}`, `… evidence` | a submission's token columns |
+/// | [`submission_tokens`](Self::submission_tokens) | `tokumei v1 submission-token {kind}`, `… evidence`, of the producer's token key ([`with_token_key`](Self::with_token_key)) when given | a submission's token columns |
 /// | [`shuffle`](Self::shuffle) | `tokumei v1 {label} shuffle` | the release's row order (shuffle buckets) |
 /// | [`keyless_row`](Self::keyless_row) | `tokumei v1 keyless row` | the identity of a row that carries no linkage key |
 /// | [`person_pseudonym`](Self::person_pseudonym) | `tokumei pseudonym v1 {label} person` | `person_id` |
@@ -130,13 +138,22 @@ impl DerivedKey {
 /// v1`) are historical and kept, so that every derived key is bit-identical to earlier releases.
 pub struct ReleaseKeys<'a> {
     master: &'a MasterKey,
+    /// The certified producer's token key, shared by its providers for their tokens only.
+    token: Option<&'a MasterKey>,
     label: String,
 }
 
 impl<'a> ReleaseKeys<'a> {
     /// The schedule of the release labelled `label`.
     pub fn derive(master: &'a MasterKey, label: &str) -> ReleaseKeys<'a> {
-        ReleaseKeys { master, label: label.to_string() }
+        ReleaseKeys { master, token: None, label: label.to_string() }
+    }
+
+    /// Keys a submission's tokens with the producer's token key instead of the master key, so
+    /// that the producer can link them with other providers' tokens. Nothing else uses it.
+    pub fn with_token_key(mut self, token: &'a MasterKey) -> ReleaseKeys<'a> {
+        self.token = Some(token);
+        self
     }
 
     /// Linkage keys (K1–K4, K1b, card) and address evidence.
@@ -144,9 +161,9 @@ impl<'a> ReleaseKeys<'a> {
         crate::KeyHasher::new(self.master, "link")
     }
 
-    /// The keys of a submission's token columns.
+    /// The keys of a submission's token columns: of the producer's token key when given.
     pub fn submission_tokens(&self) -> crate::KeyHasher {
-        crate::KeyHasher::new(self.master, "submission-token")
+        crate::KeyHasher::new(self.token.unwrap_or(self.master), "submission-token")
     }
 
     /// The release's row-order key.
@@ -221,5 +238,43 @@ mod tests {
         let key = MasterKey::from_bytes([9; 32]);
         assert_ne!(key.derive("a"), key.derive("b"));
         assert_eq!(key.derive("a"), key.derive("a"));
+    }
+
+    /// Two providers with their own master keys and the producer's token key give the same
+    /// tokens, and nothing else of theirs agrees; the fingerprint names the token key, not them.
+    #[test]
+    fn providers_sharing_the_token_key_agree_on_tokens_only() {
+        use polars::prelude::*;
+        let (hospital, pharmacy) = (MasterKey::from_bytes([1; 32]), MasterKey::from_bytes([2; 32]));
+        let (token, other) = (MasterKey::from_bytes([3; 32]), MasterKey::from_bytes([4; 32]));
+        let birth = tokumei_core::normalize::CivilDate::new(1970, 3, 2).unwrap().to_epoch_days();
+        let frame = df!("kana" => ["ﾔﾏﾀﾞ ﾀﾛｳ"], "birth" => [birth], "sex" => [1i32])
+            .unwrap()
+            .lazy()
+            .with_column(col("birth").cast(DataType::Date))
+            .collect()
+            .unwrap();
+        let columns = crate::LinkColumns(
+            [
+                (tokumei_core::LinkField::KanaName, "kana"),
+                (tokumei_core::LinkField::BirthDate, "birth"),
+                (tokumei_core::LinkField::Sex, "sex"),
+            ]
+            .into_iter()
+            .map(|(f, c)| (f, c.to_string()))
+            .collect(),
+        );
+        let tokens = |keys: ReleaseKeys<'_>| keys.submission_tokens().row_keys(&frame, &columns).unwrap()[0];
+        let a = tokens(ReleaseKeys::derive(&hospital, "h").with_token_key(&token));
+        let b = tokens(ReleaseKeys::derive(&pharmacy, "p").with_token_key(&token));
+        assert!(a[crate::KeyKind::Name as usize].is_some());
+        assert_eq!(a, b, "one producer's token key: the same person, the same tokens");
+        assert_ne!(a, tokens(ReleaseKeys::derive(&hospital, "h").with_token_key(&other)));
+        assert_ne!(a, tokens(ReleaseKeys::derive(&hospital, "h")), "without it, the provider's own key");
+        let link = |key: &MasterKey| ReleaseKeys::derive(key, "x").link().row_keys(&frame, &columns).unwrap()[0];
+        assert_ne!(link(&hospital), link(&pharmacy), "linkage keys stay the providers' own");
+        assert_eq!(token.fingerprint(), MasterKey::from_bytes([3; 32]).fingerprint());
+        assert_ne!(token.fingerprint(), other.fingerprint());
+        assert!(!token.fingerprint().contains(&"03".repeat(8)), "the fingerprint is not the key");
     }
 }

@@ -87,6 +87,10 @@ pub struct RunReport {
     pub profile: String,
     /// Release label.
     pub label: String,
+    /// Submissions: the fingerprint of the certified producer's token key the tokens are keyed
+    /// with (never the key), so the producer can check it issued that key.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_key_fingerprint: Option<String>,
     /// Provision / release date.
     pub date: String,
     /// `released`, or `refused: <reason>` (nothing written; the reason in one line).
@@ -122,14 +126,15 @@ impl RunReport {
     /// `report.html`: the same summary as a self-contained page, with the class-size histogram.
     pub fn to_html(&self) -> String {
         let mut page = crate::html::Page::new(&format!("tokumei release {} ({})", self.label, self.profile));
-        page.table(
-            &["", ""],
-            &[
-                vec!["status".into(), self.status.clone()],
-                vec!["date".into(), self.date.clone()],
-                vec!["tokumei".into(), self.tokumei_version.clone()],
-            ],
-        );
+        let mut about = vec![
+            vec!["status".into(), self.status.clone()],
+            vec!["date".into(), self.date.clone()],
+            vec!["tokumei".into(), self.tokumei_version.clone()],
+        ];
+        if let Some(fingerprint) = &self.token_key_fingerprint {
+            about.push(vec!["producer's token key (fingerprint)".into(), fingerprint.clone()]);
+        }
+        page.table(&["", ""], &about);
         if !self.warnings.is_empty() {
             page.heading("Warnings");
             let rows: Vec<Vec<String>> = self.warnings.iter().map(|w| vec![w.clone()]).collect();
@@ -251,6 +256,9 @@ impl RunReport {
             line(&mut md, format!("- warning: {warning}"));
         }
         line(&mut md, format!("- date: {}", self.date));
+        if let Some(fingerprint) = &self.token_key_fingerprint {
+            line(&mut md, format!("- producer's token key (fingerprint): `{fingerprint}`"));
+        }
         line(&mut md, format!("- tokumei {}\n", self.tokumei_version));
         line(&mut md, "## Rows\n".into());
         line(&mut md, "Every input row is written, quarantined, removed by opt-out, or suppressed.\n".into());

@@ -152,15 +152,21 @@ pub(crate) enum Command {
         /// The folder to clean (a release's parent folder).
         dir: PathBuf,
     },
-    /// Write a new random master key file (readable by its owner only), or with `--age` a key
-    /// pair for sealed releases: the identity (secret) in OUT and its public key in OUT.pub.
+    /// Write a new random master key file (readable by its owner only); with `--token-key` a
+    /// certified producer's token key for its providers; with `--age` a key pair for sealed
+    /// releases: the identity (secret) in OUT and its public key in OUT.pub.
     Keygen {
         /// Key file to create; an existing file is never overwritten.
         #[arg(long)]
         out: PathBuf,
         /// Write an age X25519 key pair (the certified producer's, for `seal --to OUT.pub`).
-        #[arg(long)]
+        #[arg(long, conflicts_with = "token_key")]
         age: bool,
+        /// Write a token key (the certified producer's): hand it to your providers only; their
+        /// submissions name it as `[key] token` and key their tokens with it. Prints its
+        /// fingerprint, which their provision records carry.
+        #[arg(long)]
+        token_key: bool,
     },
     /// Pack a release folder into one file encrypted to the receiver's public key (age, X25519).
     ///

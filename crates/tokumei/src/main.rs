@@ -111,13 +111,13 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Keygen { out, age: false } => {
-            protect_keys();
-            keygen(cli, out)
-        }
-        Command::Keygen { out, age: true } => {
+        Command::Keygen { out, age: true, .. } => {
             protect_keys();
             keygen_age(cli, out)
+        }
+        Command::Keygen { out, age: false, token_key } => {
+            protect_keys();
+            keygen(cli, out, *token_key)
         }
         Command::Seal { release, to, out } => {
             let recipients = tokumei::report::seal::read_recipients(to)?;
@@ -547,16 +547,25 @@ fn anonymize(cli: &Cli, args: &AnonymizeArgs) -> anyhow::Result<ExitCode> {
     }
 }
 
-fn keygen(cli: &Cli, out: &Path) -> anyhow::Result<ExitCode> {
+fn keygen(cli: &Cli, out: &Path, token_key: bool) -> anyhow::Result<ExitCode> {
     use rand::TryRngCore;
     let mut bytes = [0u8; 32];
     rand::rngs::OsRng.try_fill_bytes(&mut bytes).context("reading the operating system's random source")?;
-    let text = MasterKey::file_text(
-        &bytes,
-        "tokumei master key. Keep secret; never commit. Derived keys pseudonymize releases.",
-    );
+    let comment = if token_key {
+        "tokumei token key of a certified producer. Give it to your providers only, never commit it; \
+         their submissions' tokens are keyed with it."
+    } else {
+        "tokumei master key. Keep secret; never commit. Derived keys pseudonymize releases."
+    };
+    let text = MasterKey::file_text(&bytes, comment);
+    let fingerprint = MasterKey::from_bytes(bytes).fingerprint();
+    zeroize::Zeroize::zeroize(&mut bytes);
     create_secret_file(out)?.write_all(text.as_bytes())?;
-    say(cli, format!("wrote a new key to {}", out.display()));
+    if token_key {
+        say(cli, format!("wrote a new token key to {} (fingerprint {fingerprint})", out.display()));
+    } else {
+        say(cli, format!("wrote a new key to {}", out.display()));
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -163,6 +163,7 @@ pub(super) fn provision_record(plan: &Plan, report: &RunReport) -> serde_json::V
         "provider": plan.provider,
         "recipient": plan.recipient,
         "release_label": plan.label,
+        "token_key_fingerprint": report.token_key_fingerprint,
         "items": items,
         "tables": report.accounting.iter().map(|a| serde_json::json!({
             "table": a.table, "rows": a.written, "persons": a.persons_written,

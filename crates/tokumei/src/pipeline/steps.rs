@@ -48,6 +48,8 @@ pub(super) struct Run<'a> {
     options: &'a RunOptions,
     out: PathBuf,
     master: MasterKey,
+    /// The certified producer's token key (submissions).
+    token: Option<MasterKey>,
     /// The work folder (0700, marked as tokumei's scratch); removed when the run ends.
     work: tempfile::TempDir,
     /// The key of this run's encrypted staging files.
@@ -126,6 +128,7 @@ impl<'a> Run<'a> {
         let out = options.out.clone().unwrap_or_else(|| plan.out.clone());
         destination::check(plan, &out)?;
         let master = load_key(&plan.key)?;
+        let token = plan.token_key.as_deref().map(MasterKey::from_file).transpose()?;
         let parent =
             out.parent().filter(|p| !p.as_os_str().is_empty()).map_or_else(|| PathBuf::from("."), Path::to_path_buf);
         std::fs::create_dir_all(&parent)?;
@@ -147,6 +150,7 @@ impl<'a> Run<'a> {
             options,
             out,
             master,
+            token,
             work,
             stage_key: Arc::new(encrypted::StageKey::random()?),
             stages: Stages::default(),
@@ -157,7 +161,11 @@ impl<'a> Run<'a> {
     }
 
     fn keys(&self) -> ReleaseKeys<'_> {
-        ReleaseKeys::derive(&self.master, &self.plan.label)
+        let keys = ReleaseKeys::derive(&self.master, &self.plan.label);
+        match &self.token {
+            Some(token) => keys.with_token_key(token),
+            None => keys,
+        }
     }
 
     /// Opt-out lists first: an entry that gives only a card needs the linker to note who holds
@@ -606,6 +614,7 @@ impl<'a> Run<'a> {
             tokumei_version: env!("CARGO_PKG_VERSION").into(),
             profile: format!("{:?}", self.plan.profile).to_lowercase(),
             label: self.plan.label.clone(),
+            token_key_fingerprint: self.token.as_ref().map(MasterKey::fingerprint),
             date: self.plan.date.to_string(),
             status,
             warnings: self.warnings.clone(),
