@@ -6,14 +6,14 @@ use std::process::Command;
 
 use crate::common::{Workspace, read_parquet, text_column};
 use tokumei::link::MasterKey;
-use tokumei::{Status, TOKEN_COLUMNS};
+use tokumei::{EVIDENCE_TOKEN_COLUMNS, Status, TOKEN_COLUMNS};
 
 /// Every token value of a submission's tables, per token column.
 fn tokens(ws: &Workspace, out: &str) -> BTreeSet<(String, String)> {
     let mut all = BTreeSet::new();
     for table in ["charts", "dispensing", "checkups"] {
         let frame = read_parquet(&ws.path(&format!("{out}/{table}.parquet")));
-        for (column, _) in TOKEN_COLUMNS {
+        for column in TOKEN_COLUMNS.iter().map(|(name, _)| *name).chain(EVIDENCE_TOKEN_COLUMNS) {
             for value in text_column(&frame, column).into_iter().flatten() {
                 all.insert((column.to_string(), value));
             }
@@ -30,6 +30,10 @@ fn providers_with_their_own_keys_and_the_producers_token_key_give_the_same_token
     assert_eq!(ws.run("submission", "out/hospital").status, Status::Released);
     let hospital = tokens(&ws, "out/hospital");
     assert!(hospital.len() > 400, "{} tokens", hospital.len());
+    // Address evidence travels as tokens: streets (many) and prefectures (few), never as text.
+    let count = |column: &str| hospital.iter().filter(|(c, _)| c == column).count();
+    assert!(count("token_address") > 100, "{} street tokens", count("token_address"));
+    assert!((1..=47).contains(&count("token_prefecture")), "{} prefecture tokens", count("token_prefecture"));
     // Another provider: its own master key, the same token key.
     std::fs::write(ws.path("configs/keys/DEMO-ONLY-sample.key"), format!("{}\n", "5a".repeat(32))).unwrap();
     assert_eq!(ws.run("submission", "out/pharmacy").status, Status::Released);

@@ -177,6 +177,18 @@ impl KeyHasher {
             .collect())
     }
 
+    /// A row's evidence as tokens a submission can carry (hex): the street-level address key
+    /// (already keyed), and the prefecture keyed with this hasher's evidence key. The producer,
+    /// holding the same token key, compares them without seeing either.
+    pub fn evidence_tokens(&self, evidence: &Evidence) -> (Option<String>, Option<String>) {
+        let street = evidence.street.map(|s| format!("{s:016x}"));
+        let prefecture = evidence.prefecture.map(|p| {
+            let hash = blake3::keyed_hash(&self.evidence, &[b'p', b'r', b'e', b'f', 0x1f, p]);
+            hex::encode(&hash.as_bytes()[..8])
+        });
+        (street, prefecture)
+    }
+
     /// The keys of every row of `frame`. Columns named in `columns` must be String, except
     /// birth date (Date) and sex (Int32), as ingest types them.
     pub fn row_keys(&self, frame: &DataFrame, columns: &LinkColumns) -> PolarsResult<Vec<RowKeys>> {

@@ -56,8 +56,8 @@ pub use assess::{
 pub use attack::{AnonymeterInput, AttackError, AttackInput, AttackReport, Matching, Normalize, attack, attack_html};
 
 pub use pipeline::{
-    LinkageQuality, PipelineError, Refusal, RunOptions, RunOutcome, Status, TOKEN_COLUMNS, clean_leftovers,
-    evaluate_linkage, hash_opt_out_list, load_key, run,
+    EVIDENCE_TOKEN_COLUMNS, LinkageQuality, PipelineError, Refusal, RunOptions, RunOutcome, Status, TOKEN_COLUMNS,
+    clean_leftovers, evaluate_linkage, hash_opt_out_list, load_key, run,
 };
 pub use tokumei_config as config;
 pub use tokumei_core as core;

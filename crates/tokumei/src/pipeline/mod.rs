@@ -63,6 +63,10 @@ use steps::{Run, Step, Stop};
 pub(crate) const PERSON_INDEX: &str = "__person";
 /// Internal column: keyed shuffle key of a row.
 pub(crate) const ORDER_COLUMN: &str = "__order";
+/// A submission's address evidence, as tokens keyed with the producer's token key: the street
+/// (the address up to its first number) and the prefecture. With them the producer's `evidence`
+/// rule keeps namesakes apart without seeing an address.
+pub const EVIDENCE_TOKEN_COLUMNS: [&str; 2] = ["token_address", "token_prefecture"];
 /// Submission token columns and their key kinds: K1 insurance, K2 name, K3 local, K1b card +
 /// 枝番 (which tells twins on one card apart).
 pub const TOKEN_COLUMNS: [(&str, KeyKind); 4] = [
@@ -483,7 +487,7 @@ fn final_opt_out_check(
     opted_out: &[Arc<Vec<bool>>],
 ) -> Result<bool, PipelineError> {
     let identity_columns: Vec<&str> = match plan.profile {
-        Profile::Submission => TOKEN_COLUMNS.iter().map(|(name, _)| *name).collect(),
+        Profile::Submission => TOKEN_COLUMNS.iter().map(|(name, _)| *name).chain(EVIDENCE_TOKEN_COLUMNS).collect(),
         _ => vec![tokumei_core::PERSON_COLUMN],
     };
     let mut leaked = false;
@@ -499,7 +503,7 @@ fn final_opt_out_check(
             // card + birth date + sex; that token of the one who stays is not the other's).
             let opted = frame.filter(person_kept(flags.clone()).not());
             let kept = frame.filter(person_kept(flags.clone()));
-            for (token, _) in TOKEN_COLUMNS {
+            for token in TOKEN_COLUMNS.iter().map(|(name, _)| *name).chain(EVIDENCE_TOKEN_COLUMNS) {
                 let shared = distinct_staged(&kept, token)?;
                 forbidden.extend(distinct_staged(&opted, token)?.into_iter().filter(|t| !shared.contains(t)));
             }

@@ -11,7 +11,7 @@ use tokumei_report::ColumnTreatment;
 use tokumei_transform::{PseudonymKey, RareCodes, TopBottom};
 
 use super::staging::StagedTable;
-use super::{PERSON_INDEX, PipelineError, TOKEN_COLUMNS};
+use super::{EVIDENCE_TOKEN_COLUMNS, PERSON_INDEX, PipelineError, TOKEN_COLUMNS};
 
 /// What every table of a release is built with.
 pub(crate) struct Releaser<'a> {
@@ -73,7 +73,17 @@ impl Releaser<'_> {
                         token,
                         "linkage token".into(),
                         "keyed hash",
-                        "blake3 keyed hash of normalized key fields (submission key)".into(),
+                        "blake3 keyed hash of normalized key fields (the producer's token key)".into(),
+                    );
+                }
+                for token in EVIDENCE_TOKEN_COLUMNS {
+                    exprs.push(col(token));
+                    record(
+                        token,
+                        "linkage evidence".into(),
+                        "keyed hash",
+                        "blake3 keyed hash of the street-level address or the prefecture (the producer's token key)"
+                            .into(),
                     );
                 }
             }

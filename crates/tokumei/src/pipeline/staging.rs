@@ -20,7 +20,7 @@ use tokumei_ingest::{IngestStats, LINE_COLUMN, read_source};
 use tokumei_link::{KEY_KINDS, KeyHasher, KeyKind, Linker, OptOutEntry, ReleaseKeys, RowKeys, token_hex};
 
 use super::encrypted::{self, EncryptedFile, StageKey};
-use super::{ORDER_COLUMN, PipelineError, TOKEN_COLUMNS};
+use super::{EVIDENCE_TOKEN_COLUMNS, ORDER_COLUMN, PipelineError, TOKEN_COLUMNS};
 
 /// Default input bytes per bucket: the release holds one bucket in memory at a time.
 pub(crate) const BUCKET_BYTES: u64 = 64 << 20;
@@ -123,7 +123,13 @@ impl Stager<'_> {
             batch.with_column(Column::new(ORDER_COLUMN.into(), orders))?;
             if self.profile == Profile::Submission {
                 let row_tokens = self.tokens.row_keys(&batch, &table.link)?;
+                let evidence = self.tokens.row_evidence(&batch, &table.link)?;
                 add_tokens(&mut batch, row_tokens)?;
+                let (streets, prefectures): (Vec<Option<String>>, Vec<Option<String>>) =
+                    evidence.iter().map(|e| self.tokens.evidence_tokens(e)).unzip();
+                let [street, prefecture] = EVIDENCE_TOKEN_COLUMNS;
+                batch.with_column(Column::new(street.into(), streets))?;
+                batch.with_column(Column::new(prefecture.into(), prefectures))?;
             }
             let _ = batch.drop_in_place(LINE_COLUMN)?;
             // What no later stage reads (names, card numbers, My Number: their keys are made
