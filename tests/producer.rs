@@ -95,3 +95,41 @@ fn keygen_writes_a_token_key_and_prints_its_fingerprint() {
     let both = run(&["keygen", "--token-key", "--age", "--out", dir.path().join("x").to_str().unwrap()]);
     assert_eq!(both.status.code(), Some(2), "--age and --token-key are two different keys");
 }
+
+/// The producer opens a submission only whole, unchanged and keyed with its token key; each
+/// refusal names the folder and, once known, the provider.
+#[test]
+fn a_submission_opens_only_whole_and_keyed_for_this_producer() {
+    use tokumei::report::submission::{SubmissionError, open_submission};
+    let ws = Workspace::generate(200, 23);
+    assert_eq!(ws.run("submission", "out/s").status, Status::Released);
+    let fingerprint =
+        MasterKey::from_file(&ws.path("configs/keys/DEMO-ONLY-producer-token.key")).unwrap().fingerprint();
+    let folder = ws.path("out/s");
+    let opened = open_submission(&folder, &fingerprint).unwrap();
+    assert_eq!(opened.provider, ws.plan("submission").provider.unwrap());
+    let tables: Vec<&str> = opened.tables.iter().map(|(t, _)| t.as_str()).collect();
+    assert_eq!(tables, ["charts", "checkups", "dispensing"]);
+    // Another producer's key: refused, naming the provider.
+    match open_submission(&folder, &"0".repeat(32)) {
+        Err(e @ SubmissionError::WrongTokenKey { .. }) => assert!(e.to_string().contains(&opened.provider), "{e}"),
+        other => panic!("{other:?}"),
+    }
+    // A changed table, or a file the report does not list: refused.
+    let charts = folder.join("charts.parquet");
+    let original = std::fs::read(&charts).unwrap();
+    let mut changed = original.clone();
+    changed[original.len() / 2] ^= 1;
+    std::fs::write(&charts, &changed).unwrap();
+    let err = open_submission(&folder, &fingerprint).unwrap_err().to_string();
+    assert!(err.contains("charts.parquet") && err.contains("changed"), "{err}");
+    std::fs::write(&charts, &original).unwrap();
+    std::fs::write(folder.join("extra.csv"), "x\n").unwrap();
+    let err = open_submission(&folder, &fingerprint).unwrap_err().to_string();
+    assert!(err.contains("extra.csv"), "{err}");
+    std::fs::remove_file(folder.join("extra.csv")).unwrap();
+    assert!(open_submission(&folder, &fingerprint).is_ok());
+    // A release of another profile is not a submission.
+    assert_eq!(ws.run("pseudonymized", "out/p").status, Status::Released);
+    assert!(matches!(open_submission(&ws.path("out/p"), &fingerprint), Err(SubmissionError::NotASubmission { .. })));
+}

@@ -29,6 +29,7 @@ mod release;
 pub mod seal;
 mod sections;
 mod stages;
+pub mod submission;
 
 use std::io::Read;
 use std::path::Path;

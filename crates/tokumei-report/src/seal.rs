@@ -75,9 +75,9 @@ pub struct SealedFile {
 }
 
 #[derive(Debug, Serialize, Deserialize)]
-struct Manifest {
+pub(crate) struct Manifest {
     format: String,
-    files: Vec<SealedFile>,
+    pub(crate) files: Vec<SealedFile>,
 }
 
 /// A sealed or unsealed release's files.
@@ -186,7 +186,7 @@ fn copy_hashed(reader: impl Read, out: impl Write) -> io::Result<(u64, String)> 
 
 /// The files of the release in `folder`, checked against its report: every file the report
 /// lists, unchanged, and the report files; nothing else.
-fn release_manifest(folder: &Path) -> Result<Manifest, SealError> {
+pub(crate) fn release_manifest(folder: &Path) -> Result<Manifest, SealError> {
     let listed = listed_outputs(folder).ok_or_else(|| {
         SealError::NotARelease(format!("{} holds no tokumei release (no report.json of tokumei's)", folder.display()))
     })?;
