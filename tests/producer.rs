@@ -133,3 +133,17 @@ fn a_submission_opens_only_whole_and_keyed_for_this_producer() {
     assert_eq!(ws.run("pseudonymized", "out/p").status, Status::Released);
     assert!(matches!(open_submission(&ws.path("out/p"), &fingerprint), Err(SubmissionError::NotASubmission { .. })));
 }
+
+#[test]
+fn check_says_when_the_token_key_file_is_missing() {
+    let ws = Workspace::generate(30, 24);
+    std::fs::remove_file(ws.path("configs/keys/DEMO-ONLY-producer-token.key")).unwrap();
+    let config = ws.path("configs/submission.toml");
+    let out = Command::new(env!("CARGO_BIN_EXE_tokumei"))
+        .args(["check", "--config", config.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("token key file") && stderr.contains("tokumei keygen --token-key"), "{stderr}");
+}

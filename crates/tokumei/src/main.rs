@@ -217,12 +217,16 @@ fn check(cli: &Cli, config: &Path) -> anyhow::Result<ExitCode> {
             if let tokumei::config::KeySource::File(path) = &plan.key
                 && !path.exists()
             {
-                {
-                    problems.push(format!(
-                        "key file {} does not exist (tokumei keygen --out … writes one)",
-                        path.display()
-                    ));
-                }
+                problems
+                    .push(format!("key file {} does not exist (tokumei keygen --out … writes one)", path.display()));
+            }
+            if let Some(path) = &plan.token_key
+                && !path.exists()
+            {
+                problems.push(format!(
+                    "token key file {} does not exist (your certified producer issues it: tokumei keygen --token-key)",
+                    path.display()
+                ));
             }
             for table in &plan.tables {
                 if !table.source.path.exists() {
@@ -285,9 +289,7 @@ fn run_release(cli: &Cli, config: &Path, out: Option<PathBuf>) -> anyhow::Result
     if let tokumei::config::KeySource::File(path) = &plan.key
         && MasterKey::file_is_exposed(path)
     {
-        {
-            say(cli, format!("warning: key file {} is readable by other users; `chmod 600` it", path.display()));
-        }
+        say(cli, format!("warning: key file {} is readable by other users; `chmod 600` it", path.display()));
     }
     let progress = !cli.quiet && cli.color != Color::Never && std::io::IsTerminal::is_terminal(&std::io::stderr());
     let outcome = tokumei::run(&plan, &RunOptions { out, progress, ..RunOptions::default() })?;
