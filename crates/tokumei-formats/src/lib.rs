@@ -67,10 +67,11 @@ pub(crate) const fn field(header: &'static str, origin: &'static str) -> Field {
     Field { header, origin }
 }
 
-/// `a` then `b`, as one array (for tables: the shared patient columns, then the detail).
-pub(crate) const fn join<const N: usize>(a: &[Field], b: &[Field]) -> [Field; N] {
+/// `a` then `b`, as one array (for tables: the shared patient columns, then the detail). `a`
+/// must not be empty (its first element fills the array before it is written).
+pub(crate) const fn join<T: Copy, const N: usize>(a: &[T], b: &[T]) -> [T; N] {
     assert!(a.len() + b.len() == N, "N must be the sum of the lengths");
-    let mut out = [field("", ""); N];
+    let mut out = [a[0]; N];
     let mut i = 0;
     while i < a.len() {
         out[i] = a[i];

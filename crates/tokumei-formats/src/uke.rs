@@ -206,23 +206,6 @@ fn min_fields(kind: Kind, record: &str) -> usize {
     }
 }
 
-/// `context` then `detail`, as one array of columns.
-const fn columns<const N: usize>(context: &[(Field, Src)], detail: &[(Field, Src)]) -> [(Field, Src); N] {
-    assert!(context.len() + detail.len() == N, "N must be the sum of the lengths");
-    let mut out = [(field("", ""), Src::RecordType); N];
-    let mut i = 0;
-    while i < context.len() {
-        out[i] = context[i];
-        i += 1;
-    }
-    let mut j = 0;
-    while j < detail.len() {
-        out[i + j] = detail[j];
-        j += 1;
-    }
-    out
-}
-
 /// The headers of a column list.
 const fn headers<const N: usize>(columns: &[(Field, Src); N]) -> [Field; N] {
     let mut out = [field("", ""); N];
@@ -242,7 +225,7 @@ macro_rules! layout {
             Kind::Dispensing => &DISPENSING_CONTEXT,
         };
         const DETAIL: &[(Field, Src)] = &[$((field($header, $origin), $src)),*];
-        const COLUMNS: [(Field, Src); CONTEXT.len() + DETAIL.len()] = columns(CONTEXT, DETAIL);
+        const COLUMNS: [(Field, Src); CONTEXT.len() + DETAIL.len()] = crate::join(CONTEXT, DETAIL);
         const FIELDS: [Field; COLUMNS.len()] = headers(&COLUMNS);
         Layout { table: Table { name: $name, row: $row, fields: &FIELDS }, kind: $kind, unit: $unit, columns: &COLUMNS }
     }};
