@@ -306,7 +306,7 @@ fn twins_and_households_on_one_card_stay_separate_persons() {
         ..SynthSpec::default()
     };
     let ws = Workspace::generate_with(spec);
-    let truth = ws.path("datasets/sample/truth.csv");
+    let truth = tokumei::Truth::File(ws.path("datasets/sample/truth.csv"));
     let quality = tokumei::evaluate_linkage(&ws.plan("pseudonymized"), &truth).unwrap();
     assert!(quality.stats.kept_apart_on_card > 50, "{quality:#?}");
     assert!(quality.precision >= 0.999 && quality.recall >= 0.99, "{quality:#?}");

@@ -14,7 +14,11 @@ fn set_rule(ws: &Workspace, profile: &str, rule: &str) {
 fn linkage_finds_the_true_persons_on_generated_data() {
     let ws = Workspace::generate(4_000, 37);
     let truth = ws.truth();
-    let quality = tokumei::evaluate_linkage(&ws.plan("pseudonymized"), &ws.path("datasets/sample/truth.csv")).unwrap();
+    let quality = tokumei::evaluate_linkage(
+        &ws.plan("pseudonymized"),
+        &tokumei::Truth::File(ws.path("datasets/sample/truth.csv")),
+    )
+    .unwrap();
     let records: usize = ["checkups", "dispensing", "charts"].iter().map(|t| truth.rows(t)).sum();
     assert_eq!(quality.records as usize, records);
     assert_eq!(quality.true_persons as usize, truth.lines.len());
@@ -39,9 +43,17 @@ fn addresses_tell_namesakes_apart() {
         ..tokumei::synth::SynthSpec::default()
     };
     let ws = Workspace::generate_with(spec);
-    let evidence = tokumei::evaluate_linkage(&ws.plan("pseudonymized"), &ws.path("datasets/sample/truth.csv")).unwrap();
+    let evidence = tokumei::evaluate_linkage(
+        &ws.plan("pseudonymized"),
+        &tokumei::Truth::File(ws.path("datasets/sample/truth.csv")),
+    )
+    .unwrap();
     set_rule(&ws, "pseudonymized", "merge");
-    let merge = tokumei::evaluate_linkage(&ws.plan("pseudonymized"), &ws.path("datasets/sample/truth.csv")).unwrap();
+    let merge = tokumei::evaluate_linkage(
+        &ws.plan("pseudonymized"),
+        &tokumei::Truth::File(ws.path("datasets/sample/truth.csv")),
+    )
+    .unwrap();
     assert!(evidence.stats.kept_apart_by_address > 0, "{evidence:#?}");
     assert!(evidence.precision > merge.precision, "{} vs {}", evidence.precision, merge.precision);
     assert!(evidence.precision >= 0.999 && evidence.recall >= 0.999, "{evidence:#?}");
@@ -53,7 +65,8 @@ fn insurance_wins_keeps_job_changers_apart_yet_their_opt_out_holds() {
     set_rule(&ws, "pseudonymized", "insurance-wins");
     let plan = ws.plan("pseudonymized");
     assert_eq!(plan.conflict_rule, ConflictRule::InsuranceWins);
-    let quality = tokumei::evaluate_linkage(&plan, &ws.path("datasets/sample/truth.csv")).unwrap();
+    let quality =
+        tokumei::evaluate_linkage(&plan, &tokumei::Truth::File(ws.path("datasets/sample/truth.csv"))).unwrap();
     assert!(quality.recall < 1.0, "job changers are split under insurance-wins");
     assert!(quality.precision >= 0.999, "{quality:#?}");
     // Split persons are released apart, but an opt-out of either part removes both.

@@ -16,5 +16,6 @@ mod linkage;
 mod pinned;
 mod pipeline;
 mod producer;
+mod providers;
 mod risk;
 mod seal;

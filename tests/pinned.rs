@@ -9,7 +9,10 @@ use tokumei::{RunOptions, Status};
 fn the_bundled_sample_releases_are_byte_identical_to_the_pinned_ones() {
     let ws = Workspace::bundled();
     let mut lines = Vec::new();
-    for profile in ["anonymized", "pseudonymized", "submission", "national"] {
+    // The walkthrough "From providers to a release": three providers, then the producer over
+    // their submissions.
+    let walkthrough = ["providers/hospital", "providers/pharmacy", "providers/municipality", "producer"];
+    for profile in ["anonymized", "pseudonymized", "submission", "national"].into_iter().chain(walkthrough) {
         let out = format!("out/{profile}");
         let outcome = ws.run_with(profile, &out, RunOptions::default());
         assert_eq!(outcome.status, Status::Released, "{profile}");

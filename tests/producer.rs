@@ -74,7 +74,7 @@ fn a_submission_needs_the_producers_token_key_and_nothing_else_takes_one() {
     assert_ne!(with_token, text);
     std::fs::write(&pseudonymized, with_token).unwrap();
     let err = tokumei::config::Plan::load(&pseudonymized).unwrap_err().to_string();
-    assert!(err.contains("key.token") && err.contains("this profile writes none"), "{err}");
+    assert!(err.contains("key.token") && err.contains("writes none and reads none"), "{err}");
 }
 
 #[test]

@@ -119,6 +119,9 @@ pub struct ColumnPlan {
 pub struct TablePlan {
     /// What ingest reads.
     pub source: Source,
+    /// For a provider's submission: its folder (`source.path` is the table's file in it), which
+    /// must be opened whole, with this producer's token key, before it is read.
+    pub submission: Option<PathBuf>,
     /// Columns in file order.
     pub columns: Vec<ColumnPlan>,
     /// Link fields of the table.
@@ -506,6 +509,7 @@ impl Validator {
                 KeySource::Env(String::new())
             }
         };
+        let reads_submissions = wire.input.iter().any(|i| i.format == Some(Format::Submission));
         let token_key = match (release.profile, &wire.key.token) {
             (Profile::Submission, Some(file)) => Some(self.resolve(file)),
             (Profile::Submission, None) => {
@@ -516,8 +520,20 @@ impl Validator {
                 );
                 None
             }
+            (_, Some(file)) if reads_submissions => Some(self.resolve(file)),
+            (_, None) if reads_submissions => {
+                self.problem(
+                    "key.token",
+                    "required to read submissions: the token key you issued to your providers \
+                     (`tokumei keygen --token-key`), which their tokens are keyed with",
+                );
+                None
+            }
             (_, Some(_)) => {
-                self.problem("key.token", "a token key keys a submission's tokens; this profile writes none");
+                self.problem(
+                    "key.token",
+                    "a token key keys a submission's tokens or reads them; this config writes none and reads none",
+                );
                 None
             }
             (_, None) => None,
@@ -702,10 +718,22 @@ impl Validator {
             _ => Format::Csv,
         });
         let offered = tokumei_ingest::national::tables(format);
+        let path = match (format, extract) {
+            (Format::Submission, Some(name)) => path.join(format!("{name}.parquet")),
+            (Format::Submission, None) => {
+                self.problem(
+                    format!("{at}.extract"),
+                    "required for a submission: the table to read, e.g. \"charts\" (its file charts.parquet)",
+                );
+                path
+            }
+            _ => path,
+        };
         match (extract, offered.is_empty()) {
+            _ if format == Format::Submission => {}
             (Some(_), true) => self.problem(
                 format!("{at}.extract"),
-                "only the national formats (uke, cda, ss-mix2) have tables to extract",
+                "only the national formats (uke, cda, ss-mix2) and submissions have tables to extract",
             ),
             (None, false) => {
                 let names: Vec<&str> = offered.iter().map(|t| t.name).collect();
@@ -803,6 +831,15 @@ impl Validator {
             &columns,
         );
         let link = self.link_columns(&at, &columns);
+        let submission = (source.format == Format::Submission).then(|| self.resolve(&input.path));
+        if submission.is_none()
+            && let Some(field) = link.0.keys().find(|f| f.is_token())
+        {
+            self.problem(
+                &at,
+                format!("link field `{}` is read only from a submission (format = \"submission\")", field.name()),
+            );
+        }
         let mut plans = Vec::new();
         for (j, c) in columns.iter().enumerate() {
             let col_at = format!("{at}.column[{j}] `{}`", c.name);
@@ -877,6 +914,7 @@ impl Validator {
         self.fraction(&format!("{at}.max-quarantine"), max_quarantine);
         Some(TablePlan {
             source,
+            submission,
             columns: plans,
             link,
             allow_empty: input.allow_empty.unwrap_or(false),
@@ -1081,7 +1119,7 @@ impl Validator {
                 self.problem(format!("{at}.column[{j}]"), "opt-out columns need `link` (or be `request_date`)");
             }
         }
-        if o.format.is_some_and(|f| !tokumei_ingest::national::tables(f).is_empty()) {
+        if o.format.is_some_and(|f| f == Format::Submission || !tokumei_ingest::national::tables(f).is_empty()) {
             self.problem(format!("{at}.format"), "opt-out lists are CSV or Parquet files");
         }
         let file = FileSpec::of(path, o.format, o.encoding, &o.delimiter);
@@ -1089,6 +1127,15 @@ impl Validator {
         let link = self.link_columns(&at, &columns);
         if link.0.is_empty() {
             self.problem(&at, "an opt-out list needs at least one column with `link`");
+        }
+        if let Some(field) = link.0.keys().find(|f| f.is_token()) {
+            self.problem(
+                &at,
+                format!(
+                    "link field `{}` is read only from a submission; a provider's token list is `tokens = …`",
+                    field.name()
+                ),
+            );
         }
         Some(OptOutPlan { list: OptOutList::Plain { source, link }, tables })
     }

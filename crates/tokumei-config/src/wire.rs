@@ -99,10 +99,12 @@ pub struct KeyToml {
     pub file: Option<PathBuf>,
     /// Environment variable holding the key as 64 hex characters.
     pub env: Option<String>,
-    /// The token key file your certified producer issued (`tokumei keygen --token-key`), relative
-    /// to this file. Required by the `submission` profile and used by nothing else: the
+    /// The token key file of the certified producer (`tokumei keygen --token-key`), relative to
+    /// this file. Required by the `submission` profile (the key your producer issued: the
     /// submission's tokens are keyed with it, so that the producer can link them with other
-    /// providers' tokens. Example: `token = "keys/producer-token.key"`.
+    /// providers' tokens) and by a producer's config with `format = "submission"` inputs (the key
+    /// it issued). Linkage keys and token lists are keyed with it too; row order and pseudonyms
+    /// stay on `file`/`env`. Not allowed elsewhere. Example: `token = "keys/producer-token.key"`.
     pub token: Option<PathBuf>,
 }
 
@@ -116,15 +118,18 @@ pub struct InputToml {
     pub path: PathBuf,
     /// `csv`, `parquet`, or a national format: `uke` (receipt files: one file or a directory of
     /// `*.UKE`), `cda` (特定健診 XML: one document, an exchange ZIP, or a directory of either),
-    /// `ss-mix2` (the root folder of an SS-MIX2 storage). Default: from the file extension
-    /// (`.parquet` → parquet, `.uke` → uke, else csv).
+    /// `ss-mix2` (the root folder of an SS-MIX2 storage); or, at a certified producer,
+    /// `submission` (a provider's submission folder: checked whole and keyed with this
+    /// producer's token key `[key] token` before it is read; its token columns carry the
+    /// `token-…` link fields). Default: from the file extension (`.parquet` → parquet, `.uke` →
+    /// uke, else csv).
     pub format: Option<Format>,
     /// National formats: which of the format's tables to read. `uke`: `receipts`, `diagnoses`,
     /// `procedures`, `drugs`, `devices`, `comments` (医科 files); `dispensing-receipts`,
     /// `dispensing`, `dispensing-devices`, `dispensing-comments` (調剤 files). `cda`: `checkups`
     /// (one row per document), `observations` (one row per observation). `ss-mix2`: `patients`,
     /// `visits`, `diagnoses`, `prescriptions`, `lab-results`. Headers and where each comes
-    /// from: `docs/formats.md`.
+    /// from: `docs/formats.md`. `submission`: any table the submission has, e.g. `charts`.
     pub extract: Option<String>,
     /// `utf-8`, `utf-8-bom` or `cp932` (CSV only; UKE files are always cp932). Default: `utf-8`.
     pub encoding: Option<TextEncoding>,
@@ -162,7 +167,9 @@ pub struct ColumnToml {
     pub role: Option<Role>,
     /// The identifying field this column carries, for linkage and opt-out matching:
     /// `insurer-number`, `card-symbol`, `card-number`, `card-branch`, `kana-name`, `name`,
-    /// `birth-date`, `sex`, `facility-code`, `patient-id`, `my-number`. Default: none.
+    /// `birth-date`, `sex`, `facility-code`, `patient-id`, `my-number`, `address`; in a
+    /// submission's schema its tokens: `token-insurance`, `token-name`, `token-local`,
+    /// `token-card-branch`, `token-card`, `token-address`, `token-prefecture`. Default: none.
     pub link: Option<LinkField>,
     /// Why the column may be released although it looks like free text or identifiers (the
     /// check before writing stops a release otherwise). Recorded in the report. Default: none.
@@ -188,7 +195,9 @@ pub struct OptOutToml {
     /// or `tokens`.
     pub path: Option<PathBuf>,
     /// A token list written by `tokumei optout hash` (keyed hashes, no plain identifiers),
-    /// relative to this file. Either this or `path`; `schema` and `column` do not apply.
+    /// relative to this file. Either this or `path`; `schema` and `column` do not apply. At a
+    /// certified producer, a provider's list (made under its submission config, so keyed with
+    /// the token key), usually with `scope = "provider"` and that provider's tables.
     pub tokens: Option<PathBuf>,
     /// As for inputs. Default: from the extension.
     pub format: Option<Format>,

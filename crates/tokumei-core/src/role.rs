@@ -85,6 +85,23 @@ pub enum LinkField {
     MyNumber,
     /// 住所: not a key, but evidence that decides name-key conflicts (see the linkage rule).
     Address,
+    /// A submission's K1 token (`token_insurance`): insurance card + birth date + sex, keyed
+    /// with the certified producer's token key. Only in `format = "submission"` inputs; so are
+    /// the other token fields.
+    TokenInsurance,
+    /// A submission's K2 token (`token_name`): kana name + birth date + sex.
+    TokenName,
+    /// A submission's K3 token (`token_local`): facility + local patient ID.
+    TokenLocal,
+    /// A submission's K1b token (`token_card_branch`): an individual's card (card + 枝番).
+    TokenCardBranch,
+    /// A submission's card token (`token_card`): the card alone, shared by a household; never
+    /// joins, but tells twins apart and lets a card-only opt-out entry find its holders.
+    TokenCard,
+    /// A submission's street-level address evidence (`token_address`).
+    TokenAddress,
+    /// A submission's prefecture evidence (`token_prefecture`).
+    TokenPrefecture,
 }
 
 impl LinkField {
@@ -103,6 +120,27 @@ impl LinkField {
             LinkField::PatientId => "patient-id",
             LinkField::MyNumber => "my-number",
             LinkField::Address => "address",
+            LinkField::TokenInsurance => "token-insurance",
+            LinkField::TokenName => "token-name",
+            LinkField::TokenLocal => "token-local",
+            LinkField::TokenCardBranch => "token-card-branch",
+            LinkField::TokenCard => "token-card",
+            LinkField::TokenAddress => "token-address",
+            LinkField::TokenPrefecture => "token-prefecture",
         }
+    }
+
+    /// Whether this is a submission's token field (read from a provider's tokens, not computed).
+    pub fn is_token(self) -> bool {
+        matches!(
+            self,
+            LinkField::TokenInsurance
+                | LinkField::TokenName
+                | LinkField::TokenLocal
+                | LinkField::TokenCardBranch
+                | LinkField::TokenCard
+                | LinkField::TokenAddress
+                | LinkField::TokenPrefecture
+        )
     }
 }

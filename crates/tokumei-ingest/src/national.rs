@@ -8,7 +8,7 @@ use crate::source::Format;
 /// The tables `format` offers (none for CSV and Parquet).
 pub fn tables(format: Format) -> &'static [Table] {
     match format {
-        Format::Csv | Format::Parquet => &[],
+        Format::Csv | Format::Parquet | Format::Submission => &[],
         Format::Uke => uke::TABLES,
         Format::Cda => cda::TABLES,
         Format::SsMix2 => ssmix2::TABLES,

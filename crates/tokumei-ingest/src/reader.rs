@@ -337,7 +337,7 @@ where
         Reading { source, stats: IngestStats::default(), batch: Reading::<F>::new_batch(source), on_batch };
     match source.format {
         Format::Csv => read_csv(&mut reading)?,
-        Format::Parquet => read_parquet(&mut reading)?,
+        Format::Parquet | Format::Submission => read_parquet(&mut reading)?,
         Format::Uke | Format::Cda | Format::SsMix2 => read_national(&mut reading)?,
     }
     let nothing_sent = reading.stats.rows_accepted == 0;
@@ -429,7 +429,7 @@ pub fn read_headers(source: &Source) -> Result<Vec<String>> {
     match source.format {
         Format::Uke | Format::Cda | Format::SsMix2 => Ok(national_table(source)?.headers()),
         Format::Csv => OpenCsv::open(source)?.headers(),
-        Format::Parquet => {
+        Format::Parquet | Format::Submission => {
             let path = path_of(source);
             let file = File::open(&source.path).map_err(|e| Error::Io { path: path.clone(), source: e })?;
             let schema = ParquetReader::new(file)
@@ -516,7 +516,7 @@ where
             !p.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.'))
         })
         .map_err(io)?,
-        Format::Csv | Format::Parquet => unreachable!("not a national format"),
+        Format::Csv | Format::Parquet | Format::Submission => unreachable!("not a national format"),
     };
     if files.is_empty() {
         return Err(Error::Extract { path, message: "no files of this format found here".into() });
@@ -541,7 +541,9 @@ where
         let opened = File::open(file).map_err(|e| Error::Io { path: shown.clone(), source: e })?;
         let stats = match source.format {
             Format::Uke => national::uke::parse(BufReader::with_capacity(1 << 20, opened), &shown, table, &mut on_row),
-            Format::Csv | Format::Parquet | Format::Cda | Format::SsMix2 => unreachable!("read above"),
+            Format::Csv | Format::Parquet | Format::Submission | Format::Cda | Format::SsMix2 => {
+                unreachable!("read above")
+            }
         };
         match stats {
             Ok(stats) => all.merge(stats),

@@ -19,6 +19,10 @@ pub enum Format {
     /// SS-MIX2 standardized storage: the root folder of the tree (HL7 v2.5, ISO-2022-JP).
     #[serde(rename = "ss-mix2")]
     SsMix2,
+    /// A provider's submission (a `submission` release folder), at its certified producer: the
+    /// source's path is the table's Parquet file in that folder, read like Parquet; the folder
+    /// is checked whole before (see `tokumei_report::submission`).
+    Submission,
 }
 
 /// Text encoding of a CSV input.

@@ -125,7 +125,7 @@ impl DerivedKey {
 ///
 /// | method | blake3 `derive_key` context (the master key as input) | keys |
 /// |---|---|---|
-/// | [`link`](Self::link) | `tokumei v1 link {K1…K4, K1b, card}`, `tokumei v1 link evidence` | linkage keys: persons across sources, opt-out matching, token lists |
+/// | [`link`](Self::link) | `tokumei v1 link {K1…K4, K1b, card}`, `tokumei v1 link evidence`; with a token key, the token keys below | linkage keys: persons across sources, opt-out matching, token lists |
 /// | [`submission_tokens`](Self::submission_tokens) | `tokumei v1 submission-token {kind}`, `… evidence`, of the producer's token key ([`with_token_key`](Self::with_token_key)) when given | a submission's token columns |
 /// | [`shuffle`](Self::shuffle) | `tokumei v1 {label} shuffle` | the release's row order (shuffle buckets) |
 /// | [`keyless_row`](Self::keyless_row) | `tokumei v1 keyless row` | the identity of a row that carries no linkage key |
@@ -149,16 +149,24 @@ impl<'a> ReleaseKeys<'a> {
         ReleaseKeys { master, token: None, label: label.to_string() }
     }
 
-    /// Keys a submission's tokens with the producer's token key instead of the master key, so
-    /// that the producer can link them with other providers' tokens. Nothing else uses it.
+    /// Keys linkage with the producer's token key instead of the master key: a submission's
+    /// tokens, so that the producer can link them with other providers' tokens, and the linkage
+    /// keys of the run (the provider's and the producer's), so that one person has one key
+    /// whether it came as a token or was computed from identifying fields, and a token list
+    /// (`tokumei optout hash`) is valid at both. Row order, staging and pseudonyms stay on the
+    /// master key.
     pub fn with_token_key(mut self, token: &'a MasterKey) -> ReleaseKeys<'a> {
         self.token = Some(token);
         self
     }
 
-    /// Linkage keys (K1–K4, K1b, card) and address evidence.
+    /// Linkage keys (K1–K4, K1b, card) and address evidence: the token keys when a token key
+    /// is given, else the master key's own.
     pub fn link(&self) -> crate::KeyHasher {
-        crate::KeyHasher::new(self.master, "link")
+        match self.token {
+            Some(_) => self.submission_tokens(),
+            None => crate::KeyHasher::new(self.master, "link"),
+        }
     }
 
     /// The keys of a submission's token columns: of the producer's token key when given.
@@ -272,7 +280,10 @@ mod tests {
         assert_ne!(a, tokens(ReleaseKeys::derive(&hospital, "h").with_token_key(&other)));
         assert_ne!(a, tokens(ReleaseKeys::derive(&hospital, "h")), "without it, the provider's own key");
         let link = |key: &MasterKey| ReleaseKeys::derive(key, "x").link().row_keys(&frame, &columns).unwrap()[0];
-        assert_ne!(link(&hospital), link(&pharmacy), "linkage keys stay the providers' own");
+        assert_ne!(link(&hospital), link(&pharmacy), "without a token key, linkage keys are the providers' own");
+        let linked =
+            ReleaseKeys::derive(&hospital, "h").with_token_key(&token).link().row_keys(&frame, &columns).unwrap();
+        assert_eq!(linked[0], a, "with one, linkage keys are the tokens: a token list is valid at the producer");
         assert_eq!(token.fingerprint(), MasterKey::from_bytes([3; 32]).fingerprint());
         assert_ne!(token.fingerprint(), other.fingerprint());
         assert!(!token.fingerprint().contains(&"03".repeat(8)), "the fingerprint is not the key");

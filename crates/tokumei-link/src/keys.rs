@@ -154,6 +154,17 @@ impl KeyHasher {
         let text = |field: LinkField| text_column(frame, columns, field);
         let addresses = text(LinkField::Address)?;
         let facilities = text(LinkField::FacilityCode)?;
+        let street_tokens = text(LinkField::TokenAddress)?;
+        let prefecture_tokens = text(LinkField::TokenPrefecture)?;
+        if street_tokens.is_some() || prefecture_tokens.is_some() {
+            let prefectures = self.prefecture_tokens();
+            return Ok((0..frame.height())
+                .map(|i| Evidence {
+                    street: get(&street_tokens, i).and_then(|t| u64::from_str_radix(t.trim(), 16).ok()),
+                    prefecture: get(&prefecture_tokens, i).and_then(|t| prefectures.get(t.trim()).copied()),
+                })
+                .collect());
+        }
         if addresses.is_none() && facilities.is_none() {
             return Ok(vec![Evidence::default(); frame.height()]);
         }
@@ -182,11 +193,39 @@ impl KeyHasher {
     /// holding the same token key, compares them without seeing either.
     pub fn evidence_tokens(&self, evidence: &Evidence) -> (Option<String>, Option<String>) {
         let street = evidence.street.map(|s| format!("{s:016x}"));
-        let prefecture = evidence.prefecture.map(|p| {
-            let hash = blake3::keyed_hash(&self.evidence, &[b'p', b'r', b'e', b'f', 0x1f, p]);
-            hex::encode(&hash.as_bytes()[..8])
-        });
+        let prefecture = evidence.prefecture.map(|p| self.prefecture_token(p));
         (street, prefecture)
+    }
+
+    fn prefecture_token(&self, code: u8) -> String {
+        let hash = blake3::keyed_hash(&self.evidence, &[b'p', b'r', b'e', b'f', 0x1f, code]);
+        hex::encode(&hash.as_bytes()[..8])
+    }
+
+    /// Every prefecture's token under this hasher, to read a submission's `token_prefecture`
+    /// back (a prefecture is evidence, not an identifier: the producer may know it).
+    fn prefecture_tokens(&self) -> std::collections::HashMap<String, u8> {
+        (1..=47u8).map(|code| (self.prefecture_token(code), code)).collect()
+    }
+
+    /// The first cell of a token column in `frame` that is not a token this hasher could have
+    /// written (32 hex digits for a key, 16 for an address, one of the 47 prefecture tokens):
+    /// its column and row index. A submission with such a cell was not written with this token
+    /// key, or not by tokumei.
+    pub fn check_tokens(&self, frame: &DataFrame, columns: &LinkColumns) -> PolarsResult<Option<(String, usize)>> {
+        let prefectures = self.prefecture_tokens();
+        for (field, name) in columns.0.iter().filter(|(f, _)| f.is_token()) {
+            let Some(cells) = text_column(frame, columns, *field)? else { continue };
+            let valid = |t: &str| match field {
+                LinkField::TokenAddress => t.len() == 16 && t.bytes().all(|b| b.is_ascii_hexdigit()),
+                LinkField::TokenPrefecture => prefectures.contains_key(t),
+                _ => t.len() == 32 && t.bytes().all(|b| b.is_ascii_hexdigit()),
+            };
+            if let Some(row) = cells.iter().position(|c| c.is_some_and(|c| !c.trim().is_empty() && !valid(c.trim()))) {
+                return Ok(Some((name.clone(), row)));
+            }
+        }
+        Ok(None)
     }
 
     /// The keys of every row of `frame`. Columns named in `columns` must be String, except
@@ -201,6 +240,13 @@ impl KeyHasher {
         let facility = text(LinkField::FacilityCode)?;
         let patient = text(LinkField::PatientId)?;
         let my_number = text(LinkField::MyNumber)?;
+        // A submission's tokens are the keys themselves, computed by its provider.
+        let mut tokens = Vec::new();
+        for (field, kind) in TOKEN_FIELDS {
+            if let Some(column) = text(field)? {
+                tokens.push((kind, Some(column)));
+            }
+        }
         let birth: Option<Int32Chunked> = columns
             .0
             .get(&LinkField::BirthDate)
@@ -245,6 +291,11 @@ impl KeyHasher {
                     .filter(|m| is_valid_my_number(m))
                     .and_then(digits_key)
                     .map(|m| self.hash(KeyKind::MyNumber, &[&m]));
+                for (kind, column) in &tokens {
+                    if let Some(token) = get(column, i).and_then(|t| parse_token(t.trim())) {
+                        keys[*kind as usize] = Some(token);
+                    }
+                }
                 keys
             })
             .collect())
@@ -299,6 +350,22 @@ pub fn token_hex(key: u128) -> String {
     hex::encode(key.to_le_bytes())
 }
 
+/// A token written by [`token_hex`], back as its key.
+pub fn parse_token(token: &str) -> Option<u128> {
+    let mut bytes = [0u8; 16];
+    hex::decode_to_slice(token, &mut bytes).ok()?;
+    Some(u128::from_le_bytes(bytes))
+}
+
+/// The token link fields that carry keys, and their kinds.
+pub const TOKEN_FIELDS: [(LinkField, KeyKind); 5] = [
+    (LinkField::TokenInsurance, KeyKind::Insurance),
+    (LinkField::TokenName, KeyKind::Name),
+    (LinkField::TokenLocal, KeyKind::Local),
+    (LinkField::TokenCardBranch, KeyKind::CardBranch),
+    (LinkField::TokenCard, KeyKind::Card),
+];
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -318,6 +385,61 @@ mod tests {
             .map(|(f, c)| (f, c.to_string()))
             .collect(),
         )
+    }
+
+    /// A submission's token columns give back the keys and evidence the provider computed.
+    #[test]
+    fn tokens_read_back_as_keys_and_evidence() {
+        let birth = CivilDate::new(1970, 3, 2).unwrap().to_epoch_days();
+        let raw = df!(
+            "insurer" => ["06131239"], "symbol" => ["12-34"], "number" => ["567"],
+            "kana" => ["ﾔﾏﾀﾞ ﾀﾛｳ"], "birth" => [birth], "sex" => [1i32],
+            "address" => ["東京都千代田区丸の内1-2-3"],
+        )
+        .unwrap()
+        .lazy()
+        .with_column(col("birth").cast(DataType::Date))
+        .collect()
+        .unwrap();
+        let mut raw_columns = columns();
+        raw_columns.0.insert(LinkField::Address, "address".into());
+        let hasher = KeyHasher::new(&MasterKey::from_bytes([3; 32]), "submission-token");
+        let keys = hasher.row_keys(&raw, &raw_columns).unwrap()[0];
+        let evidence = hasher.row_evidence(&raw, &raw_columns).unwrap()[0];
+        let (street, prefecture) = hasher.evidence_tokens(&evidence);
+        let token = |kind: KeyKind| keys[kind as usize].map(token_hex);
+        let submitted = df!(
+            "k1" => [token(KeyKind::Insurance)], "k2" => [token(KeyKind::Name)],
+            "card" => [token(KeyKind::Card)], "street" => [street], "pref" => [prefecture],
+        )
+        .unwrap();
+        let token_columns = LinkColumns(
+            [
+                (LinkField::TokenInsurance, "k1"),
+                (LinkField::TokenName, "k2"),
+                (LinkField::TokenCard, "card"),
+                (LinkField::TokenAddress, "street"),
+                (LinkField::TokenPrefecture, "pref"),
+            ]
+            .into_iter()
+            .map(|(f, c)| (f, c.to_string()))
+            .collect(),
+        );
+        assert_eq!(hasher.check_tokens(&submitted, &token_columns).unwrap(), None);
+        assert_eq!(hasher.row_keys(&submitted, &token_columns).unwrap()[0], keys);
+        let back = hasher.row_evidence(&submitted, &token_columns).unwrap()[0];
+        assert_eq!(back, evidence);
+        assert_eq!(back.prefecture, Some(13), "東京都");
+        // Another token key's prefecture token, or a cut token, is named by column and row.
+        let other = KeyHasher::new(&MasterKey::from_bytes([4; 32]), "submission-token");
+        let foreign = df!(
+            "k1" => [token(KeyKind::Insurance), Some("abc".to_string())], "k2" => [None::<String>, None],
+            "card" => [None::<String>, None], "street" => [None::<String>, None], "pref" => [None::<String>, None],
+        )
+        .unwrap();
+        assert_eq!(hasher.check_tokens(&foreign, &token_columns).unwrap(), Some(("k1".to_string(), 1)));
+        assert_eq!(other.check_tokens(&submitted, &token_columns).unwrap(), Some(("pref".to_string(), 0)));
+        assert_eq!(parse_token(&token_hex(u128::MAX - 7)), Some(u128::MAX - 7));
     }
 
     #[test]

@@ -23,6 +23,6 @@ mod optout;
 mod persons;
 
 pub use key::{DerivedKey, KeyError, MasterKey, ReleaseKeys};
-pub use keys::{Evidence, KEY_KINDS, KeyHasher, KeyKind, LinkColumns, RowKeys, token_hex};
+pub use keys::{Evidence, KEY_KINDS, KeyHasher, KeyKind, LinkColumns, RowKeys, TOKEN_FIELDS, parse_token, token_hex};
 pub use optout::{OptOutEntry, OptOutMatch, Unresolved, key_requirements, match_opt_outs};
 pub use persons::{ConflictRule, LinkStats, Linker, Persons, Resolution};

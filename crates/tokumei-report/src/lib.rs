@@ -41,7 +41,7 @@ pub use release::{
 };
 pub use stages::{
     GuaranteeSection, ItemsSection, JointReport, ListMatching, Measured, OptOutListReport, OptOutSection,
-    PrivacySection, Stages,
+    PrivacySection, ProviderSection, Stages,
 };
 
 /// blake3 of a file's bytes, hex (streamed; files of any size). For a folder (a directory of UKE

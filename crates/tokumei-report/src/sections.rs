@@ -9,7 +9,7 @@ use tokumei_ingest::IngestStats;
 use tokumei_link::{KeyKind, LinkStats};
 
 use crate::RunReport;
-use crate::stages::OptOutSection;
+use crate::stages::{OptOutSection, ProviderSection};
 
 /// Entries listed one by one in the readable reports (all of them are in `report.json`).
 const ENTRIES_LISTED: usize = 200;
@@ -67,6 +67,9 @@ impl RunReport {
         }
         if let Some(linkage) = &self.stages.linkage {
             sections.push(linkage_section(linkage));
+        }
+        if let Some(providers) = &self.stages.providers {
+            sections.push(providers_section(providers));
         }
         if let Some(ingest) = &self.stages.ingest {
             sections.push(ingest_section(ingest));
@@ -202,6 +205,31 @@ fn linkage_section(linkage: &LinkStats) -> Section {
         heading: "Linkage (名寄せ)",
         note: None,
         tables: vec![Table { caption: None, headers: vec!["", ""], rows }],
+    }
+}
+
+fn providers_section(providers: &[ProviderSection]) -> Section {
+    let rows = providers
+        .iter()
+        .map(|p| {
+            vec![
+                p.provider.clone(),
+                p.label.clone(),
+                p.tables.join(", "),
+                p.rows.to_string(),
+                p.persons.to_string(),
+                p.shared_persons.to_string(),
+            ]
+        })
+        .collect();
+    Section {
+        heading: "Providers' submissions",
+        note: Some("Persons shared: linked to a person in another provider's submission.".into()),
+        tables: vec![Table {
+            caption: None,
+            headers: vec!["provider", "submission", "tables", "rows", "persons", "persons shared"],
+            rows,
+        }],
     }
 }
 

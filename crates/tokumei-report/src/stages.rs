@@ -25,6 +25,10 @@ pub struct Stages {
     /// What linkage (名寄せ) did: persons, keys, joins, conflicts.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub linkage: Option<LinkStats>,
+    /// At a certified producer: every provider's submission read, and how many of its persons
+    /// linkage found in another provider's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub providers: Option<Vec<ProviderSection>>,
     /// Opt-out (提供停止): every list, every entry's fate by line, rows removed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub opt_out: Option<OptOutSection>,
@@ -41,6 +45,23 @@ impl Stages {
     pub(crate) fn serialize_sorted<S: serde::Serializer>(stages: &Stages, serializer: S) -> Result<S::Ok, S::Error> {
         serde_json::to_value(stages).map_err(serde::ser::Error::custom)?.serialize(serializer)
     }
+}
+
+/// One provider's submission, as the producer read and linked it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ProviderSection {
+    /// The provider, as its 提供記録 names it.
+    pub provider: String,
+    /// The submission's release label.
+    pub label: String,
+    /// The tables read from it (this run's table names).
+    pub tables: Vec<String>,
+    /// Rows accepted from those tables.
+    pub rows: u64,
+    /// Distinct persons among those rows.
+    pub persons: u64,
+    /// Of those persons, how many linkage found in another provider's submission too.
+    pub shared_persons: u64,
 }
 
 /// The `opt_out` section.

@@ -57,9 +57,14 @@ pub struct Submission {
 /// Opens the submission in `folder` for the producer whose token key has `token_key_fingerprint`.
 pub fn open_submission(folder: &Path, token_key_fingerprint: &str) -> Result<Submission, SubmissionError> {
     let shown = folder.display().to_string();
+    // Named, if its 提供記録 can still be read, so that the producer knows whom to ask.
+    let named = |why: String| match provider_named(folder) {
+        Some(provider) => SubmissionError::NotARelease(format!("the submission of `{provider}`: {why}")),
+        None => SubmissionError::NotARelease(why),
+    };
     let manifest = release_manifest(folder).map_err(|e| match e {
-        SealError::NotARelease(why) => SubmissionError::NotARelease(why),
-        other => SubmissionError::NotARelease(format!("{shown}: {other}")),
+        SealError::NotARelease(why) => named(why),
+        other => named(format!("{shown}: {other}")),
     })?;
     let not = |why: &str| SubmissionError::NotASubmission { folder: shown.clone(), why: why.to_string() };
     let read = |file: &str| -> Result<serde_json::Value, SubmissionError> {
@@ -91,4 +96,11 @@ pub fn open_submission(folder: &Path, token_key_fingerprint: &str) -> Result<Sub
         .filter_map(|f| f.file.strip_suffix(".parquet").map(|table| (table.to_string(), folder.join(&f.file))))
         .collect();
     Ok(Submission { folder: folder.to_path_buf(), provider, label: field("label"), tables })
+}
+
+/// The provider a folder's 提供記録 names, if it has a readable one.
+fn provider_named(folder: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(folder.join("provision_record.json")).ok()?;
+    let record: serde_json::Value = serde_json::from_str(&text).ok()?;
+    record.get("provider")?.as_str().map(str::to_string)
 }

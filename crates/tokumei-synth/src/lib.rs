@@ -40,6 +40,6 @@ mod spelling;
 mod vocab;
 mod writer;
 
-pub use population::{SynthSpec, SynthSummary, generator_date, write_population};
+pub use population::{SynthSpec, SynthSummary, TRUTH_COLUMN, generator_date, write_population};
 pub use spelling::{DateForm, full_width, half_width_kana, hiragana, write_date};
 pub use writer::{Encoding, Error};

@@ -48,7 +48,15 @@ pub struct SynthSpec {
     /// date, sex, postal code, address, and the true `person`), with about half of the persons
     /// and one outsider for every four of them.
     pub registry: bool,
+    /// Add a last column `synth_person` (the true person) to the three CSV exports, for
+    /// measuring linkage where the truth file's line numbers do not reach: across providers'
+    /// submissions, whose rows are reordered (`tokumei linkage --truth-column`). Changes no
+    /// other cell.
+    pub truth_column: bool,
 }
+
+/// The header of the truth column ([`SynthSpec::truth_column`]).
+pub const TRUTH_COLUMN: &str = "synth_person";
 
 impl Default for SynthSpec {
     fn default() -> Self {
@@ -62,6 +70,7 @@ impl Default for SynthSpec {
             mover_rate: 0.03,
             national: false,
             registry: false,
+            truth_column: false,
         }
     }
 }
@@ -462,6 +471,7 @@ struct Writers {
     dispensing: TableWriter,
     charts: TableWriter,
     truth: TableWriter,
+    truth_column: bool,
     receipt_counter: u64,
     uke: Option<UkeFiles>,
     cda: Option<CdaFiles>,
@@ -475,6 +485,20 @@ impl Writers {
         self.truth.record([id.as_str(), table, line.as_str()])?;
         Ok(())
     }
+
+    /// The truth column's cell of a record of `person`, when asked for.
+    fn truth_cell(&self, person: &Person) -> Option<String> {
+        self.truth_column.then(|| format!("P{:09}", person.id))
+    }
+}
+
+/// `headers`, with the truth column when asked for.
+fn headers(spec: &SynthSpec, headers: &[&'static str]) -> Vec<&'static str> {
+    let mut headers = headers.to_vec();
+    if spec.truth_column {
+        headers.push(TRUTH_COLUMN);
+    }
+    headers
 }
 
 /// Writes `checkups.csv` (cp932, CRLF), `dispensing.csv` (UTF-8 with BOM), `charts.csv` (UTF-8),
@@ -483,10 +507,15 @@ pub fn write_population(spec: &SynthSpec, dir: &Path) -> Result<SynthSummary, Er
     std::fs::create_dir_all(dir).map_err(|source| Error::Io { path: dir.display().to_string(), source })?;
     let mut rng = ChaCha8Rng::seed_from_u64(spec.seed);
     let mut w = Writers {
-        checkups: TableWriter::create(&dir.join("checkups.csv"), Encoding::Cp932, &CHECKUP_HEADERS)?,
-        dispensing: TableWriter::create(&dir.join("dispensing.csv"), Encoding::Utf8Bom, &DISPENSING_HEADERS)?,
-        charts: TableWriter::create(&dir.join("charts.csv"), Encoding::Utf8, &CHART_HEADERS)?,
+        checkups: TableWriter::create(&dir.join("checkups.csv"), Encoding::Cp932, &headers(spec, &CHECKUP_HEADERS))?,
+        dispensing: TableWriter::create(
+            &dir.join("dispensing.csv"),
+            Encoding::Utf8Bom,
+            &headers(spec, &DISPENSING_HEADERS),
+        )?,
+        charts: TableWriter::create(&dir.join("charts.csv"), Encoding::Utf8, &headers(spec, &CHART_HEADERS))?,
         truth: TableWriter::create(&dir.join("truth.csv"), Encoding::Utf8, &["person", "table", "line"])?,
+        truth_column: spec.truth_column,
         receipt_counter: 0,
         uke: spec.national.then(UkeFiles::default),
         cda: spec.national.then(CdaFiles::default),
@@ -724,7 +753,10 @@ fn write_checkups(rng: &mut ChaCha8Rng, p: &Person, w: &mut Writers) -> Result<b
             urine_glucose.into(),
             urine_protein.0.into(),
         ];
-        let line = w.checkups.record(fields.iter().map(String::as_str))?;
+        let line = {
+            let truth = w.truth_cell(p);
+            w.checkups.record(fields.iter().map(String::as_str).chain(truth.as_deref()))?
+        };
         w.truth(p, "checkups", line)?;
         if let Some(cda) = w.cda.as_mut() {
             let voucher = format!("{:02}{:09}", fiscal_year % 100, line);
@@ -825,7 +857,10 @@ fn write_dispensing(rng: &mut ChaCha8Rng, p: &Person, w: &mut Writers) -> Result
                 days.to_string(),
                 format!("{points:.0}"),
             ];
-            let line = w.dispensing.record(fields.iter().map(String::as_str))?;
+            let line = {
+                let truth = w.truth_cell(p);
+                w.dispensing.record(fields.iter().map(String::as_str).chain(truth.as_deref()))?
+            };
             w.truth(p, "dispensing", line)?;
             lines.push((code, fields[15].clone(), days, fields[17].clone()));
         }
@@ -889,7 +924,10 @@ fn write_charts(rng: &mut ChaCha8Rng, p: &Person, w: &mut Writers) -> Result<Opt
             dx.name.into(),
             note,
         ];
-        let line = w.charts.record(fields.iter().map(String::as_str))?;
+        let line = {
+            let truth = w.truth_cell(p);
+            w.charts.record(fields.iter().map(String::as_str).chain(truth.as_deref()))?
+        };
         w.truth(p, "charts", line)?;
         if let Some(ssmix2) = w.ssmix2.as_mut() {
             ssmix2.chart_row(&ChartRow {

@@ -91,6 +91,10 @@ pub(crate) enum Command {
         /// persons, plus outsiders; `person` tells who is who).
         #[arg(long)]
         registry: bool,
+        /// Also add a last column `synth_person` (the true person) to the three CSV exports, to
+        /// measure linkage across providers' submissions (`linkage --truth-column`).
+        #[arg(long)]
+        truth_column: bool,
         /// Output folder.
         #[arg(long)]
         out: PathBuf,
@@ -103,9 +107,14 @@ pub(crate) enum Command {
         /// Configuration file.
         #[arg(long)]
         config: PathBuf,
-        /// Truth file: person,table,line.
+        /// Truth file: person,table,line (the line of each input row).
+        #[arg(long, required_unless_present = "truth_column", conflicts_with = "truth_column")]
+        truth: Option<PathBuf>,
+        /// Instead of a truth file, a column of every input that names each row's true person
+        /// (`synth --truth-column` writes `synth_person`; a provider's submission carries it when
+        /// its schema keeps it), for inputs whose rows have no stable line: submissions.
         #[arg(long)]
-        truth: PathBuf,
+        truth_column: Option<String>,
         /// Also write the figures as JSON to this file.
         #[arg(long)]
         json: Option<PathBuf>,

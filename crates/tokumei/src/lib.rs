@@ -57,7 +57,7 @@ pub use attack::{AnonymeterInput, AttackError, AttackInput, AttackReport, Matchi
 
 pub use pipeline::{
     EVIDENCE_TOKEN_COLUMNS, LinkageQuality, PipelineError, Refusal, RunOptions, RunOutcome, Status, TOKEN_COLUMNS,
-    clean_leftovers, evaluate_linkage, hash_opt_out_list, load_key, run,
+    Truth, clean_leftovers, evaluate_linkage, hash_opt_out_list, load_key, run,
 };
 pub use tokumei_config as config;
 pub use tokumei_core as core;

@@ -72,6 +72,7 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
             mover_rate,
             national,
             registry,
+            truth_column,
             out,
         } => {
             let spec = SynthSpec {
@@ -84,6 +85,7 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
                 mover_rate: *mover_rate,
                 national: *national,
                 registry: *registry,
+                truth_column: *truth_column,
             };
             let summary =
                 write_population(&spec, out).with_context(|| format!("writing synthetic data to {}", out.display()))?;
@@ -184,10 +186,15 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
             say(cli, format!("wrote {entries} token entries to {} ({quarantined} entries unreadable)", out.display()));
             Ok(ExitCode::SUCCESS)
         }
-        Command::Linkage { config, truth, json } => {
+        Command::Linkage { config, truth, truth_column, json } => {
             protect_keys();
             let plan = Plan::load(config)?;
-            let quality = tokumei::evaluate_linkage(&plan, truth)?;
+            let truth = match (truth, truth_column) {
+                (_, Some(column)) => tokumei::Truth::Column(column.clone()),
+                (Some(file), None) => tokumei::Truth::File(file.clone()),
+                (None, None) => unreachable!("clap requires --truth or --truth-column"),
+            };
+            let quality = tokumei::evaluate_linkage(&plan, &truth)?;
             say(
                 cli,
                 format!(

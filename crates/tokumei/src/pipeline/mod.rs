@@ -16,7 +16,7 @@ mod staging;
 mod steps;
 
 pub use leftovers::clean as clean_leftovers;
-pub use linkage_quality::{LinkageQuality, evaluate_linkage};
+pub use linkage_quality::{LinkageQuality, Truth, evaluate_linkage};
 
 /// Reads opt-out list `index` of the plan (a plain list) and returns its token list: the same
 /// entries as keyed hashes, so a provider can hand over a list that holds no plain identifier.
@@ -25,8 +25,8 @@ pub fn hash_opt_out_list(plan: &Plan, index: usize) -> Result<(String, u64), Pip
     if matches!(list.list, OptOutList::Tokens(_)) {
         return Err(PipelineError::AlreadyTokens(index));
     }
-    let master = load_key(&plan.key)?;
-    let read = staging::read_opt_outs(list, &ReleaseKeys::derive(&master, &plan.label).link())?;
+    let keys = PlanKeys::load(plan)?;
+    let read = staging::read_opt_outs(list, &keys.release(&plan.label).link())?;
     // A token list must not carry an entry the producer cannot honour.
     let path = list.path().display().to_string();
     if let Some(refusal) = opt_out_unreadable(&path, &read) {
@@ -68,12 +68,15 @@ pub(crate) const ORDER_COLUMN: &str = "__order";
 /// rule keeps namesakes apart without seeing an address.
 pub const EVIDENCE_TOKEN_COLUMNS: [&str; 2] = ["token_address", "token_prefecture"];
 /// Submission token columns and their key kinds: K1 insurance, K2 name, K3 local, K1b card +
-/// 枝番 (which tells twins on one card apart).
-pub const TOKEN_COLUMNS: [(&str, KeyKind); 4] = [
+/// 枝番, and the card alone (a household's: it never joins, but with K1b it tells twins on one
+/// card apart, and it finds the holders of a card-only opt-out entry). No My Number token: a code
+/// derived from 個人番号 and used in its place is itself 個人番号 (番号法 第2条第8項).
+pub const TOKEN_COLUMNS: [(&str, KeyKind); 5] = [
     ("token_insurance", KeyKind::Insurance),
     ("token_name", KeyKind::Name),
     ("token_local", KeyKind::Local),
     ("token_card_branch", KeyKind::CardBranch),
+    ("token_card", KeyKind::Card),
 ];
 
 /// Errors that stop a run (exit code 2; exit 1 for [`PipelineError::Refused`]).
@@ -116,6 +119,14 @@ pub enum PipelineError {
         path: PathBuf,
         /// Its line.
         line: usize,
+    },
+    /// `linkage --truth-column` names a column an input does not have.
+    #[error("input `{table}` has no column `{column}` (the truth column must be a column of every input's schema)")]
+    TruthColumn {
+        /// The input.
+        table: String,
+        /// The column asked for.
+        column: String,
     },
     /// A token list that is not one `tokumei optout hash` wrote.
     #[error("{path}, line {line}: not a token list line (expected {})", staging::TOKEN_LIST_HEADER)]
@@ -206,6 +217,14 @@ pub enum Refusal {
         column: String,
         /// What it holds.
         findings: Vec<tokumei_core::scan::Finding>,
+    },
+    /// A provider's submission cannot be used: changed, not a released submission, keyed with
+    /// another token key, or with a cell that is not one of its tokens.
+    Submission {
+        /// The input table.
+        table: String,
+        /// Why, naming the provider.
+        reason: String,
     },
     /// A transform could not read more of a column's values than `max-quarantine` allows.
     TransformFailed {
@@ -298,6 +317,7 @@ impl std::fmt::Display for Refusal {
                 "table `{table}`, column `{column}`: its transform cannot read {values} of {rows} values ({}), above                  max-quarantine {limit}; check the column's transform against the data",
                 percent(*values, *rows)
             ),
+            Refusal::Submission { table, reason } => write!(f, "input `{table}`: {reason}; no release written"),
         }
     }
 }
@@ -357,6 +377,31 @@ pub fn load_key(source: &KeySource) -> Result<MasterKey, KeyError> {
     match source {
         KeySource::File(path) => MasterKey::from_file(path),
         KeySource::Env(name) => MasterKey::from_env(name),
+    }
+}
+
+/// The keys a config names: its master key, and the certified producer's token key when it
+/// names one (a submission, or a producer reading submissions).
+pub(crate) struct PlanKeys {
+    pub master: MasterKey,
+    pub token: Option<MasterKey>,
+}
+
+impl PlanKeys {
+    pub fn load(plan: &Plan) -> Result<PlanKeys, KeyError> {
+        Ok(PlanKeys {
+            master: load_key(&plan.key)?,
+            token: plan.token_key.as_deref().map(MasterKey::from_file).transpose()?,
+        })
+    }
+
+    /// The key schedule of the release labelled `label`.
+    pub fn release(&self, label: &str) -> ReleaseKeys<'_> {
+        let keys = ReleaseKeys::derive(&self.master, label);
+        match &self.token {
+            Some(token) => keys.with_token_key(token),
+            None => keys,
+        }
     }
 }
 
@@ -460,6 +505,7 @@ fn ingest_gate(table: &TablePlan, stats: &tokumei_ingest::IngestStats) -> Option
 pub fn run(plan: &Plan, options: &RunOptions) -> Result<RunOutcome, PipelineError> {
     let mut run = Run::begin(plan, options)?;
     let steps = |run: &mut Run<'_>| -> Step<steps::Verified> {
+        run.open_submissions()?;
         let lists = run.read_opt_out_lists()?;
         let staged = run.stage(&lists)?;
         let linked = run.link(staged)?;

@@ -31,6 +31,8 @@ pub(crate) struct Staged {
     pub buckets: Vec<PathBuf>,
     pub stats: IngestStats,
     pub lines: Vec<u64>,
+    /// When asked for (linkage evaluation): each accepted row's cell of one column.
+    pub collected: Vec<Option<String>>,
 }
 
 /// Keyed 64-bit shuffle keys and keyless-row identities, per release (keys zeroed on drop).
@@ -82,6 +84,8 @@ pub(crate) struct Stager<'a> {
     pub work: Option<(&'a Path, &'a StageKey)>,
     /// Input bytes per bucket.
     pub bucket_bytes: u64,
+    /// Without staging: a column whose cells to collect per row (a truth column).
+    pub collect: Option<&'a str>,
 }
 
 impl Stager<'_> {
@@ -101,6 +105,7 @@ impl Stager<'_> {
             None => Vec::new(),
         };
         let mut lines = Vec::new();
+        let mut collected = Vec::new();
         let mut writers: Vec<Option<(polars::io::parquet::write::BatchedWriter<EncryptedFile>, EncryptedFile)>> =
             (0..buckets).map(|_| None).collect();
         let mut first_row = 0u64;
@@ -113,6 +118,10 @@ impl Stager<'_> {
             linker.add_rows(index, &keys, &evidence, |row| self.hashes.keyless(&name, row as u64));
             let Some((_, key)) = self.work else {
                 lines.extend(batch.column(LINE_COLUMN)?.u64()?.iter().map(|l| l.unwrap_or(0)));
+                if let Some(name) = self.collect {
+                    let cells = batch.column(name)?.cast(&DataType::String)?;
+                    collected.extend(cells.str()?.iter().map(|c| c.map(str::to_string)));
+                }
                 return Ok(());
             };
             let orders: Vec<u64> = (0..batch.height() as u64).map(|r| self.hashes.order(&name, start + r)).collect();
@@ -163,7 +172,7 @@ impl Stager<'_> {
                 written.push(path);
             }
         }
-        Ok(Staged { buckets: written, stats, lines })
+        Ok(Staged { buckets: written, stats, lines, collected })
     }
 }
 

@@ -11,17 +11,18 @@ use std::sync::Arc;
 use polars::prelude::*;
 use tokumei_config::{Plan, Profile, Transform};
 use tokumei_link::{Linker, MasterKey, OptOutMatch, Persons, ReleaseKeys, match_opt_outs};
+use tokumei_report::submission::{Submission, open_submission};
 use tokumei_report::{
-    GuaranteeSection, ItemsSection, OptOutListReport, OptOutSection, OutputFile, PrivacySection, Release, RunReport,
-    Stages, TableAccount,
+    GuaranteeSection, ItemsSection, OptOutListReport, OptOutSection, OutputFile, PrivacySection, ProviderSection,
+    Release, RunReport, Stages, TableAccount,
 };
 use tokumei_transform::PseudonymKey;
 
 use super::staging::{self, StagedTable};
 use super::{
-    ORDER_COLUMN, PipelineError, Refusal, RunOptions, RunOutcome, Status, Timings, bar, destination, encrypted,
-    final_opt_out_check, guarantee, ingest_gate, leftovers, load_key, opt_out_unreadable, output, percent, person_kept,
-    person_of_row, person_pseudonym, privacy, records, scan,
+    ORDER_COLUMN, PipelineError, PlanKeys, Refusal, RunOptions, RunOutcome, Status, Timings, bar, destination,
+    encrypted, final_opt_out_check, guarantee, ingest_gate, leftovers, opt_out_unreadable, output, percent,
+    person_kept, person_of_row, person_pseudonym, privacy, records, scan,
 };
 use tokumei_core::ROW_COLUMN;
 
@@ -47,9 +48,9 @@ pub(super) struct Run<'a> {
     plan: &'a Plan,
     options: &'a RunOptions,
     out: PathBuf,
-    master: MasterKey,
-    /// The certified producer's token key (submissions).
-    token: Option<MasterKey>,
+    /// The master key, and the certified producer's token key (submissions, and a producer's
+    /// run over them).
+    keys: PlanKeys,
     /// The work folder (0700, marked as tokumei's scratch); removed when the run ends.
     work: tempfile::TempDir,
     /// The key of this run's encrypted staging files.
@@ -58,6 +59,8 @@ pub(super) struct Run<'a> {
     accounting: Vec<TableAccount>,
     warnings: Vec<String>,
     timings: Timings,
+    /// Per table: the provider's submission it was read from (a producer's run).
+    submissions: Vec<Option<Submission>>,
 }
 
 /// Step 1: every opt-out list read, in the plan's order.
@@ -127,8 +130,7 @@ impl<'a> Run<'a> {
     pub(super) fn begin(plan: &'a Plan, options: &'a RunOptions) -> Result<Run<'a>, PipelineError> {
         let out = options.out.clone().unwrap_or_else(|| plan.out.clone());
         destination::check(plan, &out)?;
-        let master = load_key(&plan.key)?;
-        let token = plan.token_key.as_deref().map(MasterKey::from_file).transpose()?;
+        let keys = PlanKeys::load(plan)?;
         let parent =
             out.parent().filter(|p| !p.as_os_str().is_empty()).map_or_else(|| PathBuf::from("."), Path::to_path_buf);
         std::fs::create_dir_all(&parent)?;
@@ -149,23 +151,82 @@ impl<'a> Run<'a> {
             plan,
             options,
             out,
-            master,
-            token,
+            keys,
             work,
             stage_key: Arc::new(encrypted::StageKey::random()?),
             stages: Stages::default(),
             accounting: Vec::new(),
             warnings,
             timings: Timings::default(),
+            submissions: Vec::new(),
         })
     }
 
-    fn keys(&self) -> ReleaseKeys<'_> {
-        let keys = ReleaseKeys::derive(&self.master, &self.plan.label);
-        match &self.token {
-            Some(token) => keys.with_token_key(token),
-            None => keys,
+    /// Step 0, at a certified producer: every provider's submission opened whole (each file the
+    /// one its report lists, nothing added), keyed with this producer's token key, and every
+    /// token cell one that key could have written. Anything else refuses the release, naming
+    /// the provider.
+    pub(super) fn open_submissions(&mut self) -> Step<()> {
+        let plan = self.plan;
+        let link = self.keys().link();
+        let mut opened: BTreeMap<PathBuf, Submission> = BTreeMap::new();
+        let mut submissions = Vec::new();
+        for table in &plan.tables {
+            let Some(folder) = &table.submission else {
+                submissions.push(None);
+                continue;
+            };
+            let name = &table.source.table;
+            let refuse = |reason: String| Stop::Refused(Refusal::Submission { table: name.clone(), reason });
+            let fingerprint = self.keys.token.as_ref().map(MasterKey::fingerprint).unwrap_or_default();
+            let submission = match opened.get(folder) {
+                Some(submission) => submission.clone(),
+                None => {
+                    let submission = open_submission(folder, &fingerprint).map_err(|e| refuse(e.to_string()))?;
+                    opened.insert(folder.clone(), submission.clone());
+                    submission
+                }
+            };
+            let extract = table.source.extract.as_deref().unwrap_or_default();
+            if !submission.tables.iter().any(|(t, _)| t == extract) {
+                let offered: Vec<&str> = submission.tables.iter().map(|(t, _)| t.as_str()).collect();
+                return Err(refuse(format!(
+                    "the submission of `{}` ({}) has no table `{extract}` (it has: {})",
+                    submission.provider,
+                    folder.display(),
+                    offered.join(", ")
+                )));
+            }
+            let header_of = |name: &str| {
+                table.source.columns.iter().find(|c| c.name == name).map_or(name.to_string(), |c| c.header.clone())
+            };
+            let renames: Vec<Expr> = table
+                .link
+                .0
+                .iter()
+                .filter(|(f, _)| f.is_token())
+                .map(|(_, c)| col(header_of(c).as_str()).cast(DataType::String).alias(c.as_str()))
+                .collect();
+            if !renames.is_empty() {
+                let frame = scan(&table.source.path)?.select(renames).collect()?;
+                if let Some((column, row)) = link.check_tokens(&frame, &table.link)? {
+                    return Err(refuse(format!(
+                        "the submission of `{}` ({}), row {} of column `{column}`, holds no token of this \
+                         producer's token key",
+                        submission.provider,
+                        table.source.path.display(),
+                        row + 1
+                    )));
+                }
+            }
+            submissions.push(Some(submission));
         }
+        self.submissions = submissions;
+        Ok(())
+    }
+
+    fn keys(&self) -> ReleaseKeys<'_> {
+        self.keys.release(&self.plan.label)
     }
 
     /// Opt-out lists first: an entry that gives only a card needs the linker to note who holds
@@ -210,6 +271,7 @@ impl<'a> Run<'a> {
             hashes: &hashes,
             work: Some((self.work.path(), &self.stage_key)),
             bucket_bytes: self.options.bucket_bytes.unwrap_or(staging::BUCKET_BYTES).max(1),
+            collect: None,
         };
         let mut tables = Vec::new();
         for (i, table) in plan.tables.iter().enumerate() {
@@ -242,6 +304,7 @@ impl<'a> Run<'a> {
         self.timings.stage("linkage and opt-out");
         let mut persons = staged.linker.finish();
         self.stages.linkage = Some(persons.stats.clone());
+        self.stages.providers = provider_sections(self.plan, &self.submissions, &persons);
         // Shared with the row-level expressions; moved, not copied (one u32 per row).
         let tables = staged
             .tables
@@ -418,7 +481,7 @@ impl<'a> Run<'a> {
         let releaser = output::Releaser {
             profile: plan.profile,
             label: &plan.label,
-            master: &self.master,
+            master: &self.keys.master,
             levels: &outcome.levels,
             person_pseudonym: person_pseudonym(pseudonyms.clone(), representatives),
         };
@@ -614,7 +677,7 @@ impl<'a> Run<'a> {
             tokumei_version: env!("CARGO_PKG_VERSION").into(),
             profile: format!("{:?}", self.plan.profile).to_lowercase(),
             label: self.plan.label.clone(),
-            token_key_fingerprint: self.token.as_ref().map(MasterKey::fingerprint),
+            token_key_fingerprint: self.keys.token.as_ref().map(MasterKey::fingerprint),
             date: self.plan.date.to_string(),
             status,
             warnings: self.warnings.clone(),
@@ -653,4 +716,49 @@ impl OptedOut {
             })
             .collect()
     }
+}
+
+/// Per provider whose submission the run read: its rows, persons, and persons linkage found in
+/// another provider's submission too. `None` when no input is a submission.
+fn provider_sections(
+    plan: &Plan,
+    submissions: &[Option<Submission>],
+    persons: &Persons,
+) -> Option<Vec<ProviderSection>> {
+    // Providers in the order their first table appears; a provider is its submission folder.
+    let mut folders: Vec<&Path> = Vec::new();
+    let mut provider_of_table = Vec::new();
+    for submission in submissions {
+        provider_of_table.push(submission.as_ref().map(|s| {
+            folders.iter().position(|f| *f == s.folder).unwrap_or_else(|| {
+                folders.push(&s.folder);
+                folders.len() - 1
+            })
+        }));
+    }
+    if folders.is_empty() {
+        return None;
+    }
+    let mut sections = vec![ProviderSection::default(); folders.len()];
+    // Per person, a bit per provider (the first 64; more are counted as one).
+    let mut seen = vec![0u64; persons.len()];
+    for ((table, rows), provider) in plan.tables.iter().zip(&persons.row_person).zip(&provider_of_table) {
+        let Some(p) = *provider else { continue };
+        let bit = 1u64 << p.min(63);
+        sections[p].tables.push(table.source.table.clone());
+        sections[p].rows += rows.len() as u64;
+        for &person in rows.iter() {
+            seen[person as usize] |= bit;
+        }
+    }
+    for (p, section) in sections.iter_mut().enumerate() {
+        let bit = 1u64 << p.min(63);
+        let submission =
+            submissions.iter().flatten().find(|s| s.folder == folders[p]).expect("a provider's submission");
+        section.provider = submission.provider.clone();
+        section.label = submission.label.clone();
+        section.persons = seen.iter().filter(|&&s| s & bit != 0).count() as u64;
+        section.shared_persons = seen.iter().filter(|&&s| s & bit != 0 && s & !bit != 0).count() as u64;
+    }
+    Some(sections)
 }
