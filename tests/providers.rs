@@ -230,3 +230,28 @@ fn a_late_opt_out_at_one_provider_removes_its_records_and_no_others() {
     let hospital_rows: usize = chosen.iter().map(|p| hospital[p]).sum();
     assert_eq!(removed, hospital_rows as u64, "{}", report["accounting"]);
 }
+
+/// A submission sealed to the producer and unsealed on arrival is read exactly like the folder the
+/// provider wrote: the producer's release is byte-identical.
+#[test]
+fn an_unsealed_submission_is_read_like_the_folder_it_came_from() {
+    let ws = population(300, 35);
+    submit(&ws);
+    assert_eq!(ws.run("producer", "out/direct").status, Status::Released);
+    let tokumei = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_tokumei")).args(args).output().unwrap();
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    let path = |p: &str| ws.path(p).to_str().unwrap().to_string();
+    tokumei(&["keygen", "--age", "--out", &path("producer.age")]);
+    tokumei(&["seal", &path("out/providers/hospital"), "--to", &path("producer.age.pub"), "--out", &path("h.age")]);
+    tokumei(&["unseal", &path("h.age"), "--identity", &path("producer.age"), "--out", &path("received/hospital")]);
+    let producer = ws.path("configs/producer.toml");
+    let text = std::fs::read_to_string(&producer).unwrap();
+    std::fs::write(&producer, text.replace("../out/providers/hospital", "../received/hospital")).unwrap();
+    assert_eq!(ws.run("producer", "out/unsealed").status, Status::Released);
+    for table in ["hospital_charts", "pharmacy_dispensing", "municipality_checkups"] {
+        let read = |out: &str| std::fs::read(ws.path(&format!("{out}/{table}.parquet"))).unwrap();
+        assert_eq!(read("out/direct"), read("out/unsealed"), "{table}");
+    }
+}
