@@ -12,6 +12,7 @@ mod docs;
 mod fail_closed;
 mod formats;
 mod guarantee;
+mod ledger;
 mod linkage;
 mod pinned;
 mod pipeline;

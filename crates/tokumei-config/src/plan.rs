@@ -207,6 +207,8 @@ pub struct Plan {
     pub privacy: Option<PrivacyPlan>,
     /// Linkage conflict rule.
     pub conflict_rule: ConflictRule,
+    /// The run ledger to append to, if any (`[records] ledger`).
+    pub ledger: Option<PathBuf>,
     /// Permissions of the release's files (`release.mode`; 0o600 by default).
     pub file_mode: u32,
 }
@@ -602,6 +604,7 @@ impl Validator {
             opt_outs,
             privacy,
             conflict_rule: wire.linkage.as_ref().and_then(|l| l.conflict).unwrap_or_default(),
+            ledger: wire.records.as_ref().and_then(|r| r.ledger.as_deref()).map(|p| self.resolve(p)),
             file_mode,
         }
     }

@@ -34,6 +34,21 @@ pub struct ConfigToml {
     /// Default: the profile's treatment of the column's role (see the README's table).
     #[serde(default)]
     pub transform: BTreeMap<String, TransformToml>,
+    /// Records kept beyond the release. Default: none.
+    pub records: Option<RecordsToml>,
+}
+
+/// `[records]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RecordsToml {
+    /// A run ledger (JSON lines), relative to this file: every run — released, refused or
+    /// failed — appends one line (time, user, host, version, profile, label, the digests of the
+    /// config, inputs and outputs, the counts, the status) chained to the line before by its
+    /// blake3, so that `tokumei ledger verify` finds an edited, removed, reordered or cut-short
+    /// line. Keep it outside the release folders. Default: none. Example:
+    /// `ledger = "../records/ledger.jsonl"`.
+    pub ledger: Option<PathBuf>,
 }
 
 /// What kind of release.

@@ -469,22 +469,30 @@ where
     let path = path_of(source);
     let parquet_error = |e: PolarsError| Error::Parquet { path: path.clone(), message: e.to_string() };
     let file = File::open(&source.path).map_err(|e| Error::Io { path: path.clone(), source: e })?;
-    let frame = ParquetReader::new(file).finish().map_err(parquet_error)?;
-    let headers: Vec<String> = frame.get_column_names().iter().map(|h| h.to_string()).collect();
+    let mut reader = ParquetReader::new(file);
+    let headers: Vec<String> = reader.schema().map_err(parquet_error)?.iter_names().map(|h| h.to_string()).collect();
     let positions = header_positions(source, &headers, &mut reading.stats)?;
-    let mut texts = Vec::with_capacity(positions.len());
-    for (&i, spec) in positions.iter().zip(&source.columns) {
-        let column = &frame.columns()[i];
-        // Dates are written as ISO text, numbers as decimal text, so they type like CSV cells.
-        let text = column.cast(&DataType::String).map_err(|_| Error::Parquet {
-            path: path.clone(),
-            message: format!("column `{}` (header `{}`) cannot be read as text", spec.name, spec.header),
-        })?;
-        texts.push(text.str().map_err(parquet_error)?.clone());
-    }
-    for row in 0..frame.height() {
-        let cells: Vec<Option<&str>> = texts.iter().map(|t| t.get(row)).collect();
-        reading.row(row as u64 + 1, cells.into_iter())?;
+    // Only the configured columns are read, and turned into text a batch at a time: memory holds
+    // the typed columns once, not a text copy of the whole table.
+    let wanted: Vec<String> = positions.iter().map(|&i| headers[i].clone()).collect();
+    let frame = reader.with_columns(Some(wanted.clone())).finish().map_err(parquet_error)?;
+    let columns = wanted.iter().map(|h| frame.column(h)).collect::<PolarsResult<Vec<_>>>().map_err(parquet_error)?;
+    let batch = source.batch_rows.max(1);
+    for start in (0..frame.height()).step_by(batch) {
+        let len = batch.min(frame.height() - start);
+        let mut texts = Vec::with_capacity(columns.len());
+        for (column, spec) in columns.iter().zip(&source.columns) {
+            // Dates are written as ISO text, numbers as decimal text, so they type like CSV cells.
+            let text = column.slice(start as i64, len).cast(&DataType::String).map_err(|_| Error::Parquet {
+                path: path.clone(),
+                message: format!("column `{}` (header `{}`) cannot be read as text", spec.name, spec.header),
+            })?;
+            texts.push(text.str().map_err(parquet_error)?.rechunk().into_owned());
+        }
+        for row in 0..len {
+            let cells: Vec<Option<&str>> = texts.iter().map(|t| t.get(row)).collect();
+            reading.row((start + row) as u64 + 1, cells.into_iter())?;
+        }
     }
     Ok(())
 }
@@ -717,4 +725,72 @@ where
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::{ColumnSpec, TextEncoding};
+    use tokumei_core::ValueType;
+
+    /// A Parquet input is read in batches of `batch_rows`, only its configured columns, each row
+    /// numbered as in the file and typed like a CSV cell; a bad cell quarantines its row.
+    #[test]
+    fn parquet_is_read_a_batch_at_a_time_and_typed_like_csv() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.parquet");
+        let dates: Vec<Option<&str>> = vec![Some("2020-01-02"), None, Some("1970-03-02"), Some("not a date")]
+            .into_iter()
+            .cycle()
+            .take(10)
+            .collect();
+        let mut frame = df!(
+            "ID" => (0..10).map(|i| format!("p{i}")).collect::<Vec<_>>(),
+            "日付" => dates,
+            "点数" => (0..10i64).collect::<Vec<_>>(),
+            "備考" => vec!["unread"; 10],
+        )
+        .unwrap();
+        ParquetWriter::new(File::create(&path).unwrap()).finish(&mut frame).unwrap();
+        let column = |name: &str, header: &str, value_type| ColumnSpec {
+            name: name.into(),
+            header: header.into(),
+            value_type,
+            multiline: false,
+        };
+        let source = Source {
+            table: "t".into(),
+            path,
+            format: Format::Parquet,
+            encoding: TextEncoding::Utf8,
+            delimiter: b',',
+            columns: vec![
+                column("points", "点数", ValueType::Integer),
+                column("id", "ID", ValueType::Text),
+                column("date", "日付", ValueType::Date),
+            ],
+            batch_rows: 3,
+            extract: None,
+            max_cell_bytes: 1 << 16,
+        };
+        let mut batches = Vec::new();
+        let stats = read_source(&source, |batch| {
+            batches.push(batch);
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!((stats.rows_read, stats.rows_accepted, stats.rows_quarantined), (10, 8, 2));
+        assert_eq!(stats.quarantine.iter().map(|q| q.line).collect::<Vec<_>>(), [4, 8]);
+        assert_eq!(stats.unmapped_headers, ["備考"]);
+        assert!(batches.len() >= 3, "{} batches", batches.len());
+        let mut ids = Vec::new();
+        let mut lines = Vec::new();
+        for batch in &batches {
+            assert_eq!(batch.column("date").unwrap().dtype(), &DataType::Date);
+            ids.extend(batch.column("id").unwrap().str().unwrap().iter().map(|v| v.unwrap().to_string()));
+            lines.extend(batch.column(LINE_COLUMN).unwrap().u64().unwrap().iter().map(Option::unwrap));
+        }
+        assert_eq!(ids, ["p0", "p1", "p2", "p4", "p5", "p6", "p8", "p9"]);
+        assert_eq!(lines, [1, 2, 3, 5, 6, 7, 9, 10]);
+    }
 }

@@ -24,6 +24,7 @@
 #![warn(missing_docs)]
 
 pub mod html;
+pub mod ledger;
 mod manifest;
 mod release;
 pub mod seal;

@@ -153,6 +153,9 @@ pub(crate) enum Command {
     /// Opt-out lists (提供停止).
     #[command(subcommand)]
     Optout(OptoutCommand),
+    /// The run ledger (`[records] ledger`): one chained line per run.
+    #[command(subcommand)]
+    Ledger(LedgerCommand),
     /// Remove the folders that interrupted tokumei runs left in DIR (work files, partial releases).
     ///
     /// Only folders marked as tokumei's scratch whose process no longer runs are removed; `tokumei
@@ -383,7 +386,8 @@ pub(crate) enum OptoutCommand {
     /// Turn a plain opt-out list into a token list that holds no plain identifiers.
     ///
     /// Reads the config's opt-out list (as `[[opt-out]] path` describes it), computes each entry's
-    /// linkage keys with the config's key, and writes `line,insurance,name,local,my-number` rows of
+    /// linkage keys with the config's key (the token key when the config names one, so that a
+    /// provider's list is valid at its certified producer), and writes `line,insurance,name,local,my-number` rows of
     /// keyed hashes. A provider hands the token list over instead of names and card numbers; the
     /// producer's config reads it with `[[opt-out]] tokens = "…"`.
     Hash {
@@ -396,6 +400,22 @@ pub(crate) enum OptoutCommand {
         /// Token list to write (never overwritten).
         #[arg(long)]
         out: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum LedgerCommand {
+    /// Check a run ledger: every line whole, in sequence, chained to the one before by its blake3.
+    ///
+    /// Prints one line per finding (line number and what is wrong: edited, removed, reordered,
+    /// cut short) and the head — the blake3 of the last line. Keep the head: with --head, lines
+    /// removed from the end show too. Exit 0: intact. Exit 1: findings. Exit 2: error.
+    Verify {
+        /// The ledger file.
+        file: PathBuf,
+        /// The head printed by an earlier verification: the ledger must still end with that line.
+        #[arg(long)]
+        head: Option<String>,
     },
 }
 

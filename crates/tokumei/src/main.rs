@@ -13,7 +13,7 @@ use tokumei::{RunOptions, Status};
 
 mod args;
 
-use args::{AnonymizeArgs, AttackArgs, Cli, Color, Command, OptoutCommand, RiskArgs};
+use args::{AnonymizeArgs, AttackArgs, Cli, Color, Command, LedgerCommand, OptoutCommand, RiskArgs};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -172,6 +172,27 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
         Command::Anonymize(args) => anonymize(cli, args),
         Command::Risk(args) => risk(cli, args),
         Command::Attack(args) => attack(cli, args),
+        Command::Ledger(LedgerCommand::Verify { file, head }) => {
+            let verification = tokumei::report::ledger::verify(file, head.as_deref())?;
+            for finding in &verification.findings {
+                println!("{}, line {}: {}", file.display(), finding.line, finding.problem);
+            }
+            say(
+                cli,
+                format!(
+                    "{}: {} lines, {}; head {}",
+                    file.display(),
+                    verification.lines,
+                    if verification.findings.is_empty() {
+                        "intact".to_string()
+                    } else {
+                        format!("{} finding(s)", verification.findings.len())
+                    },
+                    verification.head.as_deref().unwrap_or("(empty)")
+                ),
+            );
+            Ok(if verification.findings.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+        }
         Command::Optout(OptoutCommand::Hash { config, list, out }) => {
             protect_keys();
             let plan = Plan::load(config)?;

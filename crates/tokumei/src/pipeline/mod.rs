@@ -136,6 +136,9 @@ pub enum PipelineError {
         /// Line.
         line: u64,
     },
+    /// The run ledger (`[records] ledger`) cannot be appended to.
+    #[error(transparent)]
+    Ledger(#[from] tokumei_report::ledger::LedgerError),
     /// A flat table (anonymize, risk, attack) could not be read as asked.
     #[error(transparent)]
     FlatTable(#[from] tokumei_ingest::FlatTableError),
@@ -503,6 +506,18 @@ fn ingest_gate(table: &TablePlan, stats: &tokumei_ingest::IngestStats) -> Option
 /// a reason not to release stops the run there: nothing is written, and the report as far as the
 /// run got goes to `<out>.refused/`.
 pub fn run(plan: &Plan, options: &RunOptions) -> Result<RunOutcome, PipelineError> {
+    // A ledger a run could not append to stops it before any work, not after a release.
+    if let Some(ledger) = &plan.ledger {
+        tokumei_report::ledger::check_appendable(ledger)?;
+    }
+    let result = run_steps(plan, options);
+    if let Some(ledger) = &plan.ledger {
+        record_run(ledger, plan, &result)?;
+    }
+    result
+}
+
+fn run_steps(plan: &Plan, options: &RunOptions) -> Result<RunOutcome, PipelineError> {
     let mut run = Run::begin(plan, options)?;
     let steps = |run: &mut Run<'_>| -> Step<steps::Verified> {
         run.open_submissions()?;
@@ -519,6 +534,32 @@ pub fn run(plan: &Plan, options: &RunOptions) -> Result<RunOutcome, PipelineErro
         Err(Stop::Refused(refusal)) => run.refuse(refusal),
         Err(Stop::Failed(error)) => Err(error),
     }
+}
+
+/// Appends the run's line to the ledger: its report's digests and counts, or for a run that
+/// failed, the config's digest and the error.
+fn record_run(ledger: &Path, plan: &Plan, result: &Result<RunOutcome, PipelineError>) -> Result<(), PipelineError> {
+    use tokumei_report::ledger::{Context, Digest, Entry, append};
+    let context = Context::now();
+    let entry = match result {
+        Ok(outcome) => {
+            let folder = outcome.out.as_ref().or(outcome.refusal_report.as_ref());
+            let written: Vec<(String, PathBuf)> = folder
+                .map(|f| tokumei_report::REPORT_FILES.iter().map(|name| (name.to_string(), f.join(name))).collect())
+                .unwrap_or_default();
+            let persons = outcome.report.stages.linkage.as_ref().map_or(0, |l| l.persons);
+            Entry::of_run(&outcome.report, persons, &written, &context)
+        }
+        Err(error) => {
+            let config = tokumei_report::digest_file(&plan.config_path)
+                .map(|blake3| vec![Digest { name: "config".into(), blake3 }])
+                .unwrap_or_default();
+            let profile = format!("{:?}", plan.profile).to_lowercase();
+            Entry::of_failure(&profile, &plan.label, config, &error.to_string(), &context)
+        }
+    };
+    append(ledger, entry)?;
+    Ok(())
 }
 
 /// The second opt-out pass: reads the identity columns of the files about to be released and
