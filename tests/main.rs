@@ -18,5 +18,6 @@ mod pinned;
 mod pipeline;
 mod producer;
 mod providers;
+mod records;
 mod risk;
 mod seal;

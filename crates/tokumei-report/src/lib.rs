@@ -26,6 +26,7 @@
 pub mod html;
 pub mod ledger;
 mod manifest;
+pub mod records;
 mod release;
 pub mod seal;
 mod sections;

@@ -110,6 +110,10 @@ pub struct RunReport {
     pub stages: Stages,
     /// Output files with digests (the report files themselves excluded).
     pub outputs: Vec<OutputFile>,
+    /// The 提供記録 or 作成記録 written beside the release (its own file; rendered in Japanese in
+    /// `report.md` and `report.html`).
+    #[serde(skip)]
+    pub record: Option<crate::records::LegalRecord>,
 }
 
 impl RunReport {

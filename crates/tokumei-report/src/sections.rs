@@ -61,7 +61,7 @@ fn lines<T: Serialize>(values: &[T]) -> String {
 impl RunReport {
     /// The opt-out, linkage and ingest sections, as far as the run got.
     pub(crate) fn detail_sections(&self) -> Vec<Section> {
-        let mut sections = Vec::new();
+        let mut sections = self.record.as_ref().map(|r| r.sections()).unwrap_or_default();
         if let Some(opt_out) = &self.stages.opt_out {
             sections.push(opt_out_section(opt_out));
         }

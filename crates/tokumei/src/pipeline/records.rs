@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use tokumei_config::{OptOutList, Plan};
 use tokumei_link::OptOutMatch;
+use tokumei_report::records::{ProvisionRecord, TableCount, three_years_after};
 use tokumei_report::{InputFile, ListMatching, OptOutListReport, OptOutSection, RunReport, TableAccount, digest_file};
 
 use super::PipelineError;
@@ -143,8 +144,8 @@ pub(super) fn input_digests(plan: &Plan) -> Result<Vec<InputFile>, PipelineError
 }
 
 /// 提供記録: what was provided, when, to whom.
-pub(super) fn provision_record(plan: &Plan, report: &RunReport) -> serde_json::Value {
-    let items: BTreeMap<&str, Vec<&str>> = plan
+pub(super) fn provision_record(plan: &Plan, report: &RunReport) -> ProvisionRecord {
+    let items = plan
         .tables
         .iter()
         .map(|t| {
@@ -152,23 +153,25 @@ pub(super) fn provision_record(plan: &Plan, report: &RunReport) -> serde_json::V
                 .transforms
                 .iter()
                 .filter(|c| c.table == t.source.table && c.transform != "drop")
-                .map(|c| c.column.as_str())
+                .map(|c| c.column.clone())
                 .collect();
-            (t.source.table.as_str(), names)
+            (t.source.table.clone(), names)
         })
         .collect();
-    serde_json::json!({
-        "record": "提供記録 (provision record)",
-        "date": plan.date.to_string(),
-        "provider": plan.provider,
-        "recipient": plan.recipient,
-        "release_label": plan.label,
-        "token_key_fingerprint": report.token_key_fingerprint,
-        "items": items,
-        "tables": report.accounting.iter().map(|a| serde_json::json!({
-            "table": a.table, "rows": a.written, "persons": a.persons_written,
-        })).collect::<Vec<_>>(),
-        "opt_out_persons_excluded": report.stages.opt_out.as_ref().and_then(|o| o.persons_removed),
-        "retain_until_at_least": format!("{}-{:02}-{:02}", plan.date.year + 3, plan.date.month, plan.date.day),
-    })
+    ProvisionRecord {
+        date: plan.date.to_string(),
+        items,
+        opt_out_persons_excluded: report.stages.opt_out.as_ref().and_then(|o| o.persons_removed),
+        provider: plan.provider.clone(),
+        recipient: plan.recipient.clone(),
+        record: "提供記録 (provision record)".into(),
+        release_label: plan.label.clone(),
+        retain_until_at_least: three_years_after(&plan.date.to_string()),
+        tables: report
+            .accounting
+            .iter()
+            .map(|a| TableCount { table: a.table.clone(), rows: a.written, persons: a.persons_written })
+            .collect(),
+        token_key_fingerprint: report.token_key_fingerprint.clone(),
+    }
 }

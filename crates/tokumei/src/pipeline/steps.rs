@@ -11,6 +11,7 @@ use std::sync::Arc;
 use polars::prelude::*;
 use tokumei_config::{Plan, Profile, Transform};
 use tokumei_link::{Linker, MasterKey, OptOutMatch, Persons, ReleaseKeys, match_opt_outs};
+use tokumei_report::records::{CreationRecord, LegalRecord};
 use tokumei_report::submission::{Submission, open_submission};
 use tokumei_report::{
     GuaranteeSection, ItemsSection, OptOutListReport, OptOutSection, OutputFile, PrivacySection, ProviderSection,
@@ -167,6 +168,7 @@ impl<'a> Run<'a> {
     /// token cell one that key could have written. Anything else refuses the release, naming
     /// the provider.
     pub(super) fn open_submissions(&mut self) -> Step<()> {
+        self.timings.stage("submissions opened");
         let plan = self.plan;
         let link = self.keys().link();
         let mut opened: BTreeMap<PathBuf, Submission> = BTreeMap::new();
@@ -643,18 +645,22 @@ impl<'a> Run<'a> {
             }
             report.outputs.push(OutputFile { file: file.clone(), rows: Some(rows), blake3: release.digest(&file)? });
         }
-        if plan.profile == Profile::Submission {
-            let record = records::provision_record(plan, &report);
-            release.write_text(
-                "provision_record.json",
-                &(serde_json::to_string_pretty(&record).map_err(tokumei_report::Error::Json)? + "\n"),
-            )?;
-            report.outputs.push(OutputFile {
-                file: "provision_record.json".into(),
-                rows: None,
-                blake3: release.digest("provision_record.json")?,
-            });
-        }
+        // The 提供記録 of a submission, the 作成記録 of any other release.
+        let record = match plan.profile {
+            Profile::Submission => LegalRecord::Provision(records::provision_record(plan, &report)),
+            _ => LegalRecord::Creation(Box::new(CreationRecord::of(
+                &report,
+                plan.provider.clone(),
+                plan.recipient.clone(),
+            ))),
+        };
+        release.write_text(record.file(), &record.to_json().map_err(tokumei_report::Error::Json)?)?;
+        report.outputs.push(OutputFile {
+            file: record.file().into(),
+            rows: None,
+            blake3: release.digest(record.file())?,
+        });
+        report.record = Some(record);
         report.status = "released".into();
         release.write_text("report.json", &report.to_json().map_err(tokumei_report::Error::Json)?)?;
         release.write_text("report.md", &report.to_markdown())?;
@@ -686,6 +692,7 @@ impl<'a> Run<'a> {
             transforms: Vec::new(),
             stages: self.stages.clone(),
             outputs: Vec::new(),
+            record: None,
         })
     }
 
