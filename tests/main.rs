@@ -21,3 +21,4 @@ mod providers;
 mod records;
 mod risk;
 mod seal;
+mod verify;

@@ -211,6 +211,8 @@ pub struct Plan {
     pub ledger: Option<PathBuf>,
     /// Permissions of the release's files (`release.mode`; 0o600 by default).
     pub file_mode: u32,
+    /// Whether the verifier checks the finished release before it is moved into place.
+    pub verify: bool,
 }
 
 /// The privacy step of an anonymized release.
@@ -606,6 +608,7 @@ impl Validator {
             conflict_rule: wire.linkage.as_ref().and_then(|l| l.conflict).unwrap_or_default(),
             ledger: wire.records.as_ref().and_then(|r| r.ledger.as_deref()).map(|p| self.resolve(p)),
             file_mode,
+            verify: release.verify.unwrap_or(true),
         }
     }
 

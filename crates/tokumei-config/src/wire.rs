@@ -90,6 +90,10 @@ pub struct ReleaseToml {
     /// others) may be allowed to read, never to write. The folder gets the matching search bits.
     /// Default: "0600" (the owner only). Example: "0640".
     pub mode: Option<String>,
+    /// Whether `tokumei verify`'s checks run on the finished release folder before it is moved
+    /// into place (digests, row and person counts, identifiers in any cell, k over persons); a
+    /// finding means no release, exit 1. Default: true.
+    pub verify: Option<bool>,
 }
 
 /// `[ingest]`: what ingest accepts before a release stops.

@@ -68,31 +68,12 @@ impl ColumnScan {
     pub fn add(&mut self, value: Option<&str>) {
         let Some(value) = value.map(str::trim).filter(|v| !v.is_empty()) else { return };
         self.values += 1;
-        // Most cells are short ASCII codes: no normalization, and digit runs only when there
-        // are digits.
-        let normalized: std::borrow::Cow<'_, str> = if value.is_ascii() {
-            std::borrow::Cow::Borrowed(value)
-        } else {
-            std::borrow::Cow::Owned(crate::normalize::nfkc_chars(value).collect())
-        };
-        let text = normalized.as_ref();
-        if text.bytes().any(|b| b.is_ascii_digit()) {
-            let groups = digit_runs(text);
-            let whole = groups.len() == 1 && groups[0].whole;
-            if whole && is_valid_my_number(&groups[0].digits) {
-                self.my_numbers += 1;
-            } else if (text.contains("個人番号") || text.contains("マイナンバー"))
-                && groups.iter().any(|g| g.digits.len() == 12 && is_valid_my_number(&g.digits))
-            {
-                self.labelled_my_numbers += 1;
-            }
-            if groups.iter().any(DigitRun::is_phone) {
-                self.phones += 1;
-            }
-            if whole && insurer_key(&groups[0].digits).is_some() {
-                self.insurer_numbers += 1;
-            }
-        }
+        let (kinds, text) = classify_normalized(value);
+        self.my_numbers += u64::from(kinds.my_number);
+        self.labelled_my_numbers += u64::from(kinds.labelled_my_number);
+        self.phones += u64::from(kinds.phone);
+        self.insurer_numbers += u64::from(kinds.insurer_number);
+        let text = text.as_ref();
         if text.contains(['。', '!', '?']) || value.contains(['！', '？']) {
             self.sentences += 1;
         }
@@ -153,6 +134,85 @@ impl ColumnScan {
     }
 }
 
+/// What one value is, identifier by identifier (see the module docs; a column is flagged by
+/// [`ColumnScan::findings`], a single value by these).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ValueKinds {
+    /// The whole value is a 12-digit number with a valid My Number check digit.
+    pub my_number: bool,
+    /// It holds such a number next to the words 個人番号 / マイナンバー.
+    pub labelled_my_number: bool,
+    /// It holds a telephone number.
+    pub phone: bool,
+    /// The whole value is a 6- or 8-digit 保険者番号 with a valid check digit.
+    pub insurer_number: bool,
+    /// It holds an address down to the block or lot number (丁目, 番地, 番, 号, or digits after a
+    /// municipality): `東京都千代田区丸の内1-2-3`, `千代田区丸の内一丁目2番3号`.
+    pub street_address: bool,
+}
+
+/// What `value` is (NFKC-normalized first, so full-width digits count).
+pub fn classify(value: &str) -> ValueKinds {
+    let (mut kinds, text) = classify_normalized(value.trim());
+    kinds.street_address = is_street_address(&text);
+    kinds
+}
+
+/// [`classify`] without the address test, and the normalized text.
+fn classify_normalized(value: &str) -> (ValueKinds, std::borrow::Cow<'_, str>) {
+    let mut kinds = ValueKinds::default();
+    // Most cells are short ASCII codes: no normalization, and digit runs only when there are
+    // digits.
+    let text: std::borrow::Cow<'_, str> = if value.is_ascii() {
+        std::borrow::Cow::Borrowed(value)
+    } else {
+        std::borrow::Cow::Owned(crate::normalize::nfkc_chars(value).collect())
+    };
+    if text.bytes().any(|b| b.is_ascii_digit()) {
+        let groups = digit_runs(&text);
+        let whole = groups.len() == 1 && groups[0].whole;
+        if whole && is_valid_my_number(&groups[0].digits) {
+            kinds.my_number = true;
+        } else if (text.contains("個人番号") || text.contains("マイナンバー"))
+            && groups.iter().any(|g| g.digits.len() == 12 && is_valid_my_number(&g.digits))
+        {
+            kinds.labelled_my_number = true;
+        }
+        kinds.phone = groups.iter().any(DigitRun::is_phone);
+        kinds.insurer_number = whole && insurer_key(&groups[0].digits).is_some();
+    }
+    (kinds, text)
+}
+
+/// Whether NFKC text holds an address down to its block or lot: a municipality (市, 区, 町, 村,
+/// 郡) or a prefecture, then, after at most 12 characters of town name, a number (Arabic or kanji)
+/// followed by 丁目, 番地, 番, 号 or a hyphen and another digit.
+fn is_street_address(text: &str) -> bool {
+    let chars: Vec<char> = text.chars().filter(|c| !c.is_whitespace()).collect();
+    let kanji_digit = |c: char| "〇一二三四五六七八九十".contains(c);
+    let numeral = |c: char| c.is_ascii_digit() || kanji_digit(c);
+    for (i, &c) in chars.iter().enumerate() {
+        if !"都道府県市区町村郡".contains(c) || i == 0 {
+            continue;
+        }
+        // The number after the town name.
+        let Some(start) = chars[i + 1..].iter().take(13).position(|&c| numeral(c)).map(|p| i + 1 + p) else {
+            continue;
+        };
+        let mut end = start;
+        while end < chars.len() && numeral(chars[end]) {
+            end += 1;
+        }
+        let rest: String = chars[end..chars.len().min(end + 2)].iter().collect();
+        let lot = rest.starts_with("丁目") || rest.starts_with('番') || rest.starts_with('号');
+        let hyphen = rest.starts_with(['-', '−', 'ー', '‐']) && rest.chars().nth(1).is_some_and(numeral);
+        if lot || hyphen {
+            return true;
+        }
+    }
+    false
+}
+
 /// A run of digits in a value, with the separators (space, hyphen, brackets) between its
 /// groups.
 struct DigitRun {
@@ -161,12 +221,14 @@ struct DigitRun {
     separators: Vec<char>,
     /// Whether the run is the whole value.
     whole: bool,
+    /// Whether a Latin letter touches it (`a090123456789b` in a hex token is no telephone).
+    embedded: bool,
 }
 
 impl DigitRun {
     fn is_phone(&self) -> bool {
         let d = &self.digits;
-        if !d.starts_with('0') {
+        if !d.starts_with('0') || self.embedded {
             return false;
         }
         let grouped = (1..=3).contains(&self.separators.len())
@@ -191,7 +253,7 @@ fn digit_runs(text: &str) -> Vec<DigitRun> {
             previous = Some(c);
             continue;
         }
-        let mut run = DigitRun { digits: String::new(), separators: Vec::new(), whole: false };
+        let mut run = DigitRun { digits: String::new(), separators: Vec::new(), whole: false, embedded: false };
         // A bracket before the first digit, as in (03)1234-5678.
         let opened = previous == Some('(');
         if opened {
@@ -212,6 +274,8 @@ fn digit_runs(text: &str) -> Vec<DigitRun> {
         }
         let begin = if opened { start - 1 } else { start };
         run.whole = begin == 0 && end == text.len();
+        run.embedded = previous.is_some_and(|p| p.is_ascii_alphabetic())
+            || text[end..].chars().next().is_some_and(|n| n.is_ascii_alphabetic());
         previous = text[..end].chars().next_back();
         runs.push(run);
     }
@@ -242,6 +306,28 @@ mod tests {
         assert_eq!(scan(&["09012345678"]), [Finding::Phone]);
         // Dates and 10-digit facility codes are not telephone numbers.
         assert!(scan(&["2023-08-24", "0113876430", "20250610"]).is_empty());
+    }
+
+    #[test]
+    fn single_values_are_classified() {
+        assert!(classify("１２３４ ５６７８ ９０１８").my_number);
+        assert!(!classify("123456789017").my_number);
+        assert!(classify("個人番号: 123456789018").labelled_my_number);
+        assert!(classify("03-1234-5678").phone);
+        assert!(!classify("5f3a09012345678e9c").phone, "digits inside a hex token");
+        assert!(classify("06131239").insurer_number);
+        for address in [
+            "東京都千代田区丸の内1-2-3",
+            "千代田区丸の内一丁目2番3号",
+            "長野市大字鶴賀 1234番地",
+            "大阪府堺市北区 ２－３",
+        ] {
+            assert!(classify(address).street_address, "{address}");
+        }
+        for not in ["東京都千代田区丸の内", "東京都", "2023-08-24", "ロキソプロフェン錠60mg", "B型肝炎", "区分2-1"]
+        {
+            assert!(!classify(not).street_address, "{not}");
+        }
     }
 
     #[test]

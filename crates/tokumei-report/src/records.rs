@@ -20,6 +20,22 @@ pub const CREATION_ASSUMPTION: &str = "作成記録の記録事項は規則の�
      誰に向けて作成したか）による。 The items of this record are tokumei's reading of the law (what was processed, by \
      which method, for whom); the 規則's list was not available.";
 
+/// A file the release was made from, by what it is and its digest (not its path, which is the
+/// machine's: the record is the same wherever the same inputs are).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct InputDigest {
+    /// `config`, `input:<table>` or `opt-out`.
+    pub kind: String,
+    /// blake3, hex.
+    pub blake3: String,
+}
+
+impl From<&InputFile> for InputDigest {
+    fn from(input: &InputFile) -> InputDigest {
+        InputDigest { kind: input.kind.clone(), blake3: input.blake3.clone() }
+    }
+}
+
 /// A table's rows and persons in the release.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TableCount {
@@ -114,14 +130,14 @@ pub struct CreationRecord {
     pub items: Vec<ItemRecord>,
     /// Anonymized releases: the privacy model, the level reached, the persons suppressed.
     pub privacy: Option<PrivacyRecord>,
-    /// The opt-out lists applied (by digest) and the persons they removed.
-    pub opt_out_lists: Vec<InputFile>,
+    /// The opt-out lists applied, by digest.
+    pub opt_out_lists: Vec<InputDigest>,
     /// Persons removed by opt-out.
     pub opt_out_persons_removed: Option<u64>,
     /// Rows and persons released per table.
     pub tables: Vec<TableCount>,
-    /// The inputs, by digest.
-    pub inputs: Vec<InputFile>,
+    /// The config and inputs, by digest.
+    pub inputs: Vec<InputDigest>,
     /// Three years after the release date.
     pub retain_until_at_least: String,
     /// Where a field is an assumption.
@@ -240,14 +256,14 @@ impl CreationRecord {
             created_with: format!("tokumei {}", report.tokumei_version),
             items,
             privacy,
-            opt_out_lists: report.inputs.iter().filter(|i| i.kind == "opt-out").cloned().collect(),
+            opt_out_lists: report.inputs.iter().filter(|i| i.kind == "opt-out").map(InputDigest::from).collect(),
             opt_out_persons_removed: report.stages.opt_out.as_ref().and_then(|o| o.persons_removed),
             tables: report
                 .accounting
                 .iter()
                 .map(|a| TableCount { table: a.table.clone(), rows: a.written, persons: a.persons_written })
                 .collect(),
-            inputs: report.inputs.clone(),
+            inputs: report.inputs.iter().map(InputDigest::from).collect(),
             retain_until_at_least: three_years_after(&report.date),
             assumptions: vec![CREATION_ASSUMPTION.into()],
         }
@@ -330,7 +346,7 @@ impl LegalRecord {
                     rows.extend(p.levels.iter().map(|(column, level)| vec![format!("{column} の水準"), level.clone()]));
                     tables.push(table(vec!["匿名化の基準", ""], rows));
                 }
-                let lists = r.opt_out_lists.iter().map(|l| vec![l.path.clone(), l.blake3.clone()]).collect();
+                let lists = r.opt_out_lists.iter().map(|l| vec![l.kind.clone(), l.blake3.clone()]).collect();
                 tables.push(table(vec!["適用した提供停止リスト", "blake3"], lists));
                 vec![Section {
                     heading: "作成記録 (creation record)",

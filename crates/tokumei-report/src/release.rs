@@ -141,6 +141,12 @@ impl Release {
         self.staging.join(file)
     }
 
+    /// The folder being written (hidden, beside the destination) — for checks before
+    /// [`commit`](Self::commit).
+    pub fn folder(&self) -> &Path {
+        &self.staging
+    }
+
     /// Writes the frames `parts` yields, in order, into one Parquet file `file`. Each part is
     /// collected and written before the next is asked for, so memory holds one part; the bytes
     /// depend only on the data (same parts, same file).

@@ -153,6 +153,27 @@ pub(crate) enum Command {
     /// Opt-out lists (提供停止).
     #[command(subcommand)]
     Optout(OptoutCommand),
+    /// Check a finished release folder independently of the run that made it.
+    ///
+    /// Reads only the folder: every file against the blake3 its report lists, nothing unlisted;
+    /// each table's rows and distinct persons against the report's; every cell of every table and
+    /// every text of the reports and records for My Numbers (valid check digit, any width or
+    /// spacing), telephone numbers, addresses down to the block or lot, and columns of insurer
+    /// numbers; persons grouped by everything the release says about their quasi-identifiers
+    /// against the report's k; with --other, no person_id or pseudonym value shared with
+    /// another release. One line per finding on stdout (file, column, row, kind — never the
+    /// value). Exit 0: passed. Exit 1: findings. Exit 2: error.
+    Verify {
+        /// The release folder.
+        #[arg(long)]
+        release: PathBuf,
+        /// Another release that must share no pseudonym with this one (repeatable).
+        #[arg(long)]
+        other: Vec<PathBuf>,
+        /// Print the findings as JSON instead.
+        #[arg(long)]
+        json: bool,
+    },
     /// The run ledger (`[records] ledger`): one chained line per run.
     #[command(subcommand)]
     Ledger(LedgerCommand),

@@ -68,3 +68,4 @@ pub use tokumei_report as report;
 pub use tokumei_risk as risk;
 pub use tokumei_synth as synth;
 pub use tokumei_transform as transform;
+pub use tokumei_verify as verify;

@@ -172,6 +172,32 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
         Command::Anonymize(args) => anonymize(cli, args),
         Command::Risk(args) => risk(cli, args),
         Command::Attack(args) => attack(cli, args),
+        Command::Verify { release, other, json } => {
+            let options = tokumei::verify::Options { others: other.clone(), ..Default::default() };
+            let verification = tokumei::verify::verify(release, &options)?;
+            if *json {
+                println!("{}", serde_json::to_string_pretty(&verification)?);
+            } else {
+                for finding in &verification.findings {
+                    println!("{finding}");
+                }
+            }
+            say(
+                cli,
+                format!(
+                    "{}: {} files, {} rows; {}",
+                    release.display(),
+                    verification.files,
+                    verification.rows,
+                    if verification.passed() {
+                        "passed".to_string()
+                    } else {
+                        format!("{} finding(s)", verification.findings.len())
+                    }
+                ),
+            );
+            Ok(if verification.passed() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+        }
         Command::Ledger(LedgerCommand::Verify { file, head }) => {
             let verification = tokumei::report::ledger::verify(file, head.as_deref())?;
             for finding in &verification.findings {

@@ -136,6 +136,9 @@ pub enum PipelineError {
         /// Line.
         line: u64,
     },
+    /// The verifier could not read the finished release.
+    #[error(transparent)]
+    Verify(#[from] tokumei_verify::VerifyError),
     /// The run ledger (`[records] ledger`) cannot be appended to.
     #[error(transparent)]
     Ledger(#[from] tokumei_report::ledger::LedgerError),
@@ -220,6 +223,11 @@ pub enum Refusal {
         column: String,
         /// What it holds.
         findings: Vec<tokumei_core::scan::Finding>,
+    },
+    /// The independent verifier found something in the finished release folder.
+    VerifyFailed {
+        /// What it found, where (never a value).
+        findings: Vec<tokumei_verify::Finding>,
     },
     /// A provider's submission cannot be used: changed, not a released submission, keyed with
     /// another token key, or with a cell that is not one of its tokens.
@@ -321,6 +329,12 @@ impl std::fmt::Display for Refusal {
                 percent(*values, *rows)
             ),
             Refusal::Submission { table, reason } => write!(f, "input `{table}`: {reason}; no release written"),
+            Refusal::VerifyFailed { findings } => write!(
+                f,
+                "the verifier found {} problem(s) in the finished release, first: {}; no release written",
+                findings.len(),
+                findings.first().map(ToString::to_string).unwrap_or_default()
+            ),
         }
     }
 }

@@ -665,6 +665,19 @@ impl<'a> Run<'a> {
         release.write_text("report.json", &report.to_json().map_err(tokumei_report::Error::Json)?)?;
         release.write_text("report.md", &report.to_markdown())?;
         release.write_text("report.html", &report.to_html())?;
+        // The independent verifier, on the folder exactly as it would be released.
+        if plan.verify {
+            self.timings.stage("verify (independent)");
+            let options = tokumei_verify::Options {
+                ignore: vec![tokumei_report::LEFTOVER_MARKER.to_string()],
+                ..tokumei_verify::Options::default()
+            };
+            let verification = tokumei_verify::verify(release.folder(), &options)?;
+            if !verification.passed() {
+                drop(release);
+                return self.refuse(Refusal::VerifyFailed { findings: verification.findings });
+            }
+        }
         let out = release.commit()?;
         destination::remove_refusal(&out);
         Ok(RunOutcome {

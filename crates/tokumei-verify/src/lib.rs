@@ -1,0 +1,529 @@
+//! `tokumei verify`: a check of a finished release folder that does not trust the code that made
+//! it. It reads only the folder — its files and the report's own account of them — and shares
+//! with the pipeline only the definitions (what a My Number, a telephone number, an insurer
+//! number or a street address looks like: `tokumei_core::scan`), not its stages.
+//!
+//! | check | a finding when |
+//! |---|---|
+//! | `changed`, `missing`, `unlisted` | a file's blake3 differs from the report's; a listed file is absent; a file is in the folder that the report does not list |
+//! | `rows`, `persons` | a table's rows, or distinct `person_id`s, differ from the report's `written` / `persons_written` |
+//! | `my-number`, `phone`, `street-address` | any cell of any table, or any text of the reports and records, holds one |
+//! | `insurer-number` | a column's values are insurer numbers (90 % with a valid check digit) |
+//! | `class-below-k` | persons grouped by everything the release says about their quasi-identifiers form a class smaller than the report's k |
+//! | `shared-pseudonym` | a `person_id` or pseudonym value also appears in another release (`--other`): the two could be joined (a submission's tokens are meant to link at its producer and are not compared) |
+//!
+//! Each finding names the file, column and row (1-based, in file order) and the kind — never the
+//! value. At most [`ROWS_LISTED`] rows are listed per file, column and kind; the rest are counted.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+
+use polars::prelude::*;
+use serde::Serialize;
+use tokumei_core::scan::classify;
+
+/// Rows listed per file, column and kind (the rest are counted in one more finding).
+pub const ROWS_LISTED: usize = 10;
+
+/// The files tokumei writes into every release besides those its report lists.
+const REPORT_FILES: [&str; 3] = ["report.json", "report.md", "report.html"];
+
+/// What is wrong.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Kind {
+    /// A file differs from the digest its report gives.
+    Changed,
+    /// A file the report lists is not there.
+    Missing,
+    /// A file is there that the report does not list.
+    Unlisted,
+    /// A table's rows differ from the report's.
+    Rows,
+    /// A table's distinct persons differ from the report's.
+    Persons,
+    /// A My Number (個人番号) with a valid check digit.
+    MyNumber,
+    /// A telephone number.
+    Phone,
+    /// A column of insurer numbers (保険者番号).
+    InsurerNumber,
+    /// An address down to its block or lot number.
+    StreetAddress,
+    /// A class of persons smaller than k.
+    ClassBelowK,
+    /// A pseudonym or token value shared with another release.
+    SharedPseudonym,
+}
+
+impl Kind {
+    /// The kind as the output names it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Changed => "changed",
+            Kind::Missing => "missing",
+            Kind::Unlisted => "unlisted",
+            Kind::Rows => "rows",
+            Kind::Persons => "persons",
+            Kind::MyNumber => "my-number",
+            Kind::Phone => "phone",
+            Kind::InsurerNumber => "insurer-number",
+            Kind::StreetAddress => "street-address",
+            Kind::ClassBelowK => "class-below-k",
+            Kind::SharedPseudonym => "shared-pseudonym",
+        }
+    }
+}
+
+/// One finding: where, and what — never the value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    /// The file in the release.
+    pub file: String,
+    /// The column (tables) or JSON path / line (reports), when it applies.
+    pub column: Option<String>,
+    /// The row (1-based, in file order) or line, when it applies.
+    pub row: Option<u64>,
+    /// What is wrong.
+    pub kind: Kind,
+    /// Details (counts, the expected figure).
+    pub detail: String,
+}
+
+impl std::fmt::Display for Finding {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.file)?;
+        if let Some(column) = &self.column {
+            write!(f, ", column {column}")?;
+        }
+        if let Some(row) = self.row {
+            write!(f, ", row {row}")?;
+        }
+        write!(f, ": {}", self.kind.name())?;
+        if !self.detail.is_empty() {
+            write!(f, " ({})", self.detail)?;
+        }
+        Ok(())
+    }
+}
+
+/// What `verify` found.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Verification {
+    /// The release folder.
+    pub release: String,
+    /// Files checked.
+    pub files: usize,
+    /// Table rows read.
+    pub rows: u64,
+    /// The findings; none means the release passed.
+    pub findings: Vec<Finding>,
+}
+
+impl Verification {
+    /// Whether the release passed every check.
+    pub fn passed(&self) -> bool {
+        self.findings.is_empty()
+    }
+}
+
+/// Why the release could not be verified at all (exit 2).
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    /// Not a tokumei release: no readable report.
+    #[error("{0}: not a tokumei release (no readable report.json of tokumei's)")]
+    NotARelease(String),
+    /// File system.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// A table could not be read.
+    #[error("{path}: {message}")]
+    Table {
+        /// The file.
+        path: String,
+        /// What failed.
+        message: String,
+    },
+}
+
+/// What to check besides the folder itself.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Other releases that must share no pseudonym or token value with this one.
+    pub others: Vec<PathBuf>,
+    /// File names that are not part of the release (the run's own marker on the folder it is
+    /// still writing).
+    pub ignore: Vec<String>,
+}
+
+/// The report's account of the release, as `report.json` states it.
+struct Account {
+    outputs: Vec<(String, String, Option<u64>)>,
+    written: HashMap<String, (u64, u64)>,
+    k: Option<u64>,
+    quasi_identifiers: Vec<String>,
+    pseudonym_columns: BTreeSet<String>,
+}
+
+fn read_account(folder: &Path) -> Result<Account, VerifyError> {
+    let not = || VerifyError::NotARelease(folder.display().to_string());
+    let text = std::fs::read_to_string(folder.join("report.json")).map_err(|_| not())?;
+    let report: serde_json::Value = serde_json::from_str(&text).map_err(|_| not())?;
+    report.get("tokumei_version").and_then(|v| v.as_str()).ok_or_else(not)?;
+    let outputs = report["outputs"]
+        .as_array()
+        .ok_or_else(not)?
+        .iter()
+        .filter_map(|o| Some((o["file"].as_str()?.to_string(), o["blake3"].as_str()?.to_string(), o["rows"].as_u64())))
+        .collect();
+    let written = report["accounting"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|a| {
+            let (rows, persons) = (a["written"].as_u64()?, a["persons_written"].as_u64()?);
+            Some((a["table"].as_str()?.to_string(), (rows, persons)))
+        })
+        .collect();
+    let guarantee = &report["stages"]["privacy"]["guarantee"];
+    let pseudonym_columns = report["transforms"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|t| t["transform"] == "pseudonym")
+        .filter_map(|t| t["column"].as_str().map(str::to_string))
+        .collect();
+    Ok(Account {
+        outputs,
+        written,
+        k: guarantee["k"].as_u64(),
+        quasi_identifiers: guarantee["quasi_identifiers"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|q| q.as_str().map(str::to_string))
+            .collect(),
+        pseudonym_columns,
+    })
+}
+
+/// Findings of one kind in one place, the first [`ROWS_LISTED`] listed and the rest counted.
+struct Collector {
+    findings: Vec<Finding>,
+    counts: BTreeMap<(String, Option<String>, Kind), u64>,
+}
+
+impl Collector {
+    fn add(&mut self, file: &str, column: Option<&str>, row: Option<u64>, kind: Kind, detail: String) {
+        let count = self.counts.entry((file.to_string(), column.map(str::to_string), kind)).or_default();
+        *count += 1;
+        if *count as usize <= ROWS_LISTED {
+            self.findings.push(Finding { file: file.into(), column: column.map(str::to_string), row, kind, detail });
+        }
+    }
+
+    fn finish(mut self) -> Vec<Finding> {
+        for ((file, column, kind), n) in self.counts {
+            if n as usize > ROWS_LISTED {
+                self.findings.push(Finding {
+                    file,
+                    column,
+                    row: None,
+                    kind,
+                    detail: format!("{} more, {n} in all", n as usize - ROWS_LISTED),
+                });
+            }
+        }
+        self.findings
+    }
+}
+
+fn io_error(path: &Path) -> impl Fn(std::io::Error) -> VerifyError + '_ {
+    move |source| VerifyError::Io { path: path.display().to_string(), source }
+}
+
+fn table_error(path: &Path) -> impl Fn(PolarsError) -> VerifyError + '_ {
+    move |e| VerifyError::Table { path: path.display().to_string(), message: e.to_string() }
+}
+
+fn scan(path: &Path) -> Result<LazyFrame, VerifyError> {
+    PlRefPath::try_from_path(path)
+        .and_then(|p| LazyFrame::scan_parquet(p, ScanArgsParquet::default()))
+        .map_err(table_error(path))
+}
+
+/// One column of a table as text, in file order.
+fn text_column(path: &Path, column: &str) -> Result<StringChunked, VerifyError> {
+    let frame = scan(path)?.select([col(column).cast(DataType::String)]).collect().map_err(table_error(path))?;
+    let text = frame.column(column).map_err(table_error(path))?.str().map_err(table_error(path))?.clone();
+    Ok(text.rechunk().into_owned())
+}
+
+/// Verifies the release in `folder`.
+pub fn verify(folder: &Path, options: &Options) -> Result<Verification, VerifyError> {
+    let account = read_account(folder)?;
+    let mut found = Collector { findings: Vec::new(), counts: BTreeMap::new() };
+    let mut verification = Verification { release: folder.display().to_string(), ..Verification::default() };
+
+    // 1. Every file is the one the report lists; nothing else is there.
+    let listed: HashMap<&str, &str> = account.outputs.iter().map(|(f, d, _)| (f.as_str(), d.as_str())).collect();
+    let mut present = BTreeSet::new();
+    for entry in std::fs::read_dir(folder).map_err(io_error(folder))? {
+        let entry = entry.map_err(io_error(folder))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if options.ignore.contains(&name) {
+            continue;
+        }
+        present.insert(name.clone());
+        if !listed.contains_key(name.as_str()) && !REPORT_FILES.contains(&name.as_str()) {
+            found.add(&name, None, None, Kind::Unlisted, "not in the report's files".into());
+        }
+    }
+    for (file, digest) in &listed {
+        if !present.contains(*file) {
+            found.add(file, None, None, Kind::Missing, "listed in the report".into());
+            continue;
+        }
+        let path = folder.join(file);
+        let bytes = std::fs::read(&path).map_err(io_error(&path))?;
+        verification.files += 1;
+        if blake3::hash(&bytes).to_hex().as_str() != *digest {
+            found.add(file, None, None, Kind::Changed, "its blake3 differs from the report's".into());
+        }
+    }
+
+    // 2–3. Each table: its rows and persons as the report says; no identifier in any cell.
+    let mut tables = Vec::new();
+    for (file, _, reported_rows) in &account.outputs {
+        let path = folder.join(file);
+        if !file.ends_with(".parquet") || !path.exists() {
+            continue;
+        }
+        let table = file.trim_end_matches(".parquet").to_string();
+        let schema = scan(&path)?.collect_schema().map_err(table_error(&path))?;
+        let columns: Vec<String> = schema.iter_names().map(|c| c.to_string()).collect();
+        let mut height = 0u64;
+        for column in &columns {
+            let text = text_column(&path, column)?;
+            height = text.len() as u64;
+            scan_cells(&mut found, file, column, &text);
+        }
+        verification.rows += height;
+        let written = account.written.get(&table).copied();
+        if let Some(expected) = reported_rows.or(written.map(|w| w.0))
+            && expected != height
+        {
+            found.add(file, None, None, Kind::Rows, format!("{height} rows, the report says {expected}"));
+        }
+        if let Some((_, persons)) = written
+            && columns.iter().any(|c| c == tokumei_core::PERSON_COLUMN)
+        {
+            let ids = text_column(&path, tokumei_core::PERSON_COLUMN)?;
+            let distinct = ids.iter().flatten().collect::<HashSet<_>>().len() as u64;
+            if distinct != persons {
+                found.add(file, None, None, Kind::Persons, format!("{distinct} persons, the report says {persons}"));
+            }
+        }
+        tables.push((file.clone(), path, columns));
+    }
+    for name in present.iter().filter(|n| n.ends_with(".json") || n.ends_with(".md") || n.ends_with(".html")) {
+        let path = folder.join(name);
+        let text = std::fs::read_to_string(&path).map_err(io_error(&path))?;
+        scan_text(&mut found, name, &text);
+    }
+
+    // 5. k over persons, from the released rows alone.
+    if let Some(k) = account.k
+        && !account.quasi_identifiers.is_empty()
+    {
+        check_k(&mut found, &tables, &account.quasi_identifiers, k)?;
+    }
+
+    // 6. No pseudonym or token shared with another release.
+    for other in &options.others {
+        let theirs = read_account(other)?;
+        let columns: BTreeSet<&String> = account.pseudonym_columns.iter().chain(&theirs.pseudonym_columns).collect();
+        let ours = identity_values(folder, &account, &columns)?;
+        let them = identity_values(other, &theirs, &columns)?;
+        let shared = ours.intersection(&them).count();
+        if shared > 0 {
+            found.add(
+                &other.display().to_string(),
+                None,
+                None,
+                Kind::SharedPseudonym,
+                format!("{shared} pseudonym or token values appear in both releases: they can be joined"),
+            );
+        }
+    }
+    verification.findings = found.finish();
+    Ok(verification)
+}
+
+/// Every cell of one column.
+fn scan_cells(found: &mut Collector, file: &str, column: &str, text: &StringChunked) {
+    let mut values = 0u64;
+    let mut insurer = Vec::new();
+    for (i, value) in text.iter().enumerate() {
+        let Some(value) = value.filter(|v| !v.trim().is_empty()) else { continue };
+        values += 1;
+        let kinds = classify(value);
+        let row = Some(i as u64 + 1);
+        if kinds.my_number || kinds.labelled_my_number {
+            found.add(file, Some(column), row, Kind::MyNumber, String::new());
+        }
+        if kinds.phone {
+            found.add(file, Some(column), row, Kind::Phone, String::new());
+        }
+        if kinds.street_address {
+            found.add(file, Some(column), row, Kind::StreetAddress, String::new());
+        }
+        if kinds.insurer_number && insurer.len() <= ROWS_LISTED {
+            insurer.push(i as u64 + 1);
+        }
+    }
+    // Insurer numbers by column: one random 8-digit number in ten passes the check digit.
+    let insurer_values = text.iter().flatten().filter(|v| classify(v).insurer_number).count() as u64;
+    if values > 0 && insurer_values as f64 >= 0.9 * values as f64 {
+        for row in insurer.into_iter().take(ROWS_LISTED) {
+            found.add(
+                file,
+                Some(column),
+                Some(row),
+                Kind::InsurerNumber,
+                format!("{insurer_values} of {values} values are insurer numbers"),
+            );
+        }
+    }
+}
+
+/// Every JSON string (reports, records) or line (Markdown, HTML) of a text file.
+fn scan_text(found: &mut Collector, file: &str, text: &str) {
+    if file.ends_with(".json")
+        && let Ok(value) = serde_json::from_str::<serde_json::Value>(text)
+    {
+        let mut strings = Vec::new();
+        collect_strings(&value, String::new(), &mut strings);
+        for (path, value) in strings {
+            let kinds = classify(&value);
+            for (hit, kind) in [
+                (kinds.my_number || kinds.labelled_my_number, Kind::MyNumber),
+                (kinds.phone, Kind::Phone),
+                (kinds.street_address, Kind::StreetAddress),
+            ] {
+                if hit {
+                    found.add(file, Some(&path), None, kind, String::new());
+                }
+            }
+        }
+        return;
+    }
+    for (i, line) in text.lines().enumerate() {
+        // Table cells and words: a My Number must stand alone, as in a cell.
+        for cell in line.split(['|', '<', '>']) {
+            let kinds = classify(cell);
+            for (hit, kind) in [
+                (kinds.my_number || kinds.labelled_my_number, Kind::MyNumber),
+                (kinds.phone, Kind::Phone),
+                (kinds.street_address, Kind::StreetAddress),
+            ] {
+                if hit {
+                    found.add(file, None, Some(i as u64 + 1), kind, String::new());
+                }
+            }
+        }
+    }
+}
+
+fn collect_strings(value: &serde_json::Value, path: String, out: &mut Vec<(String, String)>) {
+    match value {
+        serde_json::Value::String(s) => out.push((path, s.clone())),
+        serde_json::Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                collect_strings(item, format!("{path}[{i}]"), out);
+            }
+        }
+        serde_json::Value::Object(map) => {
+            for (key, item) in map {
+                collect_strings(item, if path.is_empty() { key.clone() } else { format!("{path}.{key}") }, out);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Persons grouped by everything the release says about their quasi-identifiers (every value
+/// of every quasi-identifier column in any table, `*` included); each class must hold k.
+fn check_k(
+    found: &mut Collector,
+    tables: &[(String, PathBuf, Vec<String>)],
+    quasi_identifiers: &[String],
+    k: u64,
+) -> Result<(), VerifyError> {
+    let mut signatures: HashMap<String, BTreeSet<(String, String)>> = HashMap::new();
+    for (_, path, columns) in tables {
+        if !columns.iter().any(|c| c == tokumei_core::PERSON_COLUMN) {
+            continue;
+        }
+        let persons = text_column(path, tokumei_core::PERSON_COLUMN)?;
+        for qi in quasi_identifiers.iter().filter(|q| columns.contains(q)) {
+            let values = text_column(path, qi)?;
+            for (person, value) in persons.iter().zip(values.iter()) {
+                let Some(person) = person else { continue };
+                signatures.entry(person.to_string()).or_default().insert((qi.clone(), value.unwrap_or("").to_string()));
+            }
+        }
+        for person in persons.iter().flatten() {
+            signatures.entry(person.to_string()).or_default();
+        }
+    }
+    let mut classes: HashMap<&BTreeSet<(String, String)>, u64> = HashMap::new();
+    for signature in signatures.values() {
+        *classes.entry(signature).or_default() += 1;
+    }
+    let small: Vec<u64> = classes.values().copied().filter(|&n| n < k).collect();
+    if !small.is_empty() {
+        found.add(
+            "(all tables)",
+            Some(&quasi_identifiers.join(", ")),
+            None,
+            Kind::ClassBelowK,
+            format!(
+                "{} of {} classes hold fewer than k = {k} persons (smallest {})",
+                small.len(),
+                classes.len(),
+                small.iter().min().copied().unwrap_or(0)
+            ),
+        );
+    }
+    Ok(())
+}
+
+/// Every value of the release's identity columns: `person_id` and pseudonyms. (A submission's
+/// tokens are keyed to link at the producer, release after release: they are not compared.)
+fn identity_values(
+    folder: &Path,
+    account: &Account,
+    columns: &BTreeSet<&String>,
+) -> Result<HashSet<String>, VerifyError> {
+    let mut values = HashSet::new();
+    for (file, _, _) in account.outputs.iter().filter(|(f, _, _)| f.ends_with(".parquet")) {
+        let path = folder.join(file);
+        if !path.exists() {
+            continue;
+        }
+        let schema = scan(&path)?.collect_schema().map_err(table_error(&path))?;
+        for name in schema.iter_names() {
+            let name = name.to_string();
+            if name == tokumei_core::PERSON_COLUMN || columns.contains(&name) {
+                values.extend(text_column(&path, &name)?.iter().flatten().map(str::to_string));
+            }
+        }
+    }
+    Ok(values)
+}
