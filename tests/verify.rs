@@ -17,6 +17,11 @@ fn released(profile: &str, seed: u64) -> Workspace {
 
 /// Replaces row `row` (0-based) of string column `column` in a release table with `value`.
 fn plant(ws: &Workspace, file: &str, column: &str, row: usize, value: &str) {
+    plant_rows(ws, file, column, row..row + 1, value);
+}
+
+/// Replaces rows `rows` (0-based) of string column `column` in a release table with `value`.
+fn plant_rows(ws: &Workspace, file: &str, column: &str, rows: std::ops::Range<usize>, value: &str) {
     let path = ws.path(file);
     let frame = read_parquet(&path);
     let mut cells: Vec<Option<String>> = frame
@@ -29,7 +34,9 @@ fn plant(ws: &Workspace, file: &str, column: &str, row: usize, value: &str) {
         .iter()
         .map(|v| v.map(str::to_string))
         .collect();
-    cells[row] = Some(value.to_string());
+    for row in rows {
+        cells[row] = Some(value.to_string());
+    }
     let mut frame = frame.clone();
     frame.with_column(Column::new(column.into(), cells)).unwrap();
     ParquetWriter::new(std::fs::File::create(&path).unwrap()).finish(&mut frame).unwrap();
@@ -153,4 +160,34 @@ fn the_run_refuses_a_release_the_verifier_finds_something_in() {
     let text = std::fs::read_to_string(&config).unwrap();
     std::fs::write(&config, text.replace("[release]\n", "[release]\nverify = false\n")).unwrap();
     assert_eq!(ws.run("pseudonymized", "out/p").status, Status::Released);
+}
+
+#[test]
+fn impact_counts_persons_and_tells_a_serious_my_number_leak() {
+    let ws = released("pseudonymized", 68);
+    let out = "out/pseudonymized";
+    let clean = tokumei::verify::impact(&ws.path(out)).unwrap();
+    let mut persons = std::collections::HashSet::new();
+    for table in ["checkups", "dispensing", "charts"] {
+        let frame = read_parquet(&ws.path(&format!("{out}/{table}.parquet")));
+        persons.extend(crate::common::text_column(&frame, "person_id").into_iter().flatten());
+    }
+    assert_eq!((clean.persons, clean.persons_exact), (persons.len() as u64, true));
+    assert!(clean.identifiers.is_empty() && clean.persons_with_my_number == 0 && !clean.serious_my_number_leak);
+    // My Numbers planted in the rows of 3 persons: within the threshold; of 150: above it.
+    let path = ws.path(&format!("{out}/checkups.parquet"));
+    let original = std::fs::read(&path).unwrap();
+    let frame = read_parquet(&path);
+    let ids = crate::common::text_column(&frame, "person_id");
+    assert!(ids.len() >= 150, "{} checkup rows", ids.len());
+    for (rows, serious) in [(3usize, false), (150, true)] {
+        std::fs::write(&path, &original).unwrap();
+        plant_rows(&ws, &format!("{out}/checkups.parquet"), "urine_protein", 0..rows, "123456789018");
+        let impact = tokumei::verify::impact(&ws.path(out)).unwrap();
+        let expected: std::collections::HashSet<_> = ids[..rows].iter().flatten().collect();
+        assert_eq!(impact.persons_with_my_number, expected.len() as u64);
+        assert_eq!(impact.identifiers.get("my-number"), Some(&(rows as u64)));
+        assert_eq!(impact.serious_my_number_leak, serious, "{impact:#?}");
+        assert!(impact.statements.iter().any(|s| s.contains(if serious { "above" } else { "within" })));
+    }
 }

@@ -527,3 +527,143 @@ fn identity_values(
     }
     Ok(values)
 }
+
+/// Above this many persons whose 特定個人情報 (data with My Numbers) leaked, the leak is a
+/// 重大な事態 to report to the Personal Information Protection Commission (特定個人情報の漏えい
+/// その他の特定個人情報の安全の確保に係る重大な事態の報告に関する規則, 平成27年特定個人情報保護委員会規則
+/// 第5号, 第2条: 「本人の数が100人を超える事態」; MHLW notice of 2016-01-28 in the reference seeds).
+pub const SERIOUS_MY_NUMBER_PERSONS: u64 = 100;
+
+/// What a leak of a release folder would mean.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Impact {
+    /// The release folder.
+    pub release: String,
+    /// Its profile, as its report says.
+    pub profile: String,
+    /// Table rows.
+    pub rows: u64,
+    /// Distinct persons: `person_id`s across tables, or (a submission, which has none) the most
+    /// any one table holds, as its report counts them.
+    pub persons: u64,
+    /// Whether `persons` is exact (`person_id`) or a lower bound (a submission).
+    pub persons_exact: bool,
+    /// Direct identifiers and individual numbers found in the tables, by kind: cells (columns,
+    /// for insurer numbers).
+    pub identifiers: BTreeMap<String, u64>,
+    /// Persons whose rows hold a My Number (rows, when the release has no `person_id`).
+    pub persons_with_my_number: u64,
+    /// Whether that crosses the 100-person threshold of a 重大な事態.
+    pub serious_my_number_leak: bool,
+    /// What it means, one sentence each.
+    pub statements: Vec<String>,
+}
+
+/// Answers what a leak of the release in `folder` would mean.
+pub fn impact(folder: &Path) -> Result<Impact, VerifyError> {
+    let account = read_account(folder)?;
+    let report: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(folder.join("report.json")).map_err(io_error(&folder.join("report.json")))?,
+    )
+    .map_err(|_| VerifyError::NotARelease(folder.display().to_string()))?;
+    let profile = report["profile"].as_str().unwrap_or_default().to_string();
+    let verification = verify(folder, &Options::default())?;
+    // Insurer numbers are a column's property (the verifier's finding); the rest are counted
+    // cell by cell below.
+    let mut identifiers: BTreeMap<String, u64> = BTreeMap::new();
+    let insurer_columns: BTreeSet<(&str, Option<&str>)> = verification
+        .findings
+        .iter()
+        .filter(|f| f.kind == Kind::InsurerNumber)
+        .map(|f| (f.file.as_str(), f.column.as_deref()))
+        .collect();
+    if !insurer_columns.is_empty() {
+        identifiers.insert("insurer-number columns".into(), insurer_columns.len() as u64);
+    }
+    let mut persons = HashSet::new();
+    let mut with_my_number = HashSet::new();
+    let mut my_number_rows = 0u64;
+    let mut has_person_column = false;
+    for (file, _, _) in account.outputs.iter().filter(|(f, _, _)| f.ends_with(".parquet")) {
+        let path = folder.join(file);
+        if !path.exists() {
+            continue;
+        }
+        let schema = scan(&path)?.collect_schema().map_err(table_error(&path))?;
+        let columns: Vec<String> = schema.iter_names().map(|c| c.to_string()).collect();
+        let ids = if columns.iter().any(|c| c == tokumei_core::PERSON_COLUMN) {
+            has_person_column = true;
+            let ids = text_column(&path, tokumei_core::PERSON_COLUMN)?;
+            persons.extend(ids.iter().flatten().map(str::to_string));
+            Some(ids)
+        } else {
+            None
+        };
+        for column in &columns {
+            let text = text_column(&path, column)?;
+            for (i, value) in text.iter().enumerate() {
+                let Some(value) = value else { continue };
+                let kinds = classify(value);
+                for (hit, kind) in [
+                    (kinds.my_number || kinds.labelled_my_number, Kind::MyNumber),
+                    (kinds.phone, Kind::Phone),
+                    (kinds.street_address, Kind::StreetAddress),
+                ] {
+                    if hit {
+                        *identifiers.entry(kind.name().to_string()).or_default() += 1;
+                    }
+                }
+                if kinds.my_number || kinds.labelled_my_number {
+                    my_number_rows += 1;
+                    if let Some(person) = ids.as_ref().and_then(|ids| ids.get(i)) {
+                        with_my_number.insert(person.to_string());
+                    }
+                }
+            }
+        }
+    }
+    let persons_count = if has_person_column {
+        persons.len() as u64
+    } else {
+        account.written.values().map(|(_, p)| *p).max().unwrap_or(0)
+    };
+    let persons_with_my_number = if has_person_column { with_my_number.len() as u64 } else { my_number_rows };
+    let serious = persons_with_my_number > SERIOUS_MY_NUMBER_PERSONS;
+    let mut statements = vec![format!(
+        "The folder holds {}{persons_count} persons' records ({} rows).",
+        if has_person_column { "" } else { "at least " },
+        verification.rows
+    )];
+    if identifiers.is_empty() {
+        statements.push("No direct identifier or individual number was found in it.".into());
+    } else {
+        let found: Vec<String> = identifiers.iter().map(|(k, n)| format!("{k} ×{n}")).collect();
+        statements.push(format!("It holds identifiers: {}.", found.join(", ")));
+    }
+    if persons_with_my_number > 0 {
+        statements.push(format!(
+            "{persons_with_my_number} persons' My Numbers (特定個人情報) are in it: {} the 100-person threshold of a \
+             重大な事態 to report to the Personal Information Protection Commission (平成27年特定個人情報保護委員会規則第5号 第2条).",
+            if serious { "above" } else { "within" }
+        ));
+    }
+    statements.push(match profile.as_str() {
+        "anonymized" => "Anonymized medical information (匿名加工医療情報) is not personal information; a leak still breaks the \
+                         recipient's contract and the producer's safety-management duty."
+            .into(),
+        _ => "Pseudonymized medical information and submissions are personal information of the persons in them: a leak is \
+              handled as a leak of personal data (medical data is 要配慮個人情報)."
+            .into(),
+    });
+    Ok(Impact {
+        release: folder.display().to_string(),
+        profile,
+        rows: verification.rows,
+        persons: persons_count,
+        persons_exact: has_person_column,
+        identifiers,
+        persons_with_my_number,
+        serious_my_number_leak: serious,
+        statements,
+    })
+}

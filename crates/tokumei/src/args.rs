@@ -174,6 +174,18 @@ pub(crate) enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// What a leak of a release folder would mean: how many persons it holds, whether any direct
+    /// identifier or individual number is in it (the verifier's checks), and whether the persons
+    /// whose My Numbers it holds cross the 100-person threshold of a 重大な事態 to report to the
+    /// Personal Information Protection Commission. For incident response. Exit 0; 2 on error.
+    Impact {
+        /// The release folder.
+        #[arg(long)]
+        release: PathBuf,
+        /// Print JSON instead.
+        #[arg(long)]
+        json: bool,
+    },
     /// The run ledger (`[records] ledger`): one chained line per run.
     #[command(subcommand)]
     Ledger(LedgerCommand),

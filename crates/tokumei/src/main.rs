@@ -198,6 +198,17 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
             );
             Ok(if verification.passed() { ExitCode::SUCCESS } else { ExitCode::from(1) })
         }
+        Command::Impact { release, json } => {
+            let impact = tokumei::verify::impact(release)?;
+            if *json {
+                println!("{}", serde_json::to_string_pretty(&impact)?);
+            } else {
+                for statement in &impact.statements {
+                    println!("{statement}");
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Ledger(LedgerCommand::Verify { file, head }) => {
             let verification = tokumei::report::ledger::verify(file, head.as_deref())?;
             for finding in &verification.findings {
