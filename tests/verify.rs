@@ -191,3 +191,59 @@ fn impact_counts_persons_and_tells_a_serious_my_number_leak() {
         assert!(impact.statements.iter().any(|s| s.contains(if serious { "above" } else { "within" })));
     }
 }
+
+/// Hiragana to katakana's twin: the spelling a clerk might type a kana name in.
+fn hiragana(kana: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    kana.nfkc()
+        .filter(|c| !c.is_whitespace())
+        .map(|c| if ('ァ'..='ヶ').contains(&c) { char::from_u32(c as u32 - 0x60).unwrap() } else { c })
+        .collect()
+}
+
+/// With the config, the inputs' own names, kana names and card numbers are found in any cell, in
+/// any spelling the normalizer folds together.
+#[test]
+fn with_the_config_the_inputs_identifiers_are_found_in_any_spelling() {
+    let ws = released("pseudonymized", 69);
+    let out = "out/pseudonymized";
+    let plan = ws.plan("pseudonymized");
+    let identifiers = tokumei::verify::InputIdentifiers::read(&plan).unwrap();
+    assert!(identifiers.len() > 1_000, "{identifiers:?}");
+    let options = Options { identifiers: Some(identifiers), ..Options::default() };
+    assert!(verify(&ws.path(out), &options).unwrap().passed(), "a clean release passes with the config too");
+    // A kana name (half-width in the export) typed in hiragana into a drug name; a card number in
+    // full-width digits in a lab column; a kanji name with its spaces dropped in a diagnosis.
+    let charts = ws.input("charts");
+    let kana =
+        charts.rows.iter().map(|(_, r)| r[charts.column("カナ氏名")].clone()).find(|k| k.chars().count() >= 5).unwrap();
+    let name = charts
+        .rows
+        .iter()
+        .map(|(_, r)| r[charts.column("氏名")].clone())
+        .find(|n| n.chars().filter(|c| !c.is_whitespace()).count() >= 3)
+        .unwrap();
+    let dispensing = ws.input("dispensing");
+    let card = dispensing
+        .rows
+        .iter()
+        .map(|(_, r)| r[dispensing.column("被保険者証番号")].clone())
+        .find(|c| c.trim_start_matches(['0', '０']).chars().count() >= 8)
+        .unwrap();
+    let wide: String =
+        card.chars().map(|c| if c.is_ascii_digit() { char::from_u32(c as u32 + 0xFEE0).unwrap() } else { c }).collect();
+    plant(&ws, &format!("{out}/dispensing.parquet"), "drug_name", 4, &format!("{}錠", hiragana(&kana)));
+    plant(&ws, &format!("{out}/checkups.parquet"), "urine_glucose", 2, &wide);
+    plant(&ws, &format!("{out}/charts.parquet"), "diagnosis_name", 7, &name.replace([' ', '　'], ""));
+    let found = kinds(&ws, out, &options);
+    let has = |file: &str, column: &str, row: u64| {
+        found.iter().any(|(k, f, c, r)| {
+            *k == Kind::InputIdentifier && f == file && c.as_deref() == Some(column) && *r == Some(row)
+        })
+    };
+    assert!(has("dispensing.parquet", "drug_name", 5), "kana name: {found:#?}");
+    assert!(has("checkups.parquet", "urine_glucose", 3), "card number: {found:#?}");
+    assert!(has("charts.parquet", "diagnosis_name", 8), "kanji name: {found:#?}");
+    // Without the config, the same cells are not identifiers by their shape alone.
+    assert!(!kinds(&ws, out, &Options::default()).iter().any(|(k, _, _, _)| *k == Kind::InputIdentifier));
+}

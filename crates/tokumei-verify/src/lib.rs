@@ -10,6 +10,7 @@
 //! | `my-number`, `phone`, `street-address` | any cell of any table, or any text of the reports and records, holds one |
 //! | `insurer-number` | a column's values are insurer numbers (90 % with a valid check digit) |
 //! | `class-below-k` | persons grouped by everything the release says about their quasi-identifiers form a class smaller than the report's k |
+//! | `input-identifier` | with the config (`--config`): a cell holds a name, kana name, address or telephone number of the inputs (in any spelling the normalizer folds together: width, 旧字体, kana, spaces), or is one of their card numbers, patient IDs, receipt numbers or My Numbers |
 //! | `shared-pseudonym` | a `person_id` or pseudonym value also appears in another release (`--other`): the two could be joined (a submission's tokens are meant to link at its producer and are not compared) |
 //!
 //! Each finding names the file, column and row (1-based, in file order) and the kind — never the
@@ -54,6 +55,8 @@ pub enum Kind {
     ClassBelowK,
     /// A pseudonym or token value shared with another release.
     SharedPseudonym,
+    /// An identifying value of the inputs (`--config`).
+    InputIdentifier,
 }
 
 impl Kind {
@@ -71,6 +74,7 @@ impl Kind {
             Kind::StreetAddress => "street-address",
             Kind::ClassBelowK => "class-below-k",
             Kind::SharedPseudonym => "shared-pseudonym",
+            Kind::InputIdentifier => "input-identifier",
         }
     }
 }
@@ -159,6 +163,143 @@ pub struct Options {
     /// File names that are not part of the release (the run's own marker on the folder it is
     /// still writing).
     pub ignore: Vec<String>,
+    /// The identifying values of the inputs (`--config`), to look for in every cell.
+    pub identifiers: Option<InputIdentifiers>,
+}
+
+/// A code as compared: the normalizer's code key, and an all-digit code without its leading
+/// zeros (systems pad to different widths; `0000999`, a receipt number here and the code of an
+/// uncoded diagnosis there, is too short to tell anyone apart).
+fn code_form(raw: &str) -> String {
+    let key = tokumei_core::normalize::code_key(raw);
+    if !key.is_empty() && key.bytes().all(|b| b.is_ascii_digit()) {
+        return key.trim_start_matches('0').to_string();
+    }
+    key
+}
+
+/// Whether a cell is a date or a month, quarter or year of one (`2025-06-10`, `2025/06`,
+/// `2025-06`, `2025Q2`, `2025`).
+fn looks_like_date(cell: &str) -> bool {
+    let cell = cell.trim();
+    if !cell.is_ascii() {
+        return false;
+    }
+    let digits = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_digit());
+    let parts: Vec<&str> = cell.split(['-', '/']).collect();
+    match parts[..] {
+        [y] => digits(y, 4) || (cell.len() == 6 && digits(&cell[..4], 4) && cell[4..5].eq_ignore_ascii_case("q")),
+        [y, m] => digits(y, 4) && (1..=2).contains(&m.len()) && m.bytes().all(|b| b.is_ascii_digit()),
+        [y, m, d] => {
+            digits(y, 4) && m.len() <= 2 && d.len() <= 2 && (m.to_string() + d).bytes().all(|b| b.is_ascii_digit())
+        }
+        _ => false,
+    }
+}
+
+/// Shortest folded name, address or telephone number looked for inside cells (shorter ones, such
+/// as two-character names, occur inside ordinary words).
+pub const MIN_TEXT_CHARS: usize = 3;
+/// Shortest folded code looked for (codes must equal a whole cell).
+pub const MIN_CODE_CHARS: usize = 6;
+/// Shortest all-digit code looked for, in digits after its leading zeros: 7-digit numbers (postal
+/// codes, UKE diagnosis codes, receipt sequence numbers) coincide by chance, so a patient ID of
+/// fewer than 8 significant digits is not looked for; card numbers and My Numbers are.
+pub const MIN_DIGIT_CODE: usize = 8;
+
+/// Every identifying value of a config's inputs, folded as the normalizer folds them: names,
+/// kana names, addresses (those down to a number) and telephone numbers to be found anywhere in
+/// a cell; card numbers, patient IDs, receipt numbers and My Numbers to be found as a whole cell.
+#[derive(Clone)]
+pub struct InputIdentifiers {
+    text: aho_corasick::AhoCorasick,
+    /// What each text pattern is (its column's name in the input), by pattern index.
+    text_kinds: Vec<String>,
+    codes: HashMap<String, String>,
+}
+
+impl std::fmt::Debug for InputIdentifiers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "InputIdentifiers({} texts, {} codes)", self.text_kinds.len(), self.codes.len())
+    }
+}
+
+impl InputIdentifiers {
+    /// Reads every input of `plan` and keeps the values of its direct identifiers,
+    /// identification codes and linkage identifiers.
+    pub fn read(plan: &tokumei_config::Plan) -> Result<InputIdentifiers, VerifyError> {
+        use tokumei_core::normalize::kanji_key;
+        use tokumei_core::{LinkField, Role};
+        let mut texts: HashMap<String, String> = HashMap::new();
+        let mut codes: HashMap<String, String> = HashMap::new();
+        for table in &plan.tables {
+            let address = table.link.0.get(&LinkField::Address);
+            let wanted: Vec<(&str, Role)> = table
+                .columns
+                .iter()
+                .filter(|c| {
+                    matches!(c.role, Role::DirectIdentifier | Role::IdentificationCode | Role::LinkageIdentifier)
+                })
+                .filter(|c| !table.link.0.iter().any(|(f, n)| f.is_token() && *n == c.name))
+                .map(|c| (c.name.as_str(), c.role))
+                .collect();
+            let shown = table.source.path.display().to_string();
+            tokumei_ingest::read_source(&table.source, |batch| {
+                for (name, role) in &wanted {
+                    let column = batch.column(name)?.cast(&DataType::String)?;
+                    let what = format!("{}.{name}", table.source.table);
+                    for value in column.str()?.iter().flatten() {
+                        if role == &Role::DirectIdentifier {
+                            let folded = kanji_key(value);
+                            let is_address = address.is_some_and(|a| a == name);
+                            if folded.chars().count() >= MIN_TEXT_CHARS
+                                && (!is_address || folded.chars().any(|c| c.is_ascii_digit()))
+                            {
+                                texts.entry(folded).or_insert_with(|| what.clone());
+                            }
+                        } else {
+                            let folded = code_form(value);
+                            let digits = folded.bytes().all(|b| b.is_ascii_digit());
+                            if folded.len() >= if digits { MIN_DIGIT_CODE } else { MIN_CODE_CHARS } {
+                                codes.entry(folded).or_insert_with(|| what.clone());
+                            }
+                        }
+                    }
+                }
+                Ok(())
+            })
+            .map_err(|e| VerifyError::Table { path: shown, message: e.to_string() })?;
+        }
+        let (patterns, text_kinds): (Vec<String>, Vec<String>) = texts.into_iter().collect();
+        let text = aho_corasick::AhoCorasick::builder()
+            .match_kind(aho_corasick::MatchKind::LeftmostFirst)
+            .build(&patterns)
+            .map_err(|e| VerifyError::Table { path: "(input identifiers)".into(), message: e.to_string() })?;
+        Ok(InputIdentifiers { text, text_kinds, codes })
+    }
+
+    /// The input column whose value `cell` holds, if any. Codes are compared only in text cells
+    /// (`codes`) that are not dates: `2025-06-10` is a date, whatever card bears `20250610`.
+    fn find(&self, cell: &str, codes: bool) -> Option<&str> {
+        use tokumei_core::normalize::kanji_key;
+        if codes
+            && !looks_like_date(cell)
+            && let Some(what) = self.codes.get(&code_form(cell))
+        {
+            return Some(what);
+        }
+        self.text.find(&kanji_key(cell)).map(|m| self.text_kinds[m.pattern().as_usize()].as_str())
+    }
+
+    /// How many values are looked for.
+    pub fn len(&self) -> usize {
+        self.text_kinds.len() + self.codes.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 /// The report's account of the release, as `report.json` states it.
@@ -311,7 +452,8 @@ pub fn verify(folder: &Path, options: &Options) -> Result<Verification, VerifyEr
         for column in &columns {
             let text = text_column(&path, column)?;
             height = text.len() as u64;
-            scan_cells(&mut found, file, column, &text);
+            let is_text = schema.get(column.as_str()).is_some_and(|t| t == &DataType::String);
+            scan_cells(&mut found, file, column, &text, options.identifiers.as_ref().map(|i| (i, is_text)));
         }
         verification.rows += height;
         let written = account.written.get(&table).copied();
@@ -366,7 +508,13 @@ pub fn verify(folder: &Path, options: &Options) -> Result<Verification, VerifyEr
 }
 
 /// Every cell of one column.
-fn scan_cells(found: &mut Collector, file: &str, column: &str, text: &StringChunked) {
+fn scan_cells(
+    found: &mut Collector,
+    file: &str,
+    column: &str,
+    text: &StringChunked,
+    identifiers: Option<(&InputIdentifiers, bool)>,
+) {
     let mut values = 0u64;
     let mut insurer = Vec::new();
     for (i, value) in text.iter().enumerate() {
@@ -382,6 +530,9 @@ fn scan_cells(found: &mut Collector, file: &str, column: &str, text: &StringChun
         }
         if kinds.street_address {
             found.add(file, Some(column), row, Kind::StreetAddress, String::new());
+        }
+        if let Some(what) = identifiers.and_then(|(i, codes)| i.find(value, codes)) {
+            found.add(file, Some(column), row, Kind::InputIdentifier, format!("a value of the inputs' {what}"));
         }
         if kinds.insurer_number && insurer.len() <= ROWS_LISTED {
             insurer.push(i as u64 + 1);
@@ -666,4 +817,19 @@ pub fn impact(folder: &Path) -> Result<Impact, VerifyError> {
         serious_my_number_leak: serious,
         statements,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_and_their_generalizations_are_not_codes() {
+        for date in ["2025-06-10", "2025/6/1", "2025-06", "2025Q2", "2025"] {
+            assert!(looks_like_date(date), "{date}");
+        }
+        for code in ["20250610", "A123456", "12-3456-78", "２０２５年", "東京都"] {
+            assert!(!looks_like_date(code), "{code}");
+        }
+    }
 }

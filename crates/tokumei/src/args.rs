@@ -161,8 +161,9 @@ pub(crate) enum Command {
     /// spacing), telephone numbers, addresses down to the block or lot, and columns of insurer
     /// numbers; persons grouped by everything the release says about their quasi-identifiers
     /// against the report's k; with --other, no person_id or pseudonym value shared with
-    /// another release. One line per finding on stdout (file, column, row, kind — never the
-    /// value). Exit 0: passed. Exit 1: findings. Exit 2: error.
+    /// another release; with --config, the inputs' own identifiers in any cell. One line per
+    /// finding on stdout (file, column, row, kind — never the value). Exit 0: passed. Exit 1:
+    /// findings. Exit 2: error.
     Verify {
         /// The release folder.
         #[arg(long)]
@@ -170,6 +171,12 @@ pub(crate) enum Command {
         /// Another release that must share no pseudonym with this one (repeatable).
         #[arg(long)]
         other: Vec<PathBuf>,
+        /// The config the release was made from: its inputs are read, and every name, kana name,
+        /// address and telephone number in them (in any spelling the normalizer folds together)
+        /// is looked for inside every cell, every card number, patient ID, receipt number and My
+        /// Number as a whole cell.
+        #[arg(long)]
+        config: Option<PathBuf>,
         /// Print the findings as JSON instead.
         #[arg(long)]
         json: bool,

@@ -172,8 +172,12 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
         Command::Anonymize(args) => anonymize(cli, args),
         Command::Risk(args) => risk(cli, args),
         Command::Attack(args) => attack(cli, args),
-        Command::Verify { release, other, json } => {
-            let options = tokumei::verify::Options { others: other.clone(), ..Default::default() };
+        Command::Verify { release, other, config, json } => {
+            let identifiers = match config {
+                Some(config) => Some(tokumei::verify::InputIdentifiers::read(&Plan::load(config)?)?),
+                None => None,
+            };
+            let options = tokumei::verify::Options { others: other.clone(), identifiers, ..Default::default() };
             let verification = tokumei::verify::verify(release, &options)?;
             if *json {
                 println!("{}", serde_json::to_string_pretty(&verification)?);
