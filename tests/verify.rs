@@ -247,3 +247,32 @@ fn with_the_config_the_inputs_identifiers_are_found_in_any_spelling() {
     // Without the config, the same cells are not identifiers by their shape alone.
     assert!(!kinds(&ws, out, &Options::default()).iter().any(|(k, _, _, _)| *k == Kind::InputIdentifier));
 }
+
+/// With the config and its key, the verifier recomputes who opted out and finds them in a release
+/// made without the opt-out list (their person pseudonyms, or a submission's tokens).
+#[test]
+fn with_the_config_a_release_that_forgot_the_opt_out_list_is_found() {
+    for (profile, column) in [("pseudonymized", "person_id"), ("submission", "token_")] {
+        let ws = Workspace::generate(500, 70);
+        assert_eq!(ws.run(profile, "out/clean").status, Status::Released);
+        let plan = ws.plan(profile);
+        let opted = tokumei::verify::OptedOut::recompute(&plan).unwrap();
+        assert!(opted.persons > 5, "{profile}: {} persons opted out", opted.persons);
+        let options = Options { opted_out: Some(opted), ..Options::default() };
+        assert!(verify(&ws.path("out/clean"), &options).unwrap().passed(), "{profile}: the real release passes");
+        // The same config without its opt-out list: the persons who opted out are released.
+        let config = ws.path(&format!("configs/{profile}.toml"));
+        let text = std::fs::read_to_string(&config).unwrap();
+        let start = text.find("[[opt-out]]").unwrap();
+        let end = start + text[start..].find("schema = \"schemas/optout.toml\"\n").unwrap() + 31;
+        std::fs::write(ws.path("configs/forgot.toml"), format!("{}{}", &text[..start], &text[end..])).unwrap();
+        assert_eq!(ws.run("forgot", "out/leaky").status, Status::Released);
+        let found = kinds(&ws, "out/leaky", &options);
+        let opted_out: Vec<_> = found.iter().filter(|(k, _, _, _)| *k == Kind::OptedOut).collect();
+        assert!(!opted_out.is_empty(), "{profile}: {found:#?}");
+        assert!(
+            opted_out.iter().all(|(_, _, c, _)| c.as_deref().is_some_and(|c| c.starts_with(column))),
+            "{opted_out:#?}"
+        );
+    }
+}

@@ -195,6 +195,17 @@ impl<'a> ReleaseKeys<'a> {
     }
 }
 
+/// The identity of a row that carries no linkage key: a keyed hash (under
+/// [`ReleaseKeys::keyless_row`]'s key) of its table and its number among the table's accepted
+/// rows, so the row is a person of its own, the same in every run.
+pub fn keyless_row_id(key: &[u8; 32], table: &str, row: u64) -> u128 {
+    let mut hasher = blake3::Hasher::new_keyed(key);
+    hasher.update(table.as_bytes());
+    hasher.update(&[0x1f]);
+    hasher.update(&row.to_le_bytes());
+    u128::from_le_bytes(hasher.finalize().as_bytes()[..16].try_into().expect("16 bytes"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -22,7 +22,10 @@ mod keys;
 mod optout;
 mod persons;
 
-pub use key::{DerivedKey, KeyError, MasterKey, ReleaseKeys};
+pub use key::{DerivedKey, KeyError, MasterKey, ReleaseKeys, keyless_row_id};
 pub use keys::{Evidence, KEY_KINDS, KeyHasher, KeyKind, LinkColumns, RowKeys, TOKEN_FIELDS, parse_token, token_hex};
-pub use optout::{OptOutEntry, OptOutMatch, Unresolved, key_requirements, match_opt_outs};
+pub use optout::{
+    OptOutEntry, OptOutMatch, TOKEN_LIST_HEADER, Unresolved, key_requirements, match_opt_outs, parse_token_list,
+    write_token_list,
+};
 pub use persons::{ConflictRule, LinkStats, Linker, Persons, Resolution};

@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use tokumei_core::LinkField;
 
-use crate::keys::{KeyKind, RowKeys};
+use crate::keys::{KEY_KINDS, KeyKind, RowKeys};
 use crate::persons::Persons;
 
 /// One opt-out entry: its line in the list, its keys, and the link fields it fills (for
@@ -118,6 +118,60 @@ pub fn match_opt_outs(entries: &[OptOutEntry], persons: &Persons) -> OptOutMatch
     }
     result.card_only_persons = card_only.len() as u64;
     result
+}
+
+/// Header of a token list (`tokumei optout hash`): the plain list's line, then one token column
+/// per key kind.
+pub const TOKEN_LIST_HEADER: &str = "line,insurance,name,local,my-number,card-branch,card";
+
+/// The header lists written before card keys existed: still read.
+const TOKEN_LIST_HEADER_V1: &str = "line,insurance,name,local,my-number";
+
+/// A token list for `entries` (keys of a plain list, with its lines). An entry that yields no key
+/// is written with empty tokens, so that the run that reads it refuses it too.
+pub fn write_token_list(entries: &[OptOutEntry]) -> String {
+    let mut out = String::from(TOKEN_LIST_HEADER);
+    out.push('\n');
+    for entry in entries {
+        out.push_str(&entry.line.to_string());
+        for key in &entry.keys {
+            out.push(',');
+            if let Some(key) = key {
+                out.push_str(&crate::token_hex(*key));
+            }
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// The entries of a token list, or the line (1-based) that is not one of its lines.
+pub fn parse_token_list(text: &str) -> Result<Vec<OptOutEntry>, u64> {
+    let bad = |n: usize| n as u64 + 1;
+    let mut lines = text.lines().enumerate();
+    let columns = match lines.next() {
+        Some((_, header)) if header.trim() == TOKEN_LIST_HEADER => 1 + KEY_KINDS,
+        Some((_, header)) if header.trim() == TOKEN_LIST_HEADER_V1 => 5,
+        _ => return Err(bad(0)),
+    };
+    let mut entries = Vec::new();
+    for (n, line) in lines.filter(|(_, l)| !l.trim().is_empty()) {
+        let fields: Vec<&str> = line.trim().split(',').collect();
+        if fields.len() != columns {
+            return Err(bad(n));
+        }
+        let source_line: u64 = fields[0].parse().map_err(|_| bad(n))?;
+        let mut keys: RowKeys = [None; KEY_KINDS];
+        for (slot, field) in keys.iter_mut().zip(&fields[1..]) {
+            if field.is_empty() {
+                continue;
+            }
+            *slot = Some(crate::parse_token(field).ok_or_else(|| bad(n))?);
+        }
+        // A token list holds no fields, only tokens: say which tokens the entry has (none).
+        entries.push(OptOutEntry { line: source_line, keys, fields: Vec::new() });
+    }
+    Ok(entries)
 }
 
 #[cfg(test)]

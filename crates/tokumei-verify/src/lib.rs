@@ -11,6 +11,7 @@
 //! | `insurer-number` | a column's values are insurer numbers (90 % with a valid check digit) |
 //! | `class-below-k` | persons grouped by everything the release says about their quasi-identifiers form a class smaller than the report's k |
 //! | `input-identifier` | with the config (`--config`): a cell holds a name, kana name, address or telephone number of the inputs (in any spelling the normalizer folds together: width, 旧字体, kana, spaces), or is one of their card numbers, patient IDs, receipt numbers or My Numbers |
+//! | `opted-out` | with the config and its key: a `person_id` (or, in a submission, a token) of a person who opted out of that table — recomputed from the inputs and the opt-out lists |
 //! | `shared-pseudonym` | a `person_id` or pseudonym value also appears in another release (`--other`): the two could be joined (a submission's tokens are meant to link at its producer and are not compared) |
 //!
 //! Each finding names the file, column and row (1-based, in file order) and the kind — never the
@@ -22,6 +23,9 @@ use std::path::{Path, PathBuf};
 use polars::prelude::*;
 use serde::Serialize;
 use tokumei_core::scan::classify;
+
+mod optout;
+pub use optout::OptedOut;
 
 /// Rows listed per file, column and kind (the rest are counted in one more finding).
 pub const ROWS_LISTED: usize = 10;
@@ -57,6 +61,8 @@ pub enum Kind {
     SharedPseudonym,
     /// An identifying value of the inputs (`--config`).
     InputIdentifier,
+    /// A person who opted out (`--config`).
+    OptedOut,
 }
 
 impl Kind {
@@ -75,6 +81,7 @@ impl Kind {
             Kind::ClassBelowK => "class-below-k",
             Kind::SharedPseudonym => "shared-pseudonym",
             Kind::InputIdentifier => "input-identifier",
+            Kind::OptedOut => "opted-out",
         }
     }
 }
@@ -145,6 +152,9 @@ pub enum VerifyError {
         /// Cause.
         source: std::io::Error,
     },
+    /// The key the config names could not be loaded.
+    #[error("key: {0}")]
+    Key(String),
     /// A table could not be read.
     #[error("{path}: {message}")]
     Table {
@@ -165,6 +175,8 @@ pub struct Options {
     pub ignore: Vec<String>,
     /// The identifying values of the inputs (`--config`), to look for in every cell.
     pub identifiers: Option<InputIdentifiers>,
+    /// Who opted out of which table (`--config`, with its key).
+    pub opted_out: Option<OptedOut>,
 }
 
 /// A code as compared: the normalizer's code key, and an all-digit code without its leading
@@ -454,6 +466,21 @@ pub fn verify(folder: &Path, options: &Options) -> Result<Verification, VerifyEr
             height = text.len() as u64;
             let is_text = schema.get(column.as_str()).is_some_and(|t| t == &DataType::String);
             scan_cells(&mut found, file, column, &text, options.identifiers.as_ref().map(|i| (i, is_text)));
+            if let Some(forbidden) = options.opted_out.as_ref().and_then(|o| o.of(&table))
+                && optout::is_identity_column(column)
+            {
+                for (i, value) in text.iter().enumerate() {
+                    if value.is_some_and(|v| forbidden.contains(v)) {
+                        found.add(
+                            file,
+                            Some(column),
+                            Some(i as u64 + 1),
+                            Kind::OptedOut,
+                            "a person who opted out".into(),
+                        );
+                    }
+                }
+            }
         }
         verification.rows += height;
         let written = account.written.get(&table).copied();

@@ -174,7 +174,8 @@ pub(crate) enum Command {
         /// The config the release was made from: its inputs are read, and every name, kana name,
         /// address and telephone number in them (in any spelling the normalizer folds together)
         /// is looked for inside every cell, every card number, patient ID, receipt number and My
-        /// Number as a whole cell.
+        /// Number as a whole cell; with the key it names, the persons who opted out are
+        /// recomputed and none of their pseudonyms or tokens may be in the release.
         #[arg(long)]
         config: Option<PathBuf>,
         /// Print the findings as JSON instead.

@@ -173,11 +173,19 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
         Command::Risk(args) => risk(cli, args),
         Command::Attack(args) => attack(cli, args),
         Command::Verify { release, other, config, json } => {
-            let identifiers = match config {
-                Some(config) => Some(tokumei::verify::InputIdentifiers::read(&Plan::load(config)?)?),
-                None => None,
+            let (identifiers, opted_out) = match config {
+                Some(config) => {
+                    protect_keys();
+                    let plan = Plan::load(config)?;
+                    (
+                        Some(tokumei::verify::InputIdentifiers::read(&plan)?),
+                        Some(tokumei::verify::OptedOut::recompute(&plan)?),
+                    )
+                }
+                None => (None, None),
             };
-            let options = tokumei::verify::Options { others: other.clone(), identifiers, ..Default::default() };
+            let options =
+                tokumei::verify::Options { others: other.clone(), identifiers, opted_out, ..Default::default() };
             let verification = tokumei::verify::verify(release, &options)?;
             if *json {
                 println!("{}", serde_json::to_string_pretty(&verification)?);

@@ -41,7 +41,7 @@ pub fn hash_opt_out_list(plan: &Plan, index: usize) -> Result<(String, u64), Pip
     if !unresolved.is_empty() {
         return Err(PipelineError::Refused(Refusal::OptOutUnresolved { list: path, entries: unresolved }));
     }
-    Ok((staging::token_list(&read.entries), read.stats.rows_quarantined))
+    Ok((tokumei_link::write_token_list(&read.entries), read.stats.rows_quarantined))
 }
 
 use std::collections::HashSet;
@@ -129,7 +129,7 @@ pub enum PipelineError {
         column: String,
     },
     /// A token list that is not one `tokumei optout hash` wrote.
-    #[error("{path}, line {line}: not a token list line (expected {})", staging::TOKEN_LIST_HEADER)]
+    #[error("{path}, line {line}: not a token list line (expected {})", tokumei_link::TOKEN_LIST_HEADER)]
     TokenList {
         /// File.
         path: String,

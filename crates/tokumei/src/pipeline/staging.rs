@@ -17,7 +17,7 @@ use polars::prelude::*;
 use tokumei_config::{OptOutList, OptOutPlan, Profile, TablePlan};
 use tokumei_core::normalize::CivilDate;
 use tokumei_ingest::{IngestStats, LINE_COLUMN, read_source};
-use tokumei_link::{KEY_KINDS, KeyHasher, KeyKind, Linker, OptOutEntry, ReleaseKeys, RowKeys, token_hex};
+use tokumei_link::{KeyHasher, KeyKind, Linker, OptOutEntry, ReleaseKeys, RowKeys, parse_token_list, token_hex};
 
 use super::encrypted::{self, EncryptedFile, StageKey};
 use super::{EVIDENCE_TOKEN_COLUMNS, ORDER_COLUMN, PipelineError, TOKEN_COLUMNS};
@@ -67,7 +67,7 @@ impl RowHashes {
     }
 
     fn keyless(&self, table: &str, row: u64) -> u128 {
-        u128::from_le_bytes(Self::hash(&self.keyless, table, row)[..16].try_into().expect("16 bytes"))
+        tokumei_link::keyless_row_id(&self.keyless, table, row)
     }
 }
 
@@ -318,59 +318,9 @@ pub(crate) fn read_opt_outs(list: &OptOutPlan, link: &KeyHasher) -> Result<OptOu
     }
 }
 
-/// Header of a token list: the plain list's line, then one token column per key kind.
-pub const TOKEN_LIST_HEADER: &str = "line,insurance,name,local,my-number,card-branch,card";
-
-/// The header lists written before card keys existed: still read.
-const TOKEN_LIST_HEADER_V1: &str = "line,insurance,name,local,my-number";
-
-/// Writes a token list for `entries` (keys of a plain list, with its lines). An entry that
-/// yields no key is written with empty tokens, so the producer's run refuses it too.
-pub(crate) fn token_list(entries: &[OptOutEntry]) -> String {
-    let mut out = String::from(TOKEN_LIST_HEADER);
-    out.push('\n');
-    for entry in entries {
-        out.push_str(&entry.line.to_string());
-        for key in &entry.keys {
-            out.push(',');
-            if let Some(key) = key {
-                out.push_str(&token_hex(*key));
-            }
-        }
-        out.push('\n');
-    }
-    out
-}
-
 fn read_token_list(path: &Path) -> Result<Vec<OptOutEntry>, PipelineError> {
     let text = std::fs::read_to_string(path)?;
-    let bad = |n: usize| PipelineError::TokenList { path: path.display().to_string(), line: n as u64 + 1 };
-    let mut lines = text.lines().enumerate();
-    let columns = match lines.next() {
-        Some((_, header)) if header.trim() == TOKEN_LIST_HEADER => 1 + KEY_KINDS,
-        Some((_, header)) if header.trim() == TOKEN_LIST_HEADER_V1 => 5,
-        _ => return Err(bad(0)),
-    };
-    let mut entries = Vec::new();
-    for (n, line) in lines.filter(|(_, l)| !l.trim().is_empty()) {
-        let fields: Vec<&str> = line.trim().split(',').collect();
-        if fields.len() != columns {
-            return Err(bad(n));
-        }
-        let source_line: u64 = fields[0].parse().map_err(|_| bad(n))?;
-        let mut keys: RowKeys = [None; KEY_KINDS];
-        for (slot, field) in keys.iter_mut().zip(&fields[1..]) {
-            if field.is_empty() {
-                continue;
-            }
-            let mut bytes = [0u8; 16];
-            hex::decode_to_slice(field, &mut bytes).map_err(|_| bad(n))?;
-            *slot = Some(u128::from_le_bytes(bytes));
-        }
-        // A token list holds no fields, only tokens: say which tokens the entry has (none).
-        entries.push(OptOutEntry { line: source_line, keys, fields: Vec::new() });
-    }
-    Ok(entries)
+    parse_token_list(&text).map_err(|line| PipelineError::TokenList { path: path.display().to_string(), line })
 }
 
 /// The card keys of opt-out entries, which the linker must watch (see `Linker::watch_cards`).
