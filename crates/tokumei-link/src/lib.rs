@@ -25,7 +25,7 @@ mod persons;
 pub use key::{DerivedKey, KeyError, MasterKey, ReleaseKeys, keyless_row_id};
 pub use keys::{Evidence, KEY_KINDS, KeyHasher, KeyKind, LinkColumns, RowKeys, TOKEN_FIELDS, parse_token, token_hex};
 pub use optout::{
-    OptOutEntry, OptOutMatch, TOKEN_LIST_HEADER, Unresolved, key_requirements, match_opt_outs, parse_token_list,
-    write_token_list,
+    OptOutEntry, OptOutMatch, TOKEN_LIST_HEADER, Unresolved, entries_of_batch, key_requirements, match_opt_outs,
+    parse_token_list, write_token_list,
 };
 pub use persons::{ConflictRule, LinkStats, Linker, Persons, Resolution};

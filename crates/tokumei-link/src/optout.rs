@@ -120,6 +120,24 @@ pub fn match_opt_outs(entries: &[OptOutEntry], persons: &Persons) -> OptOutMatch
     result
 }
 
+/// The entries of one batch of a plain opt-out list: each row's keys and the link fields it fills,
+/// with its line (`lines`, the batch's source lines).
+pub fn entries_of_batch(
+    link: &crate::KeyHasher,
+    batch: &polars::prelude::DataFrame,
+    columns: &crate::LinkColumns,
+    lines: &polars::prelude::UInt64Chunked,
+) -> polars::prelude::PolarsResult<Vec<OptOutEntry>> {
+    let keys = link.row_keys(batch, columns)?;
+    let fields = crate::KeyHasher::row_fields(batch, columns)?;
+    Ok(lines
+        .iter()
+        .zip(keys)
+        .zip(fields)
+        .map(|((line, keys), fields)| OptOutEntry { line: line.unwrap_or(0), keys, fields })
+        .collect())
+}
+
 /// Header of a token list (`tokumei optout hash`): the plain list's line, then one token column
 /// per key kind.
 pub const TOKEN_LIST_HEADER: &str = "line,insurance,name,local,my-number,card-branch,card";

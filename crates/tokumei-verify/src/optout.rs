@@ -8,7 +8,7 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use tokumei_config::{KeySource, OptOutList, Plan, Profile};
 use tokumei_ingest::{LINE_COLUMN, read_source};
 use tokumei_link::{
-    KeyHasher, KeyKind, Linker, MasterKey, OptOutEntry, ReleaseKeys, RowKeys, keyless_row_id, match_opt_outs,
+    KeyKind, Linker, MasterKey, ReleaseKeys, RowKeys, entries_of_batch, keyless_row_id, match_opt_outs,
     parse_token_list, token_hex,
 };
 use tokumei_transform::PseudonymKey;
@@ -50,14 +50,8 @@ impl OptedOut {
                 OptOutList::Plain { source, link: columns } => {
                     let mut entries = Vec::new();
                     read_source(source, |batch| {
-                        let keys = link.row_keys(&batch, columns)?;
-                        let fields = KeyHasher::row_fields(&batch, columns)?;
                         let lines = batch.column(LINE_COLUMN)?.u64()?.clone();
-                        entries.extend(lines.iter().zip(keys).zip(fields).map(|((line, keys), fields)| OptOutEntry {
-                            line: line.unwrap_or(0),
-                            keys,
-                            fields,
-                        }));
+                        entries.extend(entries_of_batch(&link, &batch, columns, &lines)?);
                         Ok(())
                     })
                     .map_err(|e| input_error(&source.path.display().to_string(), e))?;

@@ -288,14 +288,8 @@ pub(crate) fn read_opt_outs(list: &OptOutPlan, link: &KeyHasher) -> Result<OptOu
             let mut entries = Vec::new();
             let mut dates: Option<(i32, i32)> = None;
             let stats = read_source(source, |batch| {
-                let keys = link.row_keys(&batch, columns)?;
-                let fields = KeyHasher::row_fields(&batch, columns)?;
                 let lines = batch.column(LINE_COLUMN)?.u64()?.clone();
-                entries.extend(lines.iter().zip(keys).zip(fields).map(|((line, keys), fields)| OptOutEntry {
-                    line: line.unwrap_or(0),
-                    keys,
-                    fields,
-                }));
+                entries.extend(tokumei_link::entries_of_batch(link, &batch, columns, &lines)?);
                 if let Ok(column) = batch.column(REQUEST_DATE) {
                     for day in column.to_physical_repr().i32()?.iter().flatten() {
                         dates = Some(dates.map_or((day, day), |(lo, hi)| (lo.min(day), hi.max(day))));
