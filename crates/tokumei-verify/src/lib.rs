@@ -129,6 +129,13 @@ pub struct Verification {
     pub rows: u64,
     /// The findings; none means the release passed.
     pub findings: Vec<Finding>,
+    /// Cells of the tables holding each kind of identifier (columns, for insurer numbers), all
+    /// of them counted (the findings list the first few).
+    pub identifier_cells: BTreeMap<String, u64>,
+    /// Distinct `person_id`s across the tables (none in a submission).
+    pub persons: Option<u64>,
+    /// Persons whose rows hold a My Number (rows, when the release has no `person_id`).
+    pub persons_with_my_number: u64,
 }
 
 impl Verification {
@@ -316,6 +323,7 @@ impl InputIdentifiers {
 
 /// The report's account of the release, as `report.json` states it.
 struct Account {
+    profile: String,
     outputs: Vec<(String, String, Option<u64>)>,
     written: HashMap<String, (u64, u64)>,
     k: Option<u64>,
@@ -352,6 +360,7 @@ fn read_account(folder: &Path) -> Result<Account, VerifyError> {
         .filter_map(|t| t["column"].as_str().map(str::to_string))
         .collect();
     Ok(Account {
+        profile: report["profile"].as_str().unwrap_or_default().to_string(),
         outputs,
         written,
         k: guarantee["k"].as_u64(),
@@ -443,15 +452,22 @@ pub fn verify(folder: &Path, options: &Options) -> Result<Verification, VerifyEr
             continue;
         }
         let path = folder.join(file);
-        let bytes = std::fs::read(&path).map_err(io_error(&path))?;
+        let opened = std::fs::File::open(&path).map_err(io_error(&path))?;
+        let hash = blake3::Hasher::new().update_reader(opened).map_err(io_error(&path))?.finalize();
         verification.files += 1;
-        if blake3::hash(&bytes).to_hex().as_str() != *digest {
+        if hash.to_hex().as_str() != *digest {
             found.add(file, None, None, Kind::Changed, "its blake3 differs from the report's".into());
         }
     }
 
-    // 2–3. Each table: its rows and persons as the report says; no identifier in any cell.
-    let mut tables = Vec::new();
+    // 2–3. Each table: its rows and persons as the report says; no identifier in any cell. Each
+    // column is read once; the person ids first, so that the same pass gathers each person's
+    // quasi-identifier values for k.
+    let qis: Vec<&String> = if account.k.is_some() { account.quasi_identifiers.iter().collect() } else { Vec::new() };
+    let mut signatures: HashMap<String, BTreeSet<(String, String)>> = HashMap::new();
+    let (mut all_persons, mut my_number_persons) = (HashSet::new(), HashSet::new());
+    let mut my_number_cells = 0u64;
+    let mut has_persons = false;
     for (file, _, reported_rows) in &account.outputs {
         let path = folder.join(file);
         if !file.ends_with(".parquet") || !path.exists() {
@@ -460,12 +476,26 @@ pub fn verify(folder: &Path, options: &Options) -> Result<Verification, VerifyEr
         let table = file.trim_end_matches(".parquet").to_string();
         let schema = scan(&path)?.collect_schema().map_err(table_error(&path))?;
         let columns: Vec<String> = schema.iter_names().map(|c| c.to_string()).collect();
-        let mut height = 0u64;
+        let persons = match columns.iter().any(|c| c == tokumei_core::PERSON_COLUMN) {
+            true => Some(text_column(&path, tokumei_core::PERSON_COLUMN)?),
+            false => None,
+        };
+        has_persons |= persons.is_some();
+        let mut height = persons.as_ref().map_or(0, |p| p.len() as u64);
+        let mut my_number_rows = BTreeSet::new();
         for column in &columns {
-            let text = text_column(&path, column)?;
+            let read;
+            let text = match (&persons, column.as_str() == tokumei_core::PERSON_COLUMN) {
+                (Some(persons), true) => persons,
+                _ => {
+                    read = text_column(&path, column)?;
+                    &read
+                }
+            };
             height = text.len() as u64;
             let is_text = schema.get(column.as_str()).is_some_and(|t| t == &DataType::String);
-            scan_cells(&mut found, file, column, &text, options.identifiers.as_ref().map(|i| (i, is_text)));
+            let identifiers = options.identifiers.as_ref().map(|i| (i, is_text));
+            scan_cells(&mut found, &mut verification, &mut my_number_rows, file, column, text, identifiers);
             if let Some(forbidden) = options.opted_out.as_ref().and_then(|o| o.of(&table))
                 && optout::is_identity_column(column)
             {
@@ -481,6 +511,17 @@ pub fn verify(folder: &Path, options: &Options) -> Result<Verification, VerifyEr
                     }
                 }
             }
+            if let Some(persons) = &persons
+                && qis.contains(&column)
+            {
+                for (person, value) in persons.iter().zip(text.iter()) {
+                    let Some(person) = person else { continue };
+                    signatures
+                        .entry(person.to_string())
+                        .or_default()
+                        .insert((column.clone(), value.unwrap_or("").to_string()));
+                }
+            }
         }
         verification.rows += height;
         let written = account.written.get(&table).copied();
@@ -489,17 +530,33 @@ pub fn verify(folder: &Path, options: &Options) -> Result<Verification, VerifyEr
         {
             found.add(file, None, None, Kind::Rows, format!("{height} rows, the report says {expected}"));
         }
-        if let Some((_, persons)) = written
-            && columns.iter().any(|c| c == tokumei_core::PERSON_COLUMN)
-        {
-            let ids = text_column(&path, tokumei_core::PERSON_COLUMN)?;
-            let distinct = ids.iter().flatten().collect::<HashSet<_>>().len() as u64;
-            if distinct != persons {
-                found.add(file, None, None, Kind::Persons, format!("{distinct} persons, the report says {persons}"));
+        match &persons {
+            Some(ids) => {
+                my_number_persons.extend(my_number_rows.iter().filter_map(|&r| ids.get(r)).map(str::to_string))
+            }
+            None => my_number_cells += my_number_rows.len() as u64,
+        }
+        if let Some(persons) = &persons {
+            let distinct: HashSet<&str> = persons.iter().flatten().collect();
+            all_persons.extend(distinct.iter().map(|p| p.to_string()));
+            for person in &distinct {
+                signatures.entry(person.to_string()).or_default();
+            }
+            if let Some((_, reported)) = written
+                && distinct.len() as u64 != reported
+            {
+                found.add(
+                    file,
+                    None,
+                    None,
+                    Kind::Persons,
+                    format!("{} persons, the report says {reported}", distinct.len()),
+                );
             }
         }
-        tables.push((file.clone(), path, columns));
     }
+    verification.persons = has_persons.then_some(all_persons.len() as u64);
+    verification.persons_with_my_number = if has_persons { my_number_persons.len() as u64 } else { my_number_cells };
     for name in present.iter().filter(|n| n.ends_with(".json") || n.ends_with(".md") || n.ends_with(".html")) {
         let path = folder.join(name);
         let text = std::fs::read_to_string(&path).map_err(io_error(&path))?;
@@ -508,9 +565,9 @@ pub fn verify(folder: &Path, options: &Options) -> Result<Verification, VerifyEr
 
     // 5. k over persons, from the released rows alone.
     if let Some(k) = account.k
-        && !account.quasi_identifiers.is_empty()
+        && !qis.is_empty()
     {
-        check_k(&mut found, &tables, &account.quasi_identifiers, k)?;
+        check_k(&mut found, &signatures, &account.quasi_identifiers, k);
     }
 
     // 6. No pseudonym or token shared with another release.
@@ -535,8 +592,11 @@ pub fn verify(folder: &Path, options: &Options) -> Result<Verification, VerifyEr
 }
 
 /// Every cell of one column.
+#[allow(clippy::too_many_arguments)]
 fn scan_cells(
     found: &mut Collector,
+    verification: &mut Verification,
+    my_number_rows: &mut BTreeSet<usize>,
     file: &str,
     column: &str,
     text: &StringChunked,
@@ -544,31 +604,39 @@ fn scan_cells(
 ) {
     let mut values = 0u64;
     let mut insurer = Vec::new();
+    let mut insurer_values = 0u64;
     for (i, value) in text.iter().enumerate() {
         let Some(value) = value.filter(|v| !v.trim().is_empty()) else { continue };
         values += 1;
         let kinds = classify(value);
         let row = Some(i as u64 + 1);
+        for (hit, kind) in [
+            (kinds.my_number || kinds.labelled_my_number, Kind::MyNumber),
+            (kinds.phone, Kind::Phone),
+            (kinds.street_address, Kind::StreetAddress),
+        ] {
+            if hit {
+                found.add(file, Some(column), row, kind, String::new());
+                *verification.identifier_cells.entry(kind.name().to_string()).or_default() += 1;
+            }
+        }
         if kinds.my_number || kinds.labelled_my_number {
-            found.add(file, Some(column), row, Kind::MyNumber, String::new());
-        }
-        if kinds.phone {
-            found.add(file, Some(column), row, Kind::Phone, String::new());
-        }
-        if kinds.street_address {
-            found.add(file, Some(column), row, Kind::StreetAddress, String::new());
+            my_number_rows.insert(i);
         }
         if let Some(what) = identifiers.and_then(|(i, codes)| i.find(value, codes)) {
             found.add(file, Some(column), row, Kind::InputIdentifier, format!("a value of the inputs' {what}"));
         }
-        if kinds.insurer_number && insurer.len() <= ROWS_LISTED {
-            insurer.push(i as u64 + 1);
+        if kinds.insurer_number {
+            insurer_values += 1;
+            if insurer.len() < ROWS_LISTED {
+                insurer.push(i as u64 + 1);
+            }
         }
     }
     // Insurer numbers by column: one random 8-digit number in ten passes the check digit.
-    let insurer_values = text.iter().flatten().filter(|v| classify(v).insurer_number).count() as u64;
     if values > 0 && insurer_values as f64 >= 0.9 * values as f64 {
-        for row in insurer.into_iter().take(ROWS_LISTED) {
+        *verification.identifier_cells.entry("insurer-number columns".into()).or_default() += 1;
+        for row in insurer {
             found.add(
                 file,
                 Some(column),
@@ -639,27 +707,10 @@ fn collect_strings(value: &serde_json::Value, path: String, out: &mut Vec<(Strin
 /// of every quasi-identifier column in any table, `*` included); each class must hold k.
 fn check_k(
     found: &mut Collector,
-    tables: &[(String, PathBuf, Vec<String>)],
+    signatures: &HashMap<String, BTreeSet<(String, String)>>,
     quasi_identifiers: &[String],
     k: u64,
-) -> Result<(), VerifyError> {
-    let mut signatures: HashMap<String, BTreeSet<(String, String)>> = HashMap::new();
-    for (_, path, columns) in tables {
-        if !columns.iter().any(|c| c == tokumei_core::PERSON_COLUMN) {
-            continue;
-        }
-        let persons = text_column(path, tokumei_core::PERSON_COLUMN)?;
-        for qi in quasi_identifiers.iter().filter(|q| columns.contains(q)) {
-            let values = text_column(path, qi)?;
-            for (person, value) in persons.iter().zip(values.iter()) {
-                let Some(person) = person else { continue };
-                signatures.entry(person.to_string()).or_default().insert((qi.clone(), value.unwrap_or("").to_string()));
-            }
-        }
-        for person in persons.iter().flatten() {
-            signatures.entry(person.to_string()).or_default();
-        }
-    }
+) {
     let mut classes: HashMap<&BTreeSet<(String, String)>, u64> = HashMap::new();
     for signature in signatures.values() {
         *classes.entry(signature).or_default() += 1;
@@ -679,7 +730,6 @@ fn check_k(
             ),
         );
     }
-    Ok(())
 }
 
 /// Every value of the release's identity columns: `person_id` and pseudonyms. (A submission's
@@ -737,79 +787,20 @@ pub struct Impact {
     pub statements: Vec<String>,
 }
 
-/// Answers what a leak of the release in `folder` would mean.
+/// Answers what a leak of the release in `folder` would mean, from the verifier's reading of it.
 pub fn impact(folder: &Path) -> Result<Impact, VerifyError> {
     let account = read_account(folder)?;
-    let report: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(folder.join("report.json")).map_err(io_error(&folder.join("report.json")))?,
-    )
-    .map_err(|_| VerifyError::NotARelease(folder.display().to_string()))?;
-    let profile = report["profile"].as_str().unwrap_or_default().to_string();
     let verification = verify(folder, &Options::default())?;
-    // Insurer numbers are a column's property (the verifier's finding); the rest are counted
-    // cell by cell below.
-    let mut identifiers: BTreeMap<String, u64> = BTreeMap::new();
-    let insurer_columns: BTreeSet<(&str, Option<&str>)> = verification
-        .findings
-        .iter()
-        .filter(|f| f.kind == Kind::InsurerNumber)
-        .map(|f| (f.file.as_str(), f.column.as_deref()))
-        .collect();
-    if !insurer_columns.is_empty() {
-        identifiers.insert("insurer-number columns".into(), insurer_columns.len() as u64);
-    }
-    let mut persons = HashSet::new();
-    let mut with_my_number = HashSet::new();
-    let mut my_number_rows = 0u64;
-    let mut has_person_column = false;
-    for (file, _, _) in account.outputs.iter().filter(|(f, _, _)| f.ends_with(".parquet")) {
-        let path = folder.join(file);
-        if !path.exists() {
-            continue;
-        }
-        let schema = scan(&path)?.collect_schema().map_err(table_error(&path))?;
-        let columns: Vec<String> = schema.iter_names().map(|c| c.to_string()).collect();
-        let ids = if columns.iter().any(|c| c == tokumei_core::PERSON_COLUMN) {
-            has_person_column = true;
-            let ids = text_column(&path, tokumei_core::PERSON_COLUMN)?;
-            persons.extend(ids.iter().flatten().map(str::to_string));
-            Some(ids)
-        } else {
-            None
-        };
-        for column in &columns {
-            let text = text_column(&path, column)?;
-            for (i, value) in text.iter().enumerate() {
-                let Some(value) = value else { continue };
-                let kinds = classify(value);
-                for (hit, kind) in [
-                    (kinds.my_number || kinds.labelled_my_number, Kind::MyNumber),
-                    (kinds.phone, Kind::Phone),
-                    (kinds.street_address, Kind::StreetAddress),
-                ] {
-                    if hit {
-                        *identifiers.entry(kind.name().to_string()).or_default() += 1;
-                    }
-                }
-                if kinds.my_number || kinds.labelled_my_number {
-                    my_number_rows += 1;
-                    if let Some(person) = ids.as_ref().and_then(|ids| ids.get(i)) {
-                        with_my_number.insert(person.to_string());
-                    }
-                }
-            }
-        }
-    }
-    let persons_count = if has_person_column {
-        persons.len() as u64
-    } else {
-        account.written.values().map(|(_, p)| *p).max().unwrap_or(0)
+    let (persons_count, exact) = match verification.persons {
+        Some(n) => (n, true),
+        None => (account.written.values().map(|(_, p)| *p).max().unwrap_or(0), false),
     };
-    let persons_with_my_number = if has_person_column { with_my_number.len() as u64 } else { my_number_rows };
+    let persons_with_my_number = verification.persons_with_my_number;
     let serious = persons_with_my_number > SERIOUS_MY_NUMBER_PERSONS;
+    let identifiers = verification.identifier_cells.clone();
     let mut statements = vec![format!(
         "The folder holds {}{persons_count} persons' records ({} rows).",
-        if has_person_column { "" } else { "at least " },
+        if exact { "" } else { "at least " },
         verification.rows
     )];
     if identifiers.is_empty() {
@@ -825,7 +816,7 @@ pub fn impact(folder: &Path) -> Result<Impact, VerifyError> {
             if serious { "above" } else { "within" }
         ));
     }
-    statements.push(match profile.as_str() {
+    statements.push(match account.profile.as_str() {
         "anonymized" => "Anonymized medical information (匿名加工医療情報) is not personal information; a leak still breaks the \
                          recipient's contract and the producer's safety-management duty."
             .into(),
@@ -835,10 +826,10 @@ pub fn impact(folder: &Path) -> Result<Impact, VerifyError> {
     });
     Ok(Impact {
         release: folder.display().to_string(),
-        profile,
+        profile: account.profile,
         rows: verification.rows,
         persons: persons_count,
-        persons_exact: has_person_column,
+        persons_exact: exact,
         identifiers,
         persons_with_my_number,
         serious_my_number_leak: serious,
